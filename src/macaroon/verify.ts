@@ -1,0 +1,108 @@
+/**
+ * Signature verification of a primary macaroon and its discharges.
+ *
+ * Each macaroon's chain is recomputed in full and compared once, in constant time, before
+ * anything it says is believed; only then are its discharges followed and its conditions
+ * returned. Evaluating the conditions is the caller's job (see the Verifier): this module
+ * answers "was this minted from that key and only attenuated since?".
+ */
+import { TesseraError, limit } from '../errors.js';
+import { constantTimeEqual, utf8Strict } from '../crypto/bytes.js';
+import { hmacSha256 } from '../crypto/hmac.js';
+import { deriveKey, openCaveatKey, type KeyInput } from '../crypto/keys.js';
+import type { MacaroonData } from './data.js';
+import { resolveLimits, type Limits } from './limits.js';
+import { bindSignature, dataOf, hmac2, Macaroon } from './macaroon.js';
+
+export interface VerifiedMacaroon {
+  readonly identifier: Uint8Array;
+  /** First-party conditions, in order, still to be evaluated by the caller. */
+  readonly conditions: readonly string[];
+  /** False for the primary (always first), true for discharges. */
+  readonly discharge: boolean;
+  /** 0 for the primary, 1 for its discharges, 2 for theirs… */
+  readonly depth: number;
+}
+
+export interface VerifySignatureOptions {
+  readonly limits?: Partial<Limits>;
+}
+
+const idKey = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
+
+/**
+ * Verify `primary` against `rootKey` with the given discharges. Returns the primary and every
+ * discharge used (each exactly once), with their first-party conditions; throws
+ * ERR_SIGNATURE, ERR_DISCHARGE_MISSING, ERR_DISCHARGE_UNUSED, ERR_DISCHARGE_CYCLE or ERR_LIMIT.
+ */
+export function verifySignature(
+  primary: Macaroon,
+  rootKey: KeyInput,
+  discharges: readonly Macaroon[] = [],
+  options: VerifySignatureOptions = {},
+): readonly VerifiedMacaroon[] {
+  const limits = resolveLimits(options.limits);
+  if (discharges.length > limits.maxDischarges) throw limit(`more than ${limits.maxDischarges} discharges`);
+  const primaryData = dataOf(primary);
+  const dischargeData = discharges.map(dataOf);
+  const byId = new Map<string, number>();
+  dischargeData.forEach((d, i) => {
+    const key = idKey(d.identifier);
+    if (byId.has(key)) throw new TesseraError('ERR_DISCHARGE_UNUSED', 'two discharges share an identifier');
+    byId.set(key, i);
+  });
+  const used = new Uint8Array(dischargeData.length);
+  const onPath = new Uint8Array(dischargeData.length);
+  const verified: VerifiedMacaroon[] = [];
+
+  const visit = (m: MacaroonData, key: Uint8Array, depth: number): void => {
+    // 1. Recompute this macaroon's whole chain; a vid that fails to open also means tampering.
+    let sig = hmacSha256(key, m.identifier);
+    let intact = true;
+    const thirdParty: { identifier: Uint8Array; key: Uint8Array }[] = [];
+    for (const c of m.caveats) {
+      if (c.verificationId === undefined) {
+        sig = hmacSha256(sig, c.identifier);
+        continue;
+      }
+      try {
+        thirdParty.push({ identifier: c.identifier, key: openCaveatKey(sig, c.verificationId) });
+      } catch {
+        intact = false;
+      }
+      sig = hmac2(sig, c.verificationId, c.identifier);
+    }
+    // 2. Compare once, in constant time. Discharges must be bound to the primary's signature.
+    const expected = depth === 0 ? sig : bindSignature(primaryData.signature, sig);
+    if (!constantTimeEqual(expected, m.signature) || !intact) {
+      throw new TesseraError('ERR_SIGNATURE', depth === 0 ? 'macaroon signature does not verify' : 'discharge macaroon signature does not verify');
+    }
+    verified.push(
+      Object.freeze({
+        identifier: m.identifier.slice(),
+        conditions: Object.freeze(m.caveats.filter((c) => c.verificationId === undefined).map((c) => utf8Strict(c.identifier, 'caveat condition'))),
+        discharge: depth > 0,
+        depth,
+      }),
+    );
+    // 3. Only now follow its third-party caveats into their discharges.
+    for (const tp of thirdParty) {
+      const index = byId.get(idKey(tp.identifier));
+      if (index === undefined) throw new TesseraError('ERR_DISCHARGE_MISSING', 'no discharge for a third-party caveat');
+      if (onPath[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'discharges form a cycle');
+      if (used[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'a discharge would be used for more than one caveat');
+      if (depth + 1 > limits.maxDepth) throw limit(`discharges nest deeper than ${limits.maxDepth}`);
+      used[index] = 1;
+      onPath[index] = 1;
+      visit(dischargeData[index] as MacaroonData, tp.key, depth + 1);
+      onPath[index] = 0;
+    }
+  };
+
+  visit(primaryData, deriveKey(rootKey, 'rootKey'), 0);
+  if (used.includes(0)) throw new TesseraError('ERR_DISCHARGE_UNUSED', 'a discharge was presented that no caveat asked for');
+  // Primary first, then discharges in the order they were reached.
+  return Object.freeze(verified);
+}
+
+export { Macaroon };
