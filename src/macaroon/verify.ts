@@ -18,6 +18,11 @@ export interface VerifiedMacaroon {
   readonly identifier: Uint8Array;
   /** First-party conditions, in order, still to be evaluated by the caller. */
   readonly conditions: readonly string[];
+  /**
+   * For each condition, the chain signature right after it. Later attenuation cannot change
+   * it, so it names "this caveat on this token" for stateful caveats (`uses n` counters).
+   */
+  readonly anchors: readonly Uint8Array[];
   /** False for the primary (always first), true for discharges. */
   readonly discharge: boolean;
   /** 0 for the primary, 1 for its discharges, 2 for theirs… */
@@ -60,9 +65,13 @@ export function verifySignature(
     let sig = hmacSha256(key, m.identifier);
     let intact = true;
     const thirdParty: { identifier: Uint8Array; key: Uint8Array }[] = [];
+    const conditions: Uint8Array[] = [];
+    const anchors: Uint8Array[] = [];
     for (const c of m.caveats) {
       if (c.verificationId === undefined) {
         sig = hmacSha256(sig, c.identifier);
+        conditions.push(c.identifier);
+        anchors.push(sig);
         continue;
       }
       try {
@@ -80,7 +89,8 @@ export function verifySignature(
     verified.push(
       Object.freeze({
         identifier: m.identifier.slice(),
-        conditions: Object.freeze(m.caveats.filter((c) => c.verificationId === undefined).map((c) => utf8Strict(c.identifier, 'caveat condition'))),
+        conditions: Object.freeze(conditions.map((c) => utf8Strict(c, 'caveat condition'))),
+        anchors: Object.freeze(anchors),
         discharge: depth > 0,
         depth,
       }),
