@@ -1,0 +1,189 @@
+/**
+ * Opens Tessera's database: real PostgreSQL (postgres.js) when a URL is given, otherwise the
+ * embedded PGlite, on disk in a data directory or in memory. Migrations run on open.
+ *
+ * Revocation notifications use PostgreSQL LISTEN/NOTIFY on both drivers: the store issues
+ * `pg_notify('tessera_revocations', identifier)` in the revoking transaction, so listeners hear
+ * of a revocation only once it has committed. On PostgreSQL, postgres.js keeps a dedicated
+ * listening connection and reconnects it; `onReconnect` then fires so the caller can resync
+ * (notifications sent while disconnected are lost). PGlite's LISTEN works within the process.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+import { TesseraError } from '../errors.js';
+import { migrate } from './migrate.js';
+import * as schema from './schema.js';
+import { REVOCATION_CHANNEL, type TesseraDb } from './types.js';
+
+export { REVOCATION_CHANNEL } from './types.js';
+
+export type DatabaseKind = 'postgres' | 'pglite';
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL connection URL (DATABASE_URL). When set, the other options are ignored. */
+  readonly url?: string | undefined;
+  /** Data directory of the embedded database (PGlite files go in `<dataDir>/pglite`). */
+  readonly dataDir?: string | undefined;
+  /** Embedded database in memory (tests). Wins over `dataDir`. */
+  readonly memory?: boolean | undefined;
+  /** Pool size for PostgreSQL (default 10). */
+  readonly maxConnections?: number | undefined;
+}
+
+export interface ListenOptions {
+  /**
+   * Called after the listening connection was re-established (PostgreSQL only): notifications
+   * may have been missed, so resync, e.g. with `revocations.listSince(lastSeq)`.
+   */
+  readonly onReconnect?: () => void;
+}
+
+/** An open database. Close it when done. */
+export interface Database {
+  readonly kind: DatabaseKind;
+  /** The drizzle instance (one type for both drivers). */
+  readonly db: TesseraDb;
+  /** Migration ids applied while opening (empty when the schema was already current). */
+  readonly appliedMigrations: readonly number[];
+  /**
+   * Subscribe to committed revocations; resolves once listening, to an unsubscribe function.
+   * `onRevoked` receives the revoked identifier; exceptions it throws are swallowed.
+   */
+  listenRevocations(onRevoked: (identifier: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /** Close connections (and release the embedded database's lock). */
+  close(): Promise<void>;
+}
+
+/** Open (and migrate) the database: PostgreSQL if `url`, else PGlite in memory or in `dataDir`. */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.url !== undefined && options.url !== '') return openPostgres(options.url, options.maxConnections ?? 10);
+  if (options.memory === true) return openPglite(undefined);
+  if (options.dataDir !== undefined && options.dataDir !== '') return openPglite(options.dataDir);
+  throw new TesseraError('ERR_CONFIG', 'no database configured: give a DATABASE_URL, a data directory, or memory');
+}
+
+function storageError(message: string, cause: unknown): TesseraError {
+  return cause instanceof TesseraError ? cause : new TesseraError('ERR_STORAGE', message, {}, { cause });
+}
+
+function safely(fn: (identifier: string) => void): (identifier: string) => void {
+  return (identifier) => {
+    try {
+      fn(identifier);
+    } catch {
+      // A failing listener must not break the notification connection.
+    }
+  };
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const client = postgres(url, { max, onnotice: () => undefined });
+  const db: TesseraDb = drizzlePostgres({ client, schema });
+  let appliedMigrations: number[];
+  try {
+    appliedMigrations = await migrate(db);
+  } catch (e) {
+    await client.end({ timeout: 1 }).catch(() => undefined);
+    // Never echo the URL: it may hold a password.
+    throw storageError('cannot open the PostgreSQL database (connection or migration failed)', e);
+  }
+  return {
+    kind: 'postgres',
+    db,
+    appliedMigrations,
+    async listenRevocations(onRevoked, listenOptions) {
+      let listens = 0;
+      const meta = await client.listen(REVOCATION_CHANNEL, safely(onRevoked), () => {
+        listens += 1;
+        if (listens > 1) listenOptions?.onReconnect?.();
+      });
+      return () => meta.unlisten();
+    },
+    async close() {
+      await client.end({ timeout: 5 });
+    },
+  };
+}
+
+async function openPglite(dataDir: string | undefined): Promise<Database> {
+  let releaseLock = async (): Promise<void> => undefined;
+  let pg: PGlite | undefined;
+  try {
+    if (dataDir !== undefined) {
+      await mkdir(dataDir, { recursive: true, mode: 0o700 });
+      releaseLock = await lockDataDir(dataDir);
+      pg = new PGlite(join(dataDir, 'pglite'));
+    } else {
+      pg = new PGlite();
+    }
+    await pg.waitReady;
+    const client = pg;
+    const db: TesseraDb = drizzlePglite({ client, schema });
+    const appliedMigrations = await migrate(db);
+    return {
+      kind: 'pglite',
+      db,
+      appliedMigrations,
+      async listenRevocations(onRevoked) {
+        // In-process only; PGlite never disconnects, so onReconnect is never called.
+        const unlisten = await client.listen(REVOCATION_CHANNEL, safely(onRevoked));
+        return () => unlisten();
+      },
+      async close() {
+        try {
+          await client.close();
+        } finally {
+          await releaseLock();
+        }
+      },
+    };
+  } catch (e) {
+    await pg?.close().catch(() => undefined);
+    await releaseLock();
+    throw storageError('cannot open the embedded database', e);
+  }
+}
+
+/**
+ * PGlite is single-process: two processes on one data directory would corrupt it. A lock file
+ * holding our pid guards it; a lock left by a process that no longer exists is taken over.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const path = join(dataDir, 'pglite.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return async () => {
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        `the embedded database is in use by process ${pid}; stop it, or use PostgreSQL (DATABASE_URL) to share a database`,
+        { field: 'dataDir' },
+      );
+    }
+    await unlink(path).catch(() => undefined); // stale: its process is gone
+  }
+  throw new TesseraError('ERR_CONFIG', 'cannot lock the embedded database directory', { field: 'dataDir' });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Root keys: created random, stored sealed under the master key, opened only by `get` and
+ * `current` (for the issuer and verifier). `list` and `retire` never touch key bytes.
+ *
+ * The current key is the newest (created_at, then id) that is neither retired nor expired.
+ * Rotation = `create()` a new key (it becomes current); retire old keys once tokens signed with
+ * them should stop verifying.
+ */
+import { and, desc, eq, gt, isNull, or } from 'drizzle-orm';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { TesseraError } from '../errors.js';
+import type { MasterKey } from './keyring.js';
+import { rootKeys } from './schema.js';
+import type { TesseraDb } from './types.js';
+import { checkOptionalDate, checkText, guard } from './util.js';
+
+/** Root key metadata (no key bytes). */
+export interface RootKeyInfo {
+  readonly id: string;
+  readonly createdAt: Date;
+  readonly expiresAt: Date | null;
+  readonly retiredAt: Date | null;
+}
+
+/** A root key with its 32 secret bytes. Do not log it. */
+export interface RootKey extends RootKeyInfo {
+  readonly key: Uint8Array;
+}
+
+export interface CreateRootKeyInput {
+  /** Key id (goes into token identifiers); default `rk_` + 16 random base64url characters. */
+  readonly id?: string;
+  /** After this instant the key is no longer current (tokens may still verify until retired). */
+  readonly expiresAt?: Date | null;
+}
+
+export interface KeyRepository {
+  /** Create a random 32-byte root key; it becomes current. ERR_CONFLICT if the id exists. */
+  create(input?: CreateRootKeyInput): Promise<RootKey>;
+  /** The current signing key, or undefined when there is none (create one). */
+  current(now?: Date): Promise<RootKey | undefined>;
+  /** A key by id, retired or not (the caller decides what retired means), or undefined. */
+  get(id: string): Promise<RootKey | undefined>;
+  /** All keys' metadata, newest first. */
+  list(): Promise<RootKeyInfo[]>;
+  /** Mark a key retired (idempotent: keeps the first retirement time). ERR_NOT_FOUND if unknown. */
+  retire(id: string, now?: Date): Promise<RootKeyInfo>;
+}
+
+const KEY_BYTES = 32;
+const PURPOSE = 'root-key';
+
+type Row = typeof rootKeys.$inferSelect;
+
+const info = (r: Row): RootKeyInfo => ({ id: r.id, createdAt: r.createdAt, expiresAt: r.expiresAt, retiredAt: r.retiredAt });
+
+export function keyRepository(db: TesseraDb, masterKey: MasterKey): KeyRepository {
+  const unseal = (r: Row): RootKey => ({ ...info(r), key: masterKey.open(PURPOSE, r.id, r.sealedKey) });
+
+  return {
+    create: (input = {}) =>
+      guard('create root key', async () => {
+        const id = input.id === undefined ? `rk_${Buffer.from(randomBytes(12)).toString('base64url')}` : checkText('id', input.id);
+        const expiresAt = checkOptionalDate('expiresAt', input.expiresAt);
+        const key = randomBytes(KEY_BYTES);
+        const [row] = await db
+          .insert(rootKeys)
+          .values({ id, sealedKey: masterKey.seal(PURPOSE, id, key), expiresAt })
+          .returning();
+        if (row === undefined) throw new TesseraError('ERR_STORAGE', 'create root key returned no row');
+        return { ...info(row), key };
+      }),
+
+    current: (now = new Date()) =>
+      guard('read current root key', async () => {
+        const [row] = await db
+          .select()
+          .from(rootKeys)
+          .where(and(isNull(rootKeys.retiredAt), or(isNull(rootKeys.expiresAt), gt(rootKeys.expiresAt, now))))
+          .orderBy(desc(rootKeys.createdAt), desc(rootKeys.id))
+          .limit(1);
+        return row === undefined ? undefined : unseal(row);
+      }),
+
+    get: (id) =>
+      guard('read root key', async () => {
+        const [row] = await db.select().from(rootKeys).where(eq(rootKeys.id, checkText('id', id)));
+        return row === undefined ? undefined : unseal(row);
+      }),
+
+    list: () =>
+      guard('list root keys', async () => {
+        const rows = await db
+          .select({ id: rootKeys.id, createdAt: rootKeys.createdAt, expiresAt: rootKeys.expiresAt, retiredAt: rootKeys.retiredAt })
+          .from(rootKeys)
+          .orderBy(desc(rootKeys.createdAt), desc(rootKeys.id));
+        return rows.map((r) => ({ ...r }));
+      }),
+
+    retire: (id, now = new Date()) =>
+      guard('retire root key', async () => {
+        checkText('id', id);
+        await db
+          .update(rootKeys)
+          .set({ retiredAt: now })
+          .where(and(eq(rootKeys.id, id), isNull(rootKeys.retiredAt)));
+        const [row] = await db
+          .select({ id: rootKeys.id, createdAt: rootKeys.createdAt, expiresAt: rootKeys.expiresAt, retiredAt: rootKeys.retiredAt })
+          .from(rootKeys)
+          .where(eq(rootKeys.id, id));
+        if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such root key', { field: 'id' });
+        return { ...row };
+      }),
+  };
+}

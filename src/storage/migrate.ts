@@ -1,0 +1,64 @@
+/**
+ * Applies `./migrations/` to a database, idempotently, on either driver.
+ *
+ * Everything runs in one transaction that first takes a PostgreSQL advisory lock, so several
+ * processes opening the same database at once apply each migration exactly once; applied ids are
+ * recorded in `tessera_migrations`. A database migrated by a newer Tessera (an unknown id) is
+ * refused rather than used with a schema this code does not know.
+ */
+import { sql } from 'drizzle-orm';
+import { integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { TesseraError } from '../errors.js';
+import { MIGRATIONS, type Migration } from './migrations/index.js';
+import type { TesseraDb } from './types.js';
+
+/** Bookkeeping table; deliberately not part of `schema.ts` (it is not application data). */
+export const tesseraMigrations = pgTable('tessera_migrations', {
+  id: integer('id').primaryKey(),
+  name: text('name').notNull(),
+  appliedAt: timestamp('applied_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+});
+
+/** Arbitrary constant key for `pg_advisory_xact_lock` ("tessera" migrations). */
+const MIGRATION_LOCK_KEY = 0x7e55e4a_0001;
+
+/** Apply every migration not yet applied; returns the ids applied by this call (often none). */
+export async function migrate(db: TesseraDb, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {
+  assertOrdered(migrations);
+  return db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`select pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`));
+    await tx.execute(
+      sql.raw(`create table if not exists "tessera_migrations" (
+        "id" integer primary key,
+        "name" text not null,
+        "applied_at" timestamp with time zone not null default now()
+      )`),
+    );
+    const done = new Set((await tx.select({ id: tesseraMigrations.id }).from(tesseraMigrations)).map((r) => r.id));
+    const known = new Set(migrations.map((m) => m.id));
+    const unknown = [...done].filter((id) => !known.has(id));
+    if (unknown.length > 0) {
+      throw new TesseraError(
+        'ERR_CONFIG',
+        'the database schema is newer than this version of Tessera (unknown migrations applied)',
+        { migrations: unknown },
+      );
+    }
+    const applied: number[] = [];
+    for (const m of migrations) {
+      if (done.has(m.id)) continue;
+      for (const statement of m.statements) await tx.execute(sql.raw(statement));
+      await tx.insert(tesseraMigrations).values({ id: m.id, name: m.name });
+      applied.push(m.id);
+    }
+    return applied;
+  });
+}
+
+function assertOrdered(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.id !== i + 1) {
+      throw new TesseraError('ERR_CONFIG', 'migrations must be numbered 1, 2, 3… in order', { migration: m.name });
+    }
+  });
+}

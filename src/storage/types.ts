@@ -1,0 +1,9 @@
+/** The drizzle database type shared by both drivers (postgres.js and PGlite). */
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import type * as schema from './schema.js';
+
+/** A drizzle database over Tessera's schema, whichever driver is underneath. */
+export type TesseraDb = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+/** LISTEN/NOTIFY channel carrying revoked identifiers (payload: the identifier). */
+export const REVOCATION_CHANNEL = 'tessera_revocations';
