@@ -14,8 +14,8 @@ import { decodeV2, encodeV2 } from './v2.js';
 export type Format = 'v2' | 'v1' | 'json';
 export type EncodedMacaroon = string | Uint8Array | MacaroonJSON;
 
-const isHexDigit = (b: number | undefined): boolean =>
-  b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46));
+/** V1 starts with its first packet's length in lowercase hex. */
+const isHexDigit = (b: number | undefined): boolean => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66));
 
 function decodeBinary(bytes: Uint8Array, limits: Limits): MacaroonData {
   if (bytes[0] === 2) return decodeV2(bytes, limits);

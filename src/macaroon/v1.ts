@@ -1,7 +1,8 @@
 /**
  * The V1 format (libmacaroons' original): a sequence of packets `LLLLkey value\n`, where LLLL
- * is the packet length in four lowercase-or-uppercase hex digits, including itself and the
- * newline. Order: location, identifier, then per caveat cid [vid cl], then signature.
+ * is the packet length in four lowercase hex digits (as libmacaroons and go-macaroon write and
+ * read it: one packet, one spelling), including itself and the newline. Order: location,
+ * identifier, then per caveat cid [vid cl], then signature.
  */
 import { malformed, limit } from '../errors.js';
 import { concat, utf8, utf8Strict } from '../crypto/bytes.js';
@@ -41,7 +42,7 @@ export function encodeV1(m: MacaroonData): Uint8Array {
   return concat(...parts);
 }
 
-const HEX = /^[0-9a-fA-F]{4}$/;
+const HEX = /^[0-9a-f]{4}$/;
 
 function readPacket(r: ByteReader): { key: string; value: Uint8Array } {
   const head = String.fromCharCode(...r.take(HEADER));
