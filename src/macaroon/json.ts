@@ -4,7 +4,7 @@
  * padded or not). Strict: only plain objects, no unknown fields, never both `x` and `x64`.
  */
 import { malformed, limit } from '../errors.js';
-import { base64Decode, base64url, isUtf8, utf8 } from '../crypto/bytes.js';
+import { base64Decode, base64url, isUtf8, utf8, utf8Strict } from '../crypto/bytes.js';
 import type { CaveatData, MacaroonData } from './data.js';
 import { SIGNATURE_LENGTH } from './data.js';
 import type { Limits } from './limits.js';
@@ -29,7 +29,8 @@ export interface MacaroonJSON {
 
 /** Bytes as `x` when they are UTF-8 text, else as `x64` (go-macaroon's rule). */
 function bytesField(key: string, bytes: Uint8Array): Record<string, string> {
-  return isUtf8(bytes) ? { [key]: new TextDecoder().decode(bytes) } : { [`${key}64`]: base64url(bytes) };
+  // utf8Strict keeps a leading U+FEFF; a default TextDecoder would drop it and change the bytes.
+  return isUtf8(bytes) ? { [key]: utf8Strict(bytes, key) } : { [`${key}64`]: base64url(bytes) };
 }
 
 export function toJSONObject(m: MacaroonData): MacaroonJSON {
@@ -78,6 +79,16 @@ function either(obj: Record<string, unknown>, key: string, what: string): Uint8A
   return undefined;
 }
 
+function caveatFromJSON(raw: unknown): CaveatData {
+  if (!isPlainObject(raw)) throw malformed('macaroon JSON caveat must be an object');
+  onlyKeys(raw, ['i', 'i64', 'v', 'v64', 'l'], 'macaroon JSON caveat');
+  const id = either(raw, 'i', 'macaroon JSON caveat');
+  if (id === undefined) throw malformed('macaroon JSON caveat has no identifier');
+  const vid = either(raw, 'v', 'macaroon JSON caveat');
+  const loc = text(raw, 'l', 'macaroon JSON caveat');
+  return { identifier: id, ...(vid !== undefined ? { verificationId: vid } : {}), ...(loc !== undefined ? { location: loc } : {}) };
+}
+
 export function fromJSONObject(input: unknown, limits: Limits): MacaroonData {
   if (!isPlainObject(input)) throw malformed('macaroon JSON must be an object');
   onlyKeys(input, ['v', 'l', 'i', 'i64', 'c', 's', 's64'], 'macaroon JSON');
@@ -90,15 +101,9 @@ export function fromJSONObject(input: unknown, limits: Limits): MacaroonData {
   const rawCaveats = input.c ?? [];
   if (!Array.isArray(rawCaveats)) throw malformed('macaroon JSON field "c" must be an array');
   if (rawCaveats.length > limits.maxCaveats) throw limit(`macaroon has more than ${limits.maxCaveats} caveats`);
-  const caveats = rawCaveats.map((raw: unknown): CaveatData => {
-    if (!isPlainObject(raw)) throw malformed('macaroon JSON caveat must be an object');
-    onlyKeys(raw, ['i', 'i64', 'v', 'v64', 'l'], 'macaroon JSON caveat');
-    const id = either(raw, 'i', 'macaroon JSON caveat');
-    if (id === undefined) throw malformed('macaroon JSON caveat has no identifier');
-    const vid = either(raw, 'v', 'macaroon JSON caveat');
-    const loc = text(raw, 'l', 'macaroon JSON caveat');
-    return { identifier: id, ...(vid !== undefined ? { verificationId: vid } : {}), ...(loc !== undefined ? { location: loc } : {}) };
-  });
+  // An index loop, not map: map skips the holes of a sparse array, leaving undefined caveats.
+  const caveats: CaveatData[] = [];
+  for (let n = 0; n < rawCaveats.length; n++) caveats.push(caveatFromJSON(rawCaveats[n]));
   let size = identifier.length;
   for (const c of caveats) size += c.identifier.length + (c.verificationId?.length ?? 0);
   if (size > limits.maxBytes) throw limit(`macaroon is larger than ${limits.maxBytes} bytes`);
@@ -115,6 +120,43 @@ export function parseJSON(textInput: string, limits: Limits): MacaroonData {
   } catch {
     throw malformed('macaroon JSON does not parse');
   }
+  if (hasRepeatedKey(textInput)) throw malformed('macaroon JSON repeats a key');
   return fromJSONObject(parsed, limits);
+}
+
+/**
+ * True when some object in `json` (already known to be valid JSON) names a key twice.
+ * JSON.parse silently keeps the last value, so a repeated "i" or "s64" would let two readers
+ * of the same text see different tokens. Keys are compared after unescaping.
+ */
+function hasRepeatedKey(json: string): boolean {
+  const objects: (Set<string> | undefined)[] = []; // one entry per open object or array
+  let expectKey = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (c === 0x22) {
+      let end = i + 1;
+      while (json.charCodeAt(end) !== 0x22) end += json.charCodeAt(end) === 0x5c ? 2 : 1;
+      const keys = objects[objects.length - 1];
+      if (expectKey && keys !== undefined) {
+        const raw = json.slice(i + 1, end);
+        const key = raw.includes('\\') ? (JSON.parse(json.slice(i, end + 1)) as string) : raw;
+        if (keys.has(key)) return true;
+        keys.add(key);
+        expectKey = false;
+      }
+      i = end;
+    } else if (c === 0x7b) {
+      objects.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      objects.push(undefined);
+    } else if (c === 0x7d || c === 0x5d) {
+      objects.pop();
+    } else if (c === 0x2c) {
+      expectKey = objects[objects.length - 1] !== undefined;
+    }
+  }
+  return false;
 }
 
