@@ -25,8 +25,10 @@ export function ipBytes(text: string): number[] | undefined {
   const family = isIP(text);
   if (family === 4) return text.split('.').map(Number);
   if (family !== 6) return undefined;
+  // An embedded dotted quad (`::ffff:1.2.3.4`) becomes its two hex groups.
   const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  const hex = v4 ? text.slice(0, v4.index) + ((+v4[1]! << 8) | +v4[2]!).toString(16) + ':' + ((+v4[3]! << 8) | +v4[4]!).toString(16) : text;
+  const group = (hi?: string, lo?: string): string => ((Number(hi) << 8) | Number(lo)).toString(16);
+  const hex = v4 ? `${text.slice(0, v4.index)}${group(v4[1], v4[2])}:${group(v4[3], v4[4])}` : text;
   const [head = '', tail] = hex.split('::');
   const h = head === '' ? [] : head.split(':');
   const t = tail === undefined || tail === '' ? [] : tail.split(':');

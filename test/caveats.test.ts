@@ -243,6 +243,9 @@ describe('client-ip', () => {
     expect(canonical(clientIp, '2001:db8:0:1:1:1:1:1')).toBe('2001:db8:0:1:1:1:1:1/128');
     expect(canonical(clientIp, '::/0')).toBe('::/0');
     expect(canonical(clientIp, '::1')).toBe('::1/128');
+    expect(canonical(clientIp, '1:2:3:4:5:6:7::')).toBe('1:2:3:4:5:6:7:0/128');
+    expect(canonical(clientIp, '::1:2:3:4:5:6:7')).toBe('0:1:2:3:4:5:6:7/128');
+    expect(canonical(clientIp, '1::1.2.3.4')).toBe('1::102:304/128');
     expect(canonical(clientIp, '1:0:0:2:0:0:0:0/64')).toBe('1:0:0:2::/64');
     expect(canonical(clientIp, '1:0:0:2:0:0:3:4')).toBe('1::2:0:0:3:4/128');
     expect(canonical(clientIp, '::ffff:10.0.0.0/120')).toBe('10.0.0.0/24');
