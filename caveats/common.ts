@@ -56,7 +56,7 @@ export function unsafeTextProblem(text: string): string | undefined {
   return undefined;
 }
 
-/** ASCII identifiers used for operations, tools, audiences' names and declared keys. */
+/** ASCII identifiers used for operations, tool names and declared keys. */
 export const TOKEN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]{0,127}$/;
 
 /** Why `item` is not a TOKEN-like value under `re`, or undefined. */
