@@ -1,0 +1,246 @@
+/**
+ * The Verifier: decides, on every request, whether a token and its discharges grant it.
+ *
+ * Order matters and is fixed: decode strictly; find the root key; recompute every HMAC chain
+ * (or reuse a cached proof of it); refuse revoked identifiers; collect `declared` facts; then
+ * evaluate every first-party caveat of the primary and of each discharge against the request,
+ * failing closed; and last, count usage-limited caveats atomically. Nothing a caveat says is
+ * believed before its chain verifies.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
+import { constantTimeEqual, utf8Strict } from '../crypto/bytes.js';
+import { deriveKey, type KeyInput } from '../crypto/keys.js';
+import { Macaroon } from '../macaroon/macaroon.js';
+import { resolveLimits, type Limits } from '../macaroon/limits.js';
+import { verifySignature, type VerifiedMacaroon } from '../macaroon/verify.js';
+import {
+  collectDeclared,
+  defaultRegistry,
+  evaluate,
+  evaluateAll,
+  type CaveatRegistry,
+  type ConditionResult,
+  type RequestContext,
+} from '../../caveats/index.js';
+import { ChainCache } from './cache.js';
+
+export type TokenInput = Macaroon | string;
+
+/** Where revoked identifiers are looked up; keep it in memory so a check costs no round trip. */
+export interface RevocationCheck {
+  isRevoked(identifier: Uint8Array): boolean | Promise<boolean>;
+}
+
+/** An atomic counter shared by every verifier process, for `uses n` caveats. */
+export interface UsageCounter {
+  /** Count one use of `scope`; true if it was still below `limit`. */
+  consume(scope: string, limit: number): Promise<boolean>;
+}
+
+export interface VerifierOptions {
+  /**
+   * The root key a token's identifier was minted with. Return undefined (or throw
+   * ERR_KEY_UNKNOWN / ERR_KEY_RETIRED) when there is none.
+   */
+  readonly rootKeyFor: (identifier: Uint8Array) => KeyInput | undefined | Promise<KeyInput | undefined>;
+  /** Caveat types understood; defaults to the standard set. Anything else fails closed. */
+  readonly caveats?: CaveatRegistry;
+  /** The time caveats are judged at (default: the system clock). */
+  readonly clock?: () => Date;
+  /** Tolerated clock skew for time caveats, in ms (0 to 300 000; default 0). */
+  readonly clockSkewMs?: number;
+  /** This service's name, for `aud` caveats, unless the request context says otherwise. */
+  readonly audience?: string;
+  readonly revocations?: RevocationCheck;
+  /** Without one, `uses n` caveats fail closed. */
+  readonly usage?: UsageCounter;
+  /** Cache verified chains (bounded LRU; default 1024 entries). `false` turns it off. */
+  readonly cache?: false | { readonly maxEntries?: number };
+  readonly limits?: Partial<Limits>;
+}
+
+export interface VerifyRequest {
+  readonly discharges?: readonly TokenInput[];
+  readonly context?: RequestContext;
+}
+
+export interface Verified {
+  readonly identifier: Uint8Array;
+  /** The identifier as text, when it is UTF-8. */
+  readonly identifierText: string | undefined;
+  /** `declared key value` facts from the token and its discharges. */
+  readonly declared: ReadonlyMap<string, string>;
+  /** Every first-party condition that was checked, the primary's first. */
+  readonly caveats: readonly string[];
+}
+
+export interface ExplainedCaveat extends ConditionResult {
+  /** 0 for the primary token, 1 for its discharges, and so on. */
+  readonly depth: number;
+  readonly source: 'token' | 'discharge';
+}
+
+export interface Explanation {
+  readonly ok: boolean;
+  /** Why the token failed before its caveats could be judged, if it did. */
+  readonly error?: { readonly code: ErrorCode; readonly message: string };
+  readonly identifierText?: string;
+  readonly caveats: readonly ExplainedCaveat[];
+}
+
+interface Checked {
+  readonly primary: Macaroon;
+  readonly chain: readonly VerifiedMacaroon[];
+  readonly context: RequestContext;
+}
+
+const cacheKeyPart = (t: TokenInput): string => {
+  const s = typeof t === 'string' ? t : t.encode();
+  return `${s.length}:${s}`;
+};
+
+const textOrUndefined = (bytes: Uint8Array): string | undefined => {
+  try {
+    return utf8Strict(bytes, 'identifier');
+  } catch {
+    return undefined;
+  }
+};
+
+export class Verifier {
+  readonly #options: VerifierOptions;
+  readonly #registry: CaveatRegistry;
+  readonly #limits: Limits;
+  readonly #cache: ChainCache | undefined;
+  readonly #clock: () => Date;
+
+  constructor(options: VerifierOptions) {
+    if (typeof options?.rootKeyFor !== 'function') throw invalidArgument('Verifier needs a rootKeyFor(identifier) function', { field: 'rootKeyFor' });
+    this.#options = options;
+    this.#registry = options.caveats ?? defaultRegistry;
+    this.#limits = resolveLimits(options.limits);
+    this.#clock = options.clock ?? (() => new Date());
+    const maxEntries = options.cache === false ? 0 : (options.cache?.maxEntries ?? 1024);
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw invalidArgument('cache.maxEntries must be a non-negative integer');
+    this.#cache = maxEntries > 0 ? new ChainCache(maxEntries) : undefined;
+  }
+
+  /**
+   * Verify a token for one request. Resolves with what it proved, or rejects with a
+   * TesseraError whose code says why (caveat failures carry the caveat and reason as details).
+   */
+  async verify(token: TokenInput, request: VerifyRequest = {}): Promise<Verified> {
+    const { primary, chain, context } = await this.#check(token, request);
+    const all: string[] = [];
+    for (const m of chain) {
+      const result = evaluateAll(m.conditions, context, this.#checkOptions(), this.#registry);
+      if (!result.ok) throw caveatError(result.failure);
+      all.push(...m.conditions);
+    }
+    await this.#consumeUses(chain);
+    const identifier = primary.identifier;
+    return Object.freeze({ identifier, identifierText: textOrUndefined(identifier), declared: context.declared ?? new Map(), caveats: Object.freeze(all) });
+  }
+
+  /**
+   * Judge every caveat without stopping at the first failure, for debugging and the CLI.
+   * Usage-limited caveats are reported, never counted.
+   */
+  async explain(token: TokenInput, request: VerifyRequest = {}): Promise<Explanation> {
+    let checked: Checked;
+    try {
+      checked = await this.#check(token, request);
+    } catch (e) {
+      if (!isTesseraError(e)) throw e;
+      return Object.freeze({ ok: false, error: { code: e.code, message: e.message }, caveats: [] });
+    }
+    const caveats: ExplainedCaveat[] = [];
+    for (const m of checked.chain) {
+      const { results } = evaluate(m.conditions, checked.context, { ...this.#checkOptions(), allowStateful: true }, this.#registry);
+      for (const r of results) caveats.push(Object.freeze({ ...r, depth: m.depth, source: m.discharge ? 'discharge' : 'token' }));
+    }
+    const identifierText = textOrUndefined(checked.primary.identifier);
+    return Object.freeze({
+      ok: caveats.every((c) => c.ok),
+      ...(identifierText !== undefined ? { identifierText } : {}),
+      caveats: Object.freeze(caveats),
+    });
+  }
+
+  /** Forget cached chains (e.g. after a key is retired). Revocations never need this. */
+  clearCache(): void {
+    this.#cache?.clear();
+  }
+
+  #checkOptions(): { clockSkewMs: number; allowStateful: boolean } {
+    return { clockSkewMs: this.#options.clockSkewMs ?? 0, allowStateful: this.#options.usage !== undefined };
+  }
+
+  /** Everything up to caveat evaluation: decode, key, chain (or cache), revocation, context. */
+  async #check(token: TokenInput, request: VerifyRequest): Promise<Checked> {
+    const discharges = request.discharges ?? [];
+    if (!Array.isArray(discharges)) throw invalidArgument('discharges must be an array', { field: 'discharges' });
+    if (discharges.length > this.#limits.maxDischarges) throw new TesseraError('ERR_LIMIT', `more than ${this.#limits.maxDischarges} discharges`);
+    const primary = this.#decode(token);
+    const identifier = primary.identifier;
+    const rootKey = await this.#options.rootKeyFor(identifier);
+    if (rootKey === undefined) throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token');
+    const key = deriveKey(rootKey, 'rootKey');
+
+    const cacheKey = this.#cache !== undefined ? [token, ...discharges].map(cacheKeyPart).join('') : '';
+    const hit = this.#cache?.get(cacheKey);
+    let chain: readonly VerifiedMacaroon[];
+    if (hit !== undefined && constantTimeEqual(hit.key, key)) {
+      chain = hit.chain;
+    } else {
+      chain = verifySignature(primary, { raw: key }, discharges.map((d) => this.#decode(d)), { limits: this.#limits });
+      this.#cache?.set(cacheKey, { key, chain });
+    }
+
+    if (this.#options.revocations !== undefined && (await this.#options.revocations.isRevoked(identifier))) {
+      throw new TesseraError('ERR_REVOKED', 'this token has been revoked');
+    }
+    const declared = collectDeclared(chain.flatMap((m) => m.conditions));
+    const context: RequestContext = {
+      now: this.#clock(),
+      ...(this.#options.audience !== undefined ? { audience: this.#options.audience } : {}),
+      ...request.context,
+      declared,
+    };
+    return { primary, chain, context };
+  }
+
+  #decode(token: TokenInput): Macaroon {
+    if (token instanceof Macaroon) return token;
+    if (typeof token !== 'string') throw invalidArgument('a token must be a Macaroon or an encoded string', { field: 'token' });
+    return Macaroon.decode(token, this.#limits);
+  }
+
+  /**
+   * Count each `uses n` caveat once. The counter is named by the chain signature right after
+   * the caveat, hashed: attenuating the token further cannot reset it, and the stored name is
+   * not itself a credential.
+   */
+  async #consumeUses(chain: readonly VerifiedMacaroon[]): Promise<void> {
+    for (const m of chain) {
+      for (const [i, condition] of m.conditions.entries()) {
+        const parsed = this.#registry.parse(condition);
+        if (parsed.type.stateful !== true) continue;
+        const usage = this.#options.usage;
+        if (usage === undefined) throw caveatError({ condition, code: 'ERR_CAVEAT_FAILED', reason: 'usage-limited caveat needs a usage counter' });
+        const scope = `uses:${Buffer.from(sha256(m.anchors[i] as Uint8Array)).toString('hex')}`;
+        if (!(await usage.consume(scope, parsed.value as number))) {
+          throw new TesseraError('ERR_USAGE_EXCEEDED', 'this token has been used as many times as it allows', { caveat: condition, reason: 'usage limit reached' });
+        }
+      }
+    }
+  }
+}
+
+function caveatError(failure: { readonly condition: string; readonly code?: ErrorCode; readonly reason?: string }): TesseraError {
+  const code = failure.code ?? 'ERR_CAVEAT_FAILED';
+  const reason = failure.reason ?? 'caveat not satisfied';
+  const what = code === 'ERR_CAVEAT_UNKNOWN' ? 'unknown caveat' : code === 'ERR_CAVEAT_MALFORMED' ? 'malformed caveat' : 'caveat not satisfied';
+  return new TesseraError(code, `${what}: ${reason}`, { caveat: failure.condition, reason });
+}
