@@ -150,7 +150,8 @@ export const users = pgTable('users', {
   name: text('name').primaryKey(),
   /** scrypt hash, self-describing (salt and parameters encoded in the string). */
   passwordHash: text('password_hash').notNull(),
-  groups: text('groups').array().notNull().default(sql`'{}'::text[]`),
+  // No column default: drizzle-kit 0.31 misreads array defaults (drizzle-orm#4231); we always set it.
+  groups: text('groups').array().notNull(),
   createdAt: at('created_at').notNull().defaultNow(),
 });
 

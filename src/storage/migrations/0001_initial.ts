@@ -83,7 +83,7 @@ export const migration0001: Migration = {
     `CREATE TABLE "users" (
   "name" text PRIMARY KEY NOT NULL,
   "password_hash" text NOT NULL,
-  "groups" text[] DEFAULT '{}'::text[] NOT NULL,
+  "groups" text[] NOT NULL,
   "created_at" timestamp with time zone DEFAULT now() NOT NULL
 );`,
     `ALTER TABLE "sessions" ADD CONSTRAINT "sessions_user_name_users_name_fk" FOREIGN KEY ("user_name") REFERENCES "public"."users"("name") ON DELETE cascade ON UPDATE no action;`,

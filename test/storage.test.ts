@@ -1,0 +1,712 @@
+/**
+ * Storage layer tests. Every database test runs on PGlite (in memory, or in a temporary data
+ * directory where reopening matters) always, and again on real PostgreSQL when DATABASE_URL is
+ * set: each PostgreSQL test gets a freshly created database (`tessera_test_<random>`), dropped
+ * afterwards, so runs never collide.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { pushSchema } from 'drizzle-kit/api';
+import postgres from 'postgres';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isTesseraError, type ErrorCode } from '../src/errors.js';
+import {
+  MASTER_KEY_FILE,
+  MIGRATIONS,
+  MasterKey,
+  createStore,
+  loadOrCreateKeyFile,
+  openDatabase,
+  parseMasterKey,
+  resolveMasterKey,
+  type Database,
+  type TesseraDb,
+} from '../src/storage/index.js';
+import * as schema from '../src/storage/schema.js';
+
+async function expectCode(p: Promise<unknown> | (() => unknown), code: ErrorCode): Promise<unknown> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    expect(isTesseraError(e, code), `expected ${code}, got ${String(e)}`).toBe(true);
+    return e;
+  }
+  throw new Error(`expected ${code}, but nothing was thrown`);
+}
+
+/** Rows of a raw query, whichever driver (postgres.js returns an array, PGlite `{ rows }`). */
+async function rows(db: TesseraDb, query: ReturnType<typeof sql>): Promise<Record<string, unknown>[]> {
+  const r: unknown = await db.execute(query);
+  return (Array.isArray(r) ? r : (r as { rows: unknown[] }).rows) as Record<string, unknown>[];
+}
+
+const tmpDirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'tessera-storage-'));
+  tmpDirs.push(d);
+  return d;
+}
+afterAll(async () => {
+  await Promise.all(tmpDirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Backends
+
+interface Fresh {
+  /** The database, opened (and migrated) on an empty database. */
+  readonly database: Database;
+  /** Open another, independent handle on the same database (another connection pool / reopen). */
+  reopen(): Promise<Database>;
+}
+
+interface Backend {
+  readonly name: 'pglite' | 'postgres';
+  /** A brand-new empty database. `persistent` (PGlite) puts it on disk so it can be reopened. */
+  fresh(options?: { persistent?: boolean }): Promise<Fresh>;
+}
+
+const opened: Database[] = [];
+const track = (d: Database): Database => {
+  opened.push(d);
+  return d;
+};
+afterEach(async () => {
+  const all = opened.splice(0);
+  await Promise.all(all.map((d) => d.close().catch(() => undefined)));
+});
+
+const pgliteBackend: Backend = {
+  name: 'pglite',
+  async fresh(options = {}) {
+    if (options.persistent !== true) {
+      return {
+        database: track(await openDatabase({ memory: true })),
+        reopen: () => Promise.reject(new Error('an in-memory PGlite cannot be reopened')),
+      };
+    }
+    const dataDir = await tempDir();
+    const database = track(await openDatabase({ dataDir }));
+    return {
+      database,
+      // PGlite is single-process and locked: close the first handle before reopening.
+      reopen: async () => {
+        await database.close();
+        return track(await openDatabase({ dataDir }));
+      },
+    };
+  },
+};
+
+function postgresBackend(adminUrl: string): Backend {
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  const created: string[] = [];
+  afterAll(async () => {
+    for (const name of created) await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end({ timeout: 5 });
+  });
+  return {
+    name: 'postgres',
+    async fresh() {
+      const name = `tessera_test_${randomBytes(6).toString('hex')}`;
+      await admin.unsafe(`create database "${name}"`);
+      created.push(name);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      const database = track(await openDatabase({ url: url.toString(), maxConnections: 4 }));
+      return { database, reopen: async () => track(await openDatabase({ url: url.toString(), maxConnections: 4 })) };
+    },
+  };
+}
+
+const backends: Backend[] = [pgliteBackend];
+const DATABASE_URL = process.env.DATABASE_URL;
+if (DATABASE_URL !== undefined && DATABASE_URL !== '') {
+  backends.push(postgresBackend(DATABASE_URL));
+} else {
+  console.warn('PostgreSQL tests not run: DATABASE_URL not set (storage tests run on PGlite only)');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encryption at rest (no database)
+
+describe('keyring', () => {
+  const hex = 'a1'.repeat(32);
+
+  it('parses a 32-byte master key given as hex, base64 or base64url', () => {
+    const bytes = Buffer.from(hex, 'hex');
+    const ids = ['x', 'y'];
+    const fromHex = parseMasterKey(hex);
+    const sealed = fromHex.seal('root-key', ids[0]!, new Uint8Array([1, 2, 3]));
+    for (const text of [bytes.toString('base64'), bytes.toString('base64url'), ` ${hex.toUpperCase()}\n`]) {
+      expect(parseMasterKey(text).open('root-key', ids[0]!, sealed)).toEqual(new Uint8Array([1, 2, 3]));
+    }
+  });
+
+  it('refuses a bad TESSERA_MASTER_KEY with ERR_CONFIG, without echoing it', async () => {
+    const bad = [
+      'a1'.repeat(31), // 31 bytes
+      Buffer.alloc(33, 7).toString('base64'),
+      'not a key at all!',
+      'zz'.repeat(32),
+      Buffer.alloc(32, 9).toString('base64').replace('J', '-').replace('C', '+'), // mixed alphabets
+    ];
+    for (const value of bad) {
+      const e = (await expectCode(() => parseMasterKey(value), 'ERR_CONFIG')) as Error;
+      expect(e.message).toContain('TESSERA_MASTER_KEY');
+      expect(e.message).not.toContain(value);
+      await expectCode(resolveMasterKey({ env: value }), 'ERR_CONFIG');
+    }
+    await expectCode(resolveMasterKey({}), 'ERR_CONFIG');
+  });
+
+  it('seals with AAD: round trip, and ERR_CRYPTO for another id, purpose, key or a flipped bit', () => {
+    const mk = MasterKey.generate();
+    const secret = new Uint8Array(randomBytes(32));
+    const sealed = mk.seal('root-key', 'rk_1', secret);
+    expect(sealed.length).toBe(1 + 24 + 32 + 16);
+    expect(Buffer.from(sealed).indexOf(Buffer.from(secret))).toBe(-1);
+    expect(mk.open('root-key', 'rk_1', sealed)).toEqual(secret);
+    expect(() => mk.open('root-key', 'rk_2', sealed)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO' }));
+    expect(() => mk.open('discharger-key', 'rk_1', sealed)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO' }));
+    expect(() => MasterKey.generate().open('root-key', 'rk_1', sealed)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO' }));
+    const tampered = Uint8Array.from(sealed);
+    tampered[30] = tampered[30]! ^ 1;
+    expect(() => mk.open('root-key', 'rk_1', tampered)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO' }));
+    expect(() => mk.open('root-key', 'rk_1', sealed.subarray(0, 20))).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO' }));
+    // Two seals of the same value differ (random nonce).
+    expect(mk.seal('root-key', 'rk_1', secret)).not.toEqual(sealed);
+  });
+
+  it('never shows the master key bytes when serialised or inspected', async () => {
+    const mk = parseMasterKey(hex);
+    const { inspect } = await import('node:util');
+    for (const shown of [JSON.stringify({ mk }), String(mk), inspect(mk)]) {
+      expect(shown).not.toContain('a1a1');
+      expect(shown).toContain('[MasterKey]');
+    }
+  });
+
+  it('creates <dataDir>/master.key with mode 0600 and reuses it', async () => {
+    const dataDir = join(await tempDir(), 'nested', 'data');
+    const first = await resolveMasterKey({ dataDir });
+    const path = join(dataDir, MASTER_KEY_FILE);
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+    const sealed = first.seal('root-key', 'k', new Uint8Array([42]));
+    const second = await resolveMasterKey({ dataDir });
+    expect(second.open('root-key', 'k', sealed)).toEqual(new Uint8Array([42]));
+    // The environment variable wins over the file.
+    const fromEnv = await resolveMasterKey({ env: hex, dataDir });
+    expect(() => fromEnv.open('root-key', 'k', sealed)).toThrow(expect.objectContaining({ code: 'ERR_CRYPTO' }));
+    // No temporary files left behind.
+    expect(await readdir(dataDir)).toEqual([MASTER_KEY_FILE]);
+  });
+
+  it('gives every racing creator the same key file', async () => {
+    const path = join(await tempDir(), MASTER_KEY_FILE);
+    const keys = await Promise.all(Array.from({ length: 8 }, () => loadOrCreateKeyFile(path)));
+    const sealed = keys[0]!.seal('root-key', 'k', new Uint8Array([7]));
+    for (const k of keys) expect(k.open('root-key', 'k', sealed)).toEqual(new Uint8Array([7]));
+  });
+
+  it('refuses a key file readable by group or others, and a malformed one', async () => {
+    const dir = await tempDir();
+    const path = join(dir, MASTER_KEY_FILE);
+    await loadOrCreateKeyFile(path);
+    await chmod(path, 0o640);
+    const e = (await expectCode(loadOrCreateKeyFile(path), 'ERR_CONFIG')) as Error;
+    expect(e.message).not.toContain((await readFile(path, 'utf8')).trim());
+    await chmod(path, 0o604);
+    await expectCode(loadOrCreateKeyFile(path), 'ERR_CONFIG');
+    const bad = join(dir, 'bad.key');
+    await writeFile(bad, 'too short\n', { mode: 0o600 });
+    await expectCode(loadOrCreateKeyFile(bad), 'ERR_CONFIG');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Database tests, on every available backend
+
+describe.each(backends)('storage on $name', (backend) => {
+  const tables = [
+    'audit_log',
+    'discharge_requests',
+    'discharger_keys',
+    'revocations',
+    'root_keys',
+    'sessions',
+    'tokens',
+    'usage_counters',
+    'users',
+    'tessera_migrations',
+  ];
+
+  describe('migrations', () => {
+    it('migrate a fresh database, and reopening is a no-op', async () => {
+      const { database, reopen } = await backend.fresh({ persistent: true });
+      expect(database.kind).toBe(backend.name);
+      expect(database.appliedMigrations).toEqual(MIGRATIONS.map((m) => m.id));
+      const present = await rows(
+        database.db,
+        sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
+      );
+      expect(present.map((r) => r.table_name)).toEqual([...tables].sort());
+
+      const again = await reopen();
+      expect(again.appliedMigrations).toEqual([]);
+      const recorded = await rows(again.db, sql`select id, name from tessera_migrations order by id`);
+      expect(recorded).toEqual(MIGRATIONS.map((m) => ({ id: m.id, name: m.name })));
+    });
+
+    it('leave the database exactly as schema.ts describes it (drizzle-kit finds nothing to push)', async () => {
+      const { database } = await backend.fresh();
+      // drizzle-kit reads `execute(...).rows`; postgres.js returns the rows array itself.
+      const adapter = {
+        execute: async (q: ReturnType<typeof sql>) => ({ rows: await rows(database.db, q) }),
+      } as unknown as PgDatabase<PgQueryResultHKT>;
+      const diff = await pushSchema(schema, adapter, ['public'], ['*', '!tessera_migrations']);
+      expect(diff.statementsToExecute).toEqual([]);
+    });
+
+    it('apply each migration exactly once when several processes open at once', async () => {
+      if (backend.name === 'pglite') {
+        // PGlite is single-process: a second opener of the same directory is refused instead.
+        const dataDir = await tempDir();
+        const first = track(await openDatabase({ dataDir }));
+        await expectCode(openDatabase({ dataDir }), 'ERR_CONFIG');
+        await first.close();
+        const second = track(await openDatabase({ dataDir }));
+        expect(second.appliedMigrations).toEqual([]);
+        return;
+      }
+      const { database, reopen } = await backend.fresh();
+      const others = await Promise.all([reopen(), reopen(), reopen()]);
+      expect(database.appliedMigrations.length + others.reduce((n, d) => n + d.appliedMigrations.length, 0)).toBe(
+        MIGRATIONS.length,
+      );
+    });
+
+    it('refuse a database migrated by a newer Tessera', async () => {
+      const { database } = await backend.fresh({ persistent: true });
+      await database.db.execute(sql`insert into tessera_migrations (id, name) values (999, 'future')`);
+      const { migrate } = await import('../src/storage/index.js');
+      await expectCode(migrate(database.db), 'ERR_CONFIG');
+    });
+  });
+
+  describe('root keys', () => {
+    it('create, current, get, list, retire, rotate', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      expect(await store.keys.current()).toBeUndefined();
+      const k1 = await store.keys.create({ id: 'rk_one' });
+      expect(k1.key).toHaveLength(32);
+      expect((await store.keys.current())?.key).toEqual(k1.key);
+      expect((await store.keys.get('rk_one'))?.key).toEqual(k1.key);
+      expect(await store.keys.get('rk_none')).toBeUndefined();
+
+      await new Promise((r) => setTimeout(r, 5));
+      const k2 = await store.keys.create();
+      expect(k2.id).toMatch(/^rk_[A-Za-z0-9_-]{16}$/);
+      expect((await store.keys.current())?.id).toBe(k2.id);
+
+      const list = await store.keys.list();
+      expect(list.map((k) => k.id)).toEqual([k2.id, 'rk_one']);
+      expect(list.every((k) => !('key' in k))).toBe(true);
+
+      const retired = await store.keys.retire(k2.id);
+      expect(retired.retiredAt).toBeInstanceOf(Date);
+      expect((await store.keys.retire(k2.id)).retiredAt).toEqual(retired.retiredAt); // idempotent
+      expect((await store.keys.current())?.id).toBe('rk_one');
+      expect((await store.keys.get(k2.id))?.retiredAt).toEqual(retired.retiredAt);
+      await expectCode(store.keys.retire('rk_none'), 'ERR_NOT_FOUND');
+      await expectCode(store.keys.create({ id: 'rk_one' }), 'ERR_CONFLICT');
+
+      await store.keys.create({ id: 'rk_expired', expiresAt: new Date(Date.now() - 1000) });
+      expect((await store.keys.current())?.id).toBe('rk_one');
+    });
+
+    it('need the right master key (ERR_CRYPTO) and bind each sealed key to its row', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      await store.keys.create({ id: 'rk_a' });
+      await store.keys.create({ id: 'rk_b' });
+      await expectCode(createStore(database, MasterKey.generate()).keys.get('rk_a'), 'ERR_CRYPTO');
+      await expectCode(createStore(database, MasterKey.generate()).keys.current(), 'ERR_CRYPTO');
+      // Swapping a sealed key into another row does not open.
+      await database.db.execute(
+        sql`update root_keys set sealed_key = (select sealed_key from root_keys where id = 'rk_a') where id = 'rk_b'`,
+      );
+      await expectCode(store.keys.get('rk_b'), 'ERR_CRYPTO');
+    });
+
+    it('store no root key bytes in the clear (table dump)', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const keys = await Promise.all([1, 2, 3].map(() => store.keys.create()));
+      const dump = (await rows(database.db, sql`select row_to_json(t)::text as line from root_keys t`))
+        .map((r) => String(r.line))
+        .join('\n');
+      expect(dump.split('\n')).toHaveLength(3);
+      for (const k of keys) {
+        const h = Buffer.from(k.key).toString('hex');
+        expect(dump).toContain(k.id);
+        expect(dump.toLowerCase()).not.toContain(h);
+        expect(dump).not.toContain(Buffer.from(k.key).toString('base64'));
+        expect(dump.toLowerCase()).not.toContain(h.slice(0, 16)); // not even a prefix
+      }
+    });
+  });
+
+  describe('tokens', () => {
+    it('record, get, list; unknown root key and duplicates are refused', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const key = await store.keys.create();
+      const expiresAt = new Date(Date.now() + 60_000);
+      const t = await store.tokens.record({ identifier: 'tok1', rootKeyId: key.id, subject: 'alice', label: 'ci', expiresAt });
+      expect(t).toMatchObject({ identifier: 'tok1', rootKeyId: key.id, subject: 'alice', label: 'ci', revokedAt: null });
+      expect(t.expiresAt?.getTime()).toBe(expiresAt.getTime());
+      await store.tokens.record({ identifier: 'tok2', rootKeyId: key.id, subject: 'bob' });
+      expect((await store.tokens.get('tok1'))?.subject).toBe('alice');
+      expect(await store.tokens.get('nope')).toBeUndefined();
+      expect((await store.tokens.list({ subject: 'bob' })).map((x) => x.identifier)).toEqual(['tok2']);
+      expect(await store.tokens.list({ limit: 1 })).toHaveLength(1);
+      await expectCode(store.tokens.record({ identifier: 'tok1', rootKeyId: key.id }), 'ERR_CONFLICT');
+      const e = (await expectCode(store.tokens.record({ identifier: 'tok3', rootKeyId: 'rk_nope' }), 'ERR_NOT_FOUND')) as Error;
+      expect(e.message).not.toContain('tok3'); // no SQL parameters in messages
+      await expectCode(store.tokens.record({ identifier: '', rootKeyId: key.id }), 'ERR_INVALID_ARGUMENT');
+      await expectCode(store.tokens.record({ identifier: 'x'.repeat(2000), rootKeyId: key.id }), 'ERR_LIMIT');
+    });
+  });
+
+  describe('revocations', () => {
+    it('revoke is durable (seen by another connection at once) and idempotent', async () => {
+      const { database, reopen } = await backend.fresh({ persistent: backend.name === 'postgres' });
+      const store = createStore(database, MasterKey.generate());
+      const key = await store.keys.create();
+      await store.tokens.record({ identifier: 'tok', rootKeyId: key.id });
+      expect(await store.revocations.isRevoked('tok')).toBe(false);
+
+      const first = await store.revocations.revoke('tok', 'leaked');
+      expect(first).toMatchObject({ identifier: 'tok', reason: 'leaked', created: true });
+      const second = await store.revocations.revoke('tok', 'again');
+      expect(second).toMatchObject({ identifier: 'tok', reason: 'leaked', seq: first.seq, created: false });
+      expect((await store.tokens.get('tok'))?.revokedAt?.getTime()).toBe(first.revokedAt.getTime());
+      // An identifier that was never recorded as a token can be revoked too.
+      expect((await store.revocations.revoke('unrecorded')).created).toBe(true);
+
+      const other = backend.name === 'postgres' ? createStore(await reopen(), MasterKey.generate()) : store;
+      expect(await other.revocations.isRevoked('tok')).toBe(true);
+      expect((await other.revocations.get('tok'))?.reason).toBe('leaked');
+    });
+
+    it('revoke is durable across a restart of the embedded database', async () => {
+      if (backend.name !== 'pglite') {
+        // On PostgreSQL durability across connections is shown above; here check commit order.
+        const { database } = await backend.fresh();
+        const store = createStore(database, MasterKey.generate());
+        const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.revocations.revoke(`c${i}`)));
+        expect(new Set(results.map((r) => r.seq)).size).toBe(10);
+        expect((await store.revocations.listSince(0)).map((r) => r.seq)).toEqual(results.map((r) => r.seq).sort((a, b) => a - b));
+        return;
+      }
+      const { database, reopen } = await backend.fresh({ persistent: true });
+      await createStore(database, MasterKey.generate()).revocations.revoke('kept', 'r');
+      const store = createStore(await reopen(), MasterKey.generate());
+      expect(await store.revocations.isRevoked('kept')).toBe(true);
+    });
+
+    it('listSince returns what came after a seq, in order, paged; latestSeq', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      expect(await store.revocations.latestSeq()).toBe(0);
+      expect(await store.revocations.listSince(0)).toEqual([]);
+      const revoked: number[] = [];
+      for (const id of ['a', 'b', 'c', 'd', 'e']) revoked.push((await store.revocations.revoke(id)).seq);
+      const all = await store.revocations.listSince(0);
+      expect(all.map((r) => r.identifier)).toEqual(['a', 'b', 'c', 'd', 'e']);
+      expect(all.map((r) => r.seq)).toEqual(revoked);
+      expect((await store.revocations.listSince(revoked[1]!)).map((r) => r.identifier)).toEqual(['c', 'd', 'e']);
+      expect((await store.revocations.listSince(revoked[1]!, 2)).map((r) => r.identifier)).toEqual(['c', 'd']);
+      expect(await store.revocations.listSince(revoked[4]!)).toEqual([]);
+      expect(await store.revocations.latestSeq()).toBe(revoked[4]);
+      await expectCode(store.revocations.listSince(-1), 'ERR_INVALID_ARGUMENT');
+    });
+
+    it('the revocation log and the audit log are append-only in the database', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      await store.revocations.revoke('x');
+      await store.audit.append({ actor: 'cli', action: 'revoke', subject: 'x' });
+      for (const q of [
+        sql`delete from revocations`,
+        sql`update revocations set reason = 'changed'`,
+        sql`truncate revocations`,
+        sql`delete from audit_log`,
+        sql`update audit_log set actor = 'someone else'`,
+      ]) {
+        await expect(database.db.execute(q)).rejects.toThrow();
+      }
+      expect(await store.revocations.isRevoked('x')).toBe(true);
+      expect((await store.audit.list())[0]?.actor).toBe('cli');
+    });
+
+    it('LISTEN/NOTIFY delivers a committed revocation to another connection', async () => {
+      const { database, reopen } = await backend.fresh({ persistent: backend.name === 'postgres' });
+      const listener = database;
+      const writer = backend.name === 'postgres' ? await reopen() : database;
+      const heard: string[] = [];
+      let wake: () => void = () => undefined;
+      const unlisten = await listener.listenRevocations((id) => {
+        heard.push(id);
+        wake();
+      });
+      const store = createStore(writer, MasterKey.generate());
+      const arrived = new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      await store.revocations.revoke('tok-notify');
+      await Promise.race([arrived, new Promise((r) => setTimeout(r, 5000))]);
+      expect(heard).toEqual(['tok-notify']);
+      // A repeated (idempotent) revoke does not notify again; after unlisten nothing arrives.
+      await store.revocations.revoke('tok-notify');
+      await unlisten();
+      await store.revocations.revoke('tok-after');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(heard).toEqual(['tok-notify']);
+    });
+  });
+
+  describe('usage counters', () => {
+    it('consumeUse is atomic: 20 concurrent uses of a single-use scope, exactly one wins', async () => {
+      const { database, reopen } = await backend.fresh({ persistent: backend.name === 'postgres' });
+      // On PostgreSQL spread the calls over several independent connection pools.
+      const handles = backend.name === 'postgres' ? [database, await reopen(), await reopen(), await reopen()] : [database];
+      const stores = handles.map((h) => createStore(h, MasterKey.generate()));
+      const once = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % stores.length]!.usage.consumeUse('tok#0', 1)));
+      expect(once.filter(Boolean)).toHaveLength(1);
+      const thrice = await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % stores.length]!.usage.consumeUse('tok#1', 3)));
+      expect(thrice.filter(Boolean)).toHaveLength(3);
+      expect(await stores[0]!.usage.get('tok#1')).toMatchObject({ scope: 'tok#1', used: 3, limit: 3 });
+      expect(await stores[0]!.usage.get('tok#9')).toBeUndefined();
+    });
+
+    it('consumeUse counts sequential uses up to the limit; limit 0 never allows', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const results: boolean[] = [];
+      for (let i = 0; i < 4; i++) results.push(await store.usage.consumeUse('s', 2));
+      expect(results).toEqual([true, true, false, false]);
+      expect(await store.usage.consumeUse('zero', 0)).toBe(false);
+      expect(await store.usage.get('zero')).toBeUndefined();
+      await expectCode(store.usage.consumeUse('s', -1), 'ERR_INVALID_ARGUMENT');
+      await expectCode(store.usage.consumeUse('s', 1.5), 'ERR_INVALID_ARGUMENT');
+    });
+  });
+
+  describe('audit log', () => {
+    it('append and list (filters, order, paging); details stay JSON objects', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const a = await store.audit.append({ actor: 'issuer', action: 'mint', subject: 'tok1', details: { caveats: 2, ok: true } });
+      const b = await store.audit.append({ actor: 'alice', action: 'approve', subject: 'req1' });
+      const c = await store.audit.append({ actor: 'cli', action: 'revoke', subject: 'tok1', details: { reason: 'leak' } });
+      expect(a.details).toEqual({ caveats: 2, ok: true });
+      expect(b.details).toEqual({});
+      expect(a.at).toBeInstanceOf(Date);
+      expect((await store.audit.list()).map((e) => e.id)).toEqual([c.id, b.id, a.id]);
+      expect((await store.audit.list({ afterId: a.id })).map((e) => e.id)).toEqual([b.id, c.id]);
+      expect((await store.audit.list({ beforeId: c.id, limit: 1 })).map((e) => e.id)).toEqual([b.id]);
+      expect((await store.audit.list({ subject: 'tok1' })).map((e) => e.action)).toEqual(['revoke', 'mint']);
+      expect((await store.audit.list({ action: 'approve' }))[0]?.actor).toBe('alice');
+      const types = await rows(database.db, sql`select distinct jsonb_typeof(details) as t from audit_log`);
+      expect(types).toEqual([{ t: 'object' }]);
+      await expectCode(store.audit.append({ actor: 'x', action: 'mint', details: { big: 'y'.repeat(20_000) } }), 'ERR_LIMIT');
+      await expectCode(store.audit.append({ actor: '', action: 'mint' }), 'ERR_INVALID_ARGUMENT');
+    });
+  });
+
+  describe('discharge requests', () => {
+    const poll = 'poll-secret-0123456789abcdef';
+    const base = (id: string, pollToken: string, expiresAt: Date) => ({
+      id,
+      pollToken,
+      caveatId: new Uint8Array([1, 2, 3]),
+      condition: 'approved-by alice',
+      who: 'alice',
+      what: 'deploy to production',
+      requester: { ip: '127.0.0.1', agent: 'test' },
+      expiresAt,
+      validitySeconds: 300,
+    });
+
+    it('pending → approved → collected once; the poll secret is stored only hashed', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const later = new Date(Date.now() + 60_000);
+      const created = await store.discharges.create(base('req1', poll, later));
+      expect(created).toMatchObject({ id: 'req1', status: 'pending', who: 'alice', requester: { ip: '127.0.0.1', agent: 'test' } });
+      expect('pollTokenHash' in created).toBe(false);
+      const dump = JSON.stringify(await rows(database.db, sql`select row_to_json(t) as r from discharge_requests t`));
+      expect(dump).not.toContain(poll);
+      expect(dump).not.toContain(Buffer.from(poll).toString('hex'));
+
+      expect((await store.discharges.findByPollToken(poll))?.id).toBe('req1');
+      expect(await store.discharges.findByPollToken('some-other-secret-123456')).toBeUndefined();
+      expect((await store.discharges.listPending()).map((r) => r.id)).toEqual(['req1']);
+      expect(await store.discharges.listPending({ who: ['bob'] })).toEqual([]);
+      expect((await store.discharges.collect(poll))?.status).toBe('pending');
+
+      const approved = await store.discharges.decide('req1', { status: 'approved', decidedBy: 'alice', reason: 'ok', discharge: 'DISCHARGE' });
+      expect(approved).toMatchObject({ status: 'approved', decidedBy: 'alice', decisionReason: 'ok', discharge: 'DISCHARGE' });
+      await expectCode(store.discharges.decide('req1', { status: 'denied', decidedBy: 'bob' }), 'ERR_CONFLICT');
+      await expectCode(store.discharges.decide('nope', { status: 'denied', decidedBy: 'bob' }), 'ERR_NOT_FOUND');
+      expect(await store.discharges.listPending()).toEqual([]);
+
+      const [c1, c2] = await Promise.all([store.discharges.collect(poll), store.discharges.collect(poll)]);
+      const withDischarge = [c1, c2].filter((c) => c?.discharge === 'DISCHARGE');
+      expect(withDischarge).toHaveLength(1);
+      expect([c1?.status, c2?.status]).toEqual(['collected', 'collected']);
+      expect((await store.discharges.get('req1'))?.discharge).toBeNull();
+      await expectCode(store.discharges.create(base('req2', poll, later)), 'ERR_CONFLICT'); // poll token reused
+    });
+
+    it('denied and expired requests', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const now = new Date();
+      await store.discharges.create(base('deny', 'poll-deny-0123456789abc', new Date(now.getTime() + 60_000)));
+      await store.discharges.create(base('late', 'poll-late-0123456789abc', new Date(now.getTime() + 1_000)));
+      await store.discharges.create(base('stale', 'poll-stale-0123456789ab', new Date(now.getTime() + 1_000)));
+      await expectCode(store.discharges.decide('deny', { status: 'denied', decidedBy: 'alice', discharge: 'x' }), 'ERR_INVALID_ARGUMENT');
+      expect((await store.discharges.decide('deny', { status: 'denied', decidedBy: 'alice', reason: 'no' })).status).toBe('denied');
+      expect((await store.discharges.collect('poll-deny-0123456789abc'))?.status).toBe('denied');
+
+      const after = new Date(now.getTime() + 2_000);
+      await expectCode(store.discharges.decide('late', { status: 'approved', decidedBy: 'alice' }, after), 'ERR_CONFLICT');
+      expect((await store.discharges.get('late'))?.status).toBe('expired');
+      expect((await store.discharges.collect('poll-stale-0123456789ab', after))?.status).toBe('expired');
+      expect(await store.discharges.expireStale(after)).toBe(0);
+      await expectCode(store.discharges.create(base('short', 'short', now)), 'ERR_INVALID_ARGUMENT');
+    });
+  });
+
+  describe('users and sessions', () => {
+    it('users: create, get, update, list, remove', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const u = await store.users.create({ name: 'alice', passwordHash: 'scrypt$N=16384$salt$hash', groups: ['ops', 'ops', 'dev'] });
+      expect(u.groups).toEqual(['ops', 'dev']);
+      await expectCode(store.users.create({ name: 'alice', passwordHash: 'h' }), 'ERR_CONFLICT');
+      await store.users.create({ name: 'bob', passwordHash: 'h2' });
+      expect((await store.users.get('bob'))?.groups).toEqual([]);
+      expect((await store.users.update('bob', { groups: ['ops'] })).groups).toEqual(['ops']);
+      expect((await store.users.update('bob', { passwordHash: 'h3' })).passwordHash).toBe('h3');
+      expect((await store.users.list()).map((x) => x.name)).toEqual(['alice', 'bob']);
+      await expectCode(store.users.update('carol', { groups: [] }), 'ERR_NOT_FOUND');
+      expect(await store.users.remove('bob')).toBe(true);
+      expect(await store.users.remove('bob')).toBe(false);
+    });
+
+    it('sessions: hashed ids, active lookup, CSRF check, revoke, expiry, cascade', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      await store.users.create({ name: 'alice', passwordHash: 'h' });
+      const sid = 'session-id-0123456789abcdef';
+      const csrf = 'csrf-token-0123456789abcdef';
+      const now = new Date();
+      const expiresAt = new Date(now.getTime() + 3_600_000);
+      await store.sessions.create({ sessionId: sid, userName: 'alice', csrfToken: csrf, expiresAt });
+      const dump = JSON.stringify(await rows(database.db, sql`select row_to_json(t) as r from sessions t`));
+      expect(dump).not.toContain(sid);
+      expect(dump).not.toContain(csrf);
+
+      expect((await store.sessions.getActive(sid))?.userName).toBe('alice');
+      expect(await store.sessions.getActive('session-id-other-123456789')).toBeUndefined();
+      expect(await store.sessions.getActive(sid, new Date(expiresAt.getTime() + 1))).toBeUndefined();
+      expect(await store.sessions.verifyCsrf(sid, csrf)).toBe(true);
+      expect(await store.sessions.verifyCsrf(sid, `${csrf}x`)).toBe(false);
+      expect(await store.sessions.verifyCsrf(sid, '')).toBe(false);
+      await expectCode(store.sessions.create({ sessionId: 'x'.repeat(20), userName: 'nobody', csrfToken: csrf, expiresAt }), 'ERR_NOT_FOUND');
+      await expectCode(store.sessions.create({ sessionId: 'short', userName: 'alice', csrfToken: csrf, expiresAt }), 'ERR_INVALID_ARGUMENT');
+
+      expect(await store.sessions.revoke(sid)).toBe(true);
+      expect(await store.sessions.revoke(sid)).toBe(false);
+      expect(await store.sessions.getActive(sid)).toBeUndefined();
+      expect(await store.sessions.verifyCsrf(sid, csrf)).toBe(false);
+
+      await store.sessions.create({ sessionId: 's2-0123456789abcdefgh', userName: 'alice', csrfToken: csrf, expiresAt });
+      await store.sessions.create({ sessionId: 's3-0123456789abcdefgh', userName: 'alice', csrfToken: csrf, expiresAt });
+      expect(await store.sessions.revokeAllForUser('alice')).toBe(2);
+      expect(await store.sessions.purge()).toBe(3);
+      await store.sessions.create({ sessionId: 's4-0123456789abcdefgh', userName: 'alice', csrfToken: csrf, expiresAt });
+      await store.users.remove('alice');
+      expect(await store.sessions.getActive('s4-0123456789abcdefgh')).toBeUndefined();
+    });
+  });
+
+  describe('discharger key', () => {
+    it('is created once (even under concurrency), sealed, and survives reopening', async () => {
+      const { database, reopen } = await backend.fresh({ persistent: true });
+      const mk = MasterKey.generate();
+      const store = createStore(database, mk);
+      expect(await store.dischargerKeys.current()).toBeUndefined();
+      const keys = await Promise.all(Array.from({ length: 5 }, () => store.dischargerKeys.ensure()));
+      for (const k of keys) expect(k.privateKey).toEqual(keys[0]!.privateKey);
+      expect(keys[0]!.publicKey).toHaveLength(32);
+      const dump = JSON.stringify(await rows(database.db, sql`select encode(sealed_private_key, 'hex') as s from discharger_keys`));
+      expect(dump).not.toContain(Buffer.from(keys[0]!.privateKey).toString('hex'));
+      const reopened = await reopen();
+      expect((await createStore(reopened, mk).dischargerKeys.ensure()).privateKey).toEqual(keys[0]!.privateKey);
+      await expectCode(createStore(reopened, MasterKey.generate()).dischargerKeys.current(), 'ERR_CRYPTO');
+    });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Embedded-only behaviour
+
+describe('embedded PGlite on disk', () => {
+  it('keeps no root key bytes anywhere in its data files', async () => {
+    const dataDir = await tempDir();
+    const database = track(await openDatabase({ dataDir }));
+    const store = createStore(database, await resolveMasterKey({ dataDir }));
+    const keys = await Promise.all([1, 2, 3].map(() => store.keys.create()));
+    await database.close();
+    const files: string[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const p = join(dir, entry.name);
+        if (entry.isDirectory()) await walk(p);
+        else files.push(p);
+      }
+    };
+    await walk(join(dataDir, 'pglite'));
+    expect(files.length).toBeGreaterThan(10);
+    let sawKeyId = false;
+    for (const f of files) {
+      const content = await readFile(f);
+      for (const k of keys) {
+        expect(content.indexOf(Buffer.from(k.key))).toBe(-1);
+        if (content.indexOf(Buffer.from(k.id)) !== -1) sawKeyId = true;
+      }
+    }
+    expect(sawKeyId).toBe(true); // the rows are on disk; only the key bytes are not
+  });
+
+  it('takes over a lock left by a process that no longer exists', async () => {
+    const dataDir = await tempDir();
+    await writeFile(join(dataDir, 'pglite.lock'), '999999999\n');
+    const database = track(await openDatabase({ dataDir }));
+    expect(database.kind).toBe('pglite');
+  });
+
+  it('requires some database to be configured', async () => {
+    await expectCode(openDatabase({}), 'ERR_CONFIG');
+  });
+});
