@@ -43,8 +43,19 @@ export interface ThirdPartyCaveatOptions {
 
 const ZERO_KEY = new Uint8Array(32);
 
+/** Text that UTF-8 can carry: a lone surrogate would silently become U+FFFD when encoded. */
+const wellFormed = (text: string, what: string): string => {
+  if (!text.isWellFormed()) throw invalidArgument(`${what} is not valid Unicode (lone surrogate)`, { field: what });
+  return text;
+};
+
+const locationText = (value: unknown): string => {
+  if (typeof value !== 'string') throw invalidArgument('location must be a string', { field: 'location' });
+  return wellFormed(value, 'location');
+};
+
 const toBytes = (value: Bytes, what: string): Uint8Array => {
-  if (typeof value === 'string') return utf8(value);
+  if (typeof value === 'string') return utf8(wellFormed(value, what));
   if (value instanceof Uint8Array) return value.slice();
   throw invalidArgument(`${what} must be a string or bytes`, { field: what });
 };
@@ -102,9 +113,9 @@ export class Macaroon {
   /** Mint a new macaroon from a root key. */
   static mint(options: { readonly rootKey: KeyInput; readonly identifier: Bytes; readonly location?: string }): Macaroon {
     const identifier = toBytes(options.identifier, 'identifier');
-    if (options.location !== undefined && typeof options.location !== 'string') throw invalidArgument('location must be a string', { field: 'location' });
+    const loc = options.location === undefined ? undefined : locationText(options.location);
     const signature = hmacSha256(deriveKey(options.rootKey, 'rootKey'), identifier);
-    return new Macaroon({ identifier, caveats: [], signature, ...(options.location !== undefined ? { location: options.location } : {}) });
+    return new Macaroon({ identifier, caveats: [], signature, ...(loc !== undefined ? { location: loc } : {}) });
   }
 
   /**
@@ -176,9 +187,9 @@ export class Macaroon {
   #addThirdParty(options: ThirdPartyCaveatOptions, nonce: Uint8Array | undefined): Macaroon {
     const identifier = toBytes(options.identifier, 'identifier');
     if (identifier.length === 0) throw invalidArgument('a third-party caveat identifier must not be empty', { field: 'identifier' });
-    if (typeof options.location !== 'string') throw invalidArgument('location must be a string', { field: 'location' });
+    const loc = locationText(options.location);
     const verificationId = sealCaveatKey(this.#data.signature, deriveKey(options.caveatKey, 'caveatKey'), nonce);
-    return this.#with({ identifier, verificationId, location: options.location }, hmac2(this.#data.signature, verificationId, identifier));
+    return this.#with({ identifier, verificationId, location: loc }, hmac2(this.#data.signature, verificationId, identifier));
   }
 
   /** Called on the primary: returns `discharge` bound to this macaroon's signature. */
