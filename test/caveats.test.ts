@@ -226,11 +226,10 @@ describe('resource', () => {
   });
 
   it('matches pathological patterns without blowing up', () => {
-    const started = performance.now();
+    // Exponential backtracking would hang here; the suite's timeout is the guard (speed is benched).
     const deep = `/${Array.from({ length: 63 }, () => 'a').join('/')}`;
     expect(allows('/**/a/**/a/**/a/**/a/**/b', deep)).toBe(false);
     expect(allows(`/*a*a*a*a*a*a*a*a*b`, `/${'a'.repeat(3000)}`)).toBe(false);
-    expect(performance.now() - started).toBeLessThan(200);
   });
 });
 
@@ -373,16 +372,6 @@ describe('evaluate / evaluateAll', () => {
     expect(evaluate(all, {}, { allowStateful: true }).results.filter((r) => r.ok).map((r) => r.condition)).toEqual(['uses 1']);
   });
 
-  it('costs microseconds for five cached caveats', () => {
-    const conds = [caveat.timeBefore(new Date('2030-01-01T00:00:00Z')), caveat.ops(['read', 'write']), caveat.resource('/docs/**'), caveat.clientIp(['10.0.0.0/8']), caveat.aud('svc')];
-    const request = { ...ctx, ip: '10.1.2.3' };
-    expect(evaluateAll(conds, request).ok).toBe(true);
-    const n = 20_000;
-    const started = performance.now();
-    for (let i = 0; i < n; i++) evaluateAll(conds, request);
-    const microseconds = ((performance.now() - started) * 1000) / n;
-    expect(microseconds).toBeLessThan(50);
-  });
 });
 
 describe('registry', () => {
