@@ -62,6 +62,8 @@ interface Fresh {
   readonly database: Database;
   /** Open another, independent handle on the same database (another connection pool / reopen). */
   reopen(): Promise<Database>;
+  /** PostgreSQL only: the name of the test database. */
+  readonly dbName?: string;
 }
 
 interface Backend {
@@ -118,15 +120,20 @@ function postgresBackend(adminUrl: string): Backend {
       const url = new URL(adminUrl);
       url.pathname = `/${name}`;
       const database = track(await openDatabase({ url: url.toString(), maxConnections: 4 }));
-      return { database, reopen: async () => track(await openDatabase({ url: url.toString(), maxConnections: 4 })) };
+      return {
+        database,
+        dbName: name,
+        reopen: async () => track(await openDatabase({ url: url.toString(), maxConnections: 4 })),
+      };
     },
   };
 }
 
 const backends: Backend[] = [pgliteBackend];
 const DATABASE_URL = process.env.DATABASE_URL;
-if (DATABASE_URL !== undefined && DATABASE_URL !== '') {
-  backends.push(postgresBackend(DATABASE_URL));
+const pgAdminUrl = DATABASE_URL !== undefined && DATABASE_URL !== '' ? DATABASE_URL : undefined;
+if (pgAdminUrl !== undefined) {
+  backends.push(postgresBackend(pgAdminUrl));
 } else {
   console.warn('PostgreSQL tests not run: DATABASE_URL not set (storage tests run on PGlite only)');
 }
@@ -710,3 +717,40 @@ describe('embedded PGlite on disk', () => {
     await expectCode(openDatabase({}), 'ERR_CONFIG');
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// PostgreSQL-only behaviour (registered only when DATABASE_URL is set; see the warning above)
+
+if (pgAdminUrl !== undefined) {
+  describe('PostgreSQL LISTEN connection', () => {
+    it('reconnects after the server drops it, calls onReconnect, and keeps delivering', async () => {
+      const backend = backends.find((b) => b.name === 'postgres')!;
+      const { database, reopen, dbName } = await backend.fresh();
+      const writer = createStore(await reopen(), MasterKey.generate());
+      const heard: string[] = [];
+      let reconnects = 0;
+      await database.listenRevocations((id) => heard.push(id), { onReconnect: () => (reconnects += 1) });
+      const until = async (cond: () => boolean): Promise<void> => {
+        for (let i = 0; i < 100 && !cond(); i++) await new Promise((r) => setTimeout(r, 100));
+      };
+      await writer.revocations.revoke('before');
+      await until(() => heard.length === 1);
+      expect(heard).toEqual(['before']);
+
+      const admin = postgres(pgAdminUrl, { max: 1, onnotice: () => undefined });
+      try {
+        const killed = await admin`
+          select pg_terminate_backend(pid) as ok from pg_stat_activity
+          where datname = ${dbName!} and query ilike 'listen%tessera_revocations%'`;
+        expect(killed.length).toBeGreaterThan(0);
+      } finally {
+        await admin.end({ timeout: 5 });
+      }
+      await until(() => reconnects > 0);
+      expect(reconnects).toBe(1);
+      await writer.revocations.revoke('after');
+      await until(() => heard.length === 2);
+      expect(heard).toEqual(['before', 'after']);
+    });
+  });
+}

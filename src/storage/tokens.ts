@@ -3,7 +3,7 @@ import { and, desc, eq, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { tokens } from './schema.js';
 import type { TesseraDb } from './types.js';
-import { checkOptionalDate, checkOptionalText, checkPageSize, checkText, guard } from './util.js';
+import { checkInt, checkOptionalDate, checkOptionalText, checkPageSize, checkText, guard } from './util.js';
 
 export interface TokenRecord {
   readonly identifier: string;
@@ -77,7 +77,7 @@ export function tokenRepository(db: TesseraDb): TokenRepository {
           .where(and(...filters))
           .orderBy(desc(tokens.createdAt), desc(tokens.identifier))
           .limit(checkPageSize(options.limit, 100, 1000))
-          .offset(options.offset === undefined ? 0 : Math.max(0, Math.trunc(options.offset)));
+          .offset(options.offset === undefined ? 0 : checkInt('offset', options.offset, 0, Number.MAX_SAFE_INTEGER));
       }),
   };
 }

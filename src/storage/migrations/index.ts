@@ -1,6 +1,10 @@
 /**
  * Every schema migration, in order. Migrations are TypeScript modules exporting SQL strings so
  * `tsc` carries them into `dist/` and they are found the same way from sources and from builds.
+ *
+ * To change the schema: edit `../schema.ts`, add `000N_<name>.ts` with the SQL, and list it
+ * below. Never edit an applied migration. The storage test "drizzle-kit finds nothing to push"
+ * fails until migrations and schema agree, and prints the SQL drizzle-kit would still run.
  */
 import { migration0001 } from './0001_initial.js';
 import { migration0002 } from './0002_append_only.js';
