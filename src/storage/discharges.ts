@@ -5,10 +5,12 @@
  * are conditional updates, so two approvers racing, or two pollers collecting, cannot both win.
  * The poll secret is stored only as a SHA-256 hash: pass the secret, this module hashes it. The
  * encoded discharge is cleared when collected, so a stolen database copy holds no live
- * discharge that was already handed out.
+ * discharge that was already handed out. The caveat id (the ticket, sealed to the discharger's
+ * key) is kept until the request is settled — collected, denied or expired — so a discharger
+ * may re-open it and mint the discharge at collection instead of storing one.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { and, asc, eq, gt, inArray, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { dischargeRequests, type DischargeStatus, type JsonValue } from './schema.js';
 import type { TesseraDb } from './types.js';
@@ -33,6 +35,11 @@ export interface DischargeRequest {
   readonly id: string;
   /** SHA-256 of the third-party caveat id. */
   readonly caveatIdHash: Uint8Array;
+  /**
+   * The third-party caveat id itself, until the request is settled (null afterwards). `collect`
+   * returns it with the one call that moves the request to `collected`.
+   */
+  readonly caveatId: Uint8Array | null;
   readonly condition: string;
   /** Approver name or group the request is addressed to. */
   readonly who: string;
@@ -56,7 +63,7 @@ export interface CreateDischargeRequestInput {
   readonly id: string;
   /** The unguessable poll secret handed to the requester (at least 16 characters). */
   readonly pollToken: string;
-  /** The third-party caveat id (bytes or its text form); only its SHA-256 is stored. */
+  /** The third-party caveat id (bytes or its text form); kept until settled, its SHA-256 for good. */
   readonly caveatId: Uint8Array | string;
   readonly condition: string;
   readonly who: string;
@@ -73,9 +80,17 @@ export interface DecideInput {
   readonly reason?: string | null;
   /** The encoded discharge (when approving and minting right away). */
   readonly discharge?: string | null;
+  /** When approving: replace the request's `validitySeconds` (the approver's choice). */
+  readonly validitySeconds?: number;
 }
 
 export interface ListPendingOptions {
+  /** Only requests addressed to any of these names/groups. */
+  readonly who?: readonly string[];
+  readonly limit?: number;
+}
+
+export interface ListHistoryOptions {
   /** Only requests addressed to any of these names/groups. */
   readonly who?: readonly string[];
   readonly limit?: number;
@@ -102,6 +117,11 @@ export interface DischargeRepository {
    * collected with no discharge). Undefined if the secret matches nothing.
    */
   collect(pollToken: string, now?: Date): Promise<DischargeRequest | undefined>;
+  /**
+   * Settled requests (approved, denied, expired, collected — and pending ones past their
+   * expiry), most recently decided (or expired) first.
+   */
+  listHistory(options?: ListHistoryOptions, now?: Date): Promise<DischargeRequest[]>;
   /** Mark pending requests past their expiry as expired; returns how many. */
   expireStale(now?: Date): Promise<number>;
 }
@@ -125,7 +145,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
   const markExpired = async (where: SQL, now: Date): Promise<Row[]> =>
     db
       .update(dischargeRequests)
-      .set({ status: 'expired', decidedAt: now })
+      .set({ status: 'expired', decidedAt: now, caveatId: null })
       .where(and(where, eq(dischargeRequests.status, 'pending'), lte(dischargeRequests.expiresAt, now)))
       .returning();
 
@@ -138,6 +158,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             id: checkText('id', input.id),
             pollTokenHash: hashSecret(checkSecret('pollToken', input.pollToken)),
             caveatIdHash: sha256(caveatBytes(input.caveatId)),
+            caveatId: caveatBytes(input.caveatId),
             condition: checkText('condition', input.condition, MAX_LONG_TEXT),
             who: checkText('who', input.who),
             what: checkText('what', input.what, MAX_LONG_TEXT),
@@ -202,6 +223,10 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             decidedBy: checkText('decidedBy', decision.decidedBy),
             decisionReason: checkOptionalText('reason', decision.reason, MAX_LONG_TEXT),
             discharge,
+            ...(decision.status === 'denied' ? { caveatId: null } : {}),
+            ...(decision.validitySeconds !== undefined
+              ? { validitySeconds: checkInt('validitySeconds', decision.validitySeconds, 1) }
+              : {}),
           })
           .where(
             and(eq(dischargeRequests.id, id), eq(dischargeRequests.status, 'pending'), gt(dischargeRequests.expiresAt, now)),
@@ -224,20 +249,39 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
           if (row.status === 'approved') {
             await tx
               .update(dischargeRequests)
-              .set({ status: 'collected', collectedAt: now, discharge: null })
+              .set({ status: 'collected', collectedAt: now, discharge: null, caveatId: null })
               .where(eq(dischargeRequests.id, row.id));
             return toRequest({ ...row, status: 'collected', collectedAt: now });
           }
           if (row.status === 'pending' && row.expiresAt.getTime() <= now.getTime()) {
             const [expired] = await tx
               .update(dischargeRequests)
-              .set({ status: 'expired', decidedAt: now })
+              .set({ status: 'expired', decidedAt: now, caveatId: null })
               .where(eq(dischargeRequests.id, row.id))
               .returning();
             return expired === undefined ? undefined : toRequest(expired);
           }
           return toRequest(row);
         });
+      }),
+
+    listHistory: (options = {}, now = new Date()) =>
+      guard('list discharge history', async () => {
+        const filters: (SQL | undefined)[] = [
+          or(ne(dischargeRequests.status, 'pending'), lte(dischargeRequests.expiresAt, now)),
+        ];
+        if (options.who !== undefined) {
+          const names = options.who.map((w) => checkText('who', w));
+          if (names.length === 0) return [];
+          filters.push(inArray(dischargeRequests.who, names));
+        }
+        const rows = await db
+          .select()
+          .from(dischargeRequests)
+          .where(and(...filters))
+          .orderBy(desc(sql`coalesce(${dischargeRequests.decidedAt}, ${dischargeRequests.expiresAt})`), desc(dischargeRequests.id))
+          .limit(checkPageSize(options.limit, 100, 1000));
+        return rows.map(toRequest);
       }),
 
     expireStale: (now = new Date()) =>

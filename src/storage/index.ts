@@ -35,6 +35,7 @@ export type {
   DischargeRepository,
   DischargeRequest,
   DischargeStatus,
+  ListHistoryOptions,
   ListPendingOptions,
   RequesterInfo,
 } from './discharges.js';

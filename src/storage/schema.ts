@@ -121,6 +121,11 @@ export const dischargeRequests = pgTable(
     pollTokenHash: bytea('poll_token_hash').notNull().unique(),
     /** SHA-256 of the third-party caveat id the request is for. */
     caveatIdHash: bytea('caveat_id_hash').notNull(),
+    /**
+     * The third-party caveat id itself (sealed to the discharger's key), kept only until the
+     * request is settled so the discharge can be minted at collection; then cleared.
+     */
+    caveatId: bytea('caveat_id'),
     condition: text('condition').notNull(),
     who: text('who').notNull(),
     what: text('what').notNull(),
