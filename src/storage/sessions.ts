@@ -31,6 +31,11 @@ export interface SessionRepository {
   create(input: CreateSessionInput, now?: Date): Promise<Session>;
   /** The session if it exists, is not revoked and has not expired; else undefined. */
   getActive(sessionId: string, now?: Date): Promise<Session | undefined>;
+  /**
+   * Move an active session's expiry (sliding idle timeout); the caller caps it at the absolute
+   * limit. The session as updated, or undefined if it is not active.
+   */
+  touch(sessionId: string, expiresAt: Date, now?: Date): Promise<Session | undefined>;
   /** True if the session is active and `csrfToken` is its CSRF token (constant-time compare). */
   verifyCsrf(sessionId: string, csrfToken: string, now?: Date): Promise<boolean>;
   /** Revoke one session (logout); false if it did not exist or was already revoked. */
@@ -72,6 +77,16 @@ export function sessionRepository(db: TesseraDb): SessionRepository {
     getActive: (sessionId, now = new Date()) =>
       guard('read session', async () => {
         const [row] = await db.select(publicFields).from(sessions).where(active(sessionId, now));
+        return row;
+      }),
+
+    touch: (sessionId, expiresAt, now = new Date()) =>
+      guard('extend session', async () => {
+        const [row] = await db
+          .update(sessions)
+          .set({ expiresAt: checkDate('expiresAt', expiresAt) })
+          .where(active(sessionId, now))
+          .returning(publicFields);
         return row;
       }),
 
