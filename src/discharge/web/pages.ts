@@ -1,0 +1,364 @@
+/**
+ * `approvalPages`: the hono sub-app of the approval pages, mounted at `/approve` by the system.
+ *
+ *   GET  /approve/login                  sign-in form (`?next=` a page under /approve/ to return to)
+ *   POST /approve/login                  sign in (rate limited)
+ *   POST /approve/logout                 revoke the session
+ *   GET  /approve/                       pending requests this person may decide
+ *   GET  /approve/requests/:id           one request: condition, who asks, other caveats, expiry
+ *   POST /approve/requests/:id/approve   approve, optionally for fewer minutes
+ *   POST /approve/requests/:id/deny      deny with a reason
+ *   GET  /approve/history                decided requests this person may see
+ *   GET  /approve/style.css              the stylesheet
+ *
+ * Defences, in order on every request: security headers with a strict content security policy
+ * (no script at all, no inline style, no framing); `Cache-Control: no-store` on pages; a 16 KiB
+ * body limit; hono's `csrf()` origin / Sec-Fetch-Site check on every POST; then, on every POST,
+ * a synchronizer token in a hidden field: the session's token (see session.ts), or for the
+ * sign-in form, which has no session yet, a random `tessera_login_csrf` cookie that the form
+ * must repeat (double submit; a cross-site page can neither read nor, with the origin check and
+ * SameSite=Strict, usefully set it). Who may decide is the discharge service's rule; the pages
+ * only show what it returns for this approver and pass its refusals on (403/409).
+ *
+ * Sign-in: the same answer and about the same time for an unknown name as for a wrong password
+ * (a dummy scrypt runs); after 5 failures for a name, or 20 from one client IP, within 15
+ * minutes, sign-ins answer 429 ERR_RATE_LIMITED (in memory, see rate-limit.ts).
+ */
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { equalBytes } from '@noble/ciphers/utils.js';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
+import { csrf } from 'hono/csrf';
+import { HTTPException } from 'hono/http-exception';
+import { secureHeaders } from 'hono/secure-headers';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { utf8 } from '../../crypto/bytes.js';
+import { TesseraError, invalidArgument, type ErrorCode } from '../../errors.js';
+import { dummyVerify, verifyPassword } from './passwords.js';
+import { ConcurrencyGate, FailureLimiter, type FailureLimit } from './rate-limit.js';
+import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
+import type { ApprovalService, Decision } from './types.js';
+import {
+  BASE,
+  STYLESHEET,
+  errorPage,
+  historyPage,
+  listPage,
+  loginPage,
+  paths,
+  requestPage,
+  type Viewer,
+} from './views.js';
+
+export interface ApprovalPagesOptions {
+  /** The discharge service's approver API. */
+  readonly service: ApprovalService;
+  /** Users and sessions repositories (`createStore(...)` fits). */
+  readonly store: SessionStore;
+  /** The time sessions and rate limits are judged at (default: the system clock). */
+  readonly clock?: () => Date;
+  /** Mark cookies `Secure` (default: true when `publicUrl` is https). */
+  readonly secureCookies?: boolean;
+  /**
+   * The system's public URL. Its origin is accepted by the CSRF origin check besides the
+   * request's own (they differ behind a TLS-terminating proxy).
+   */
+  readonly publicUrl?: string;
+  /** The client IP for the per-IP sign-in limit (default: the TCP peer under @hono/node-server). */
+  readonly clientIp?: (c: Context) => string | undefined;
+  /** Seconds of inactivity that end a session (default 1800). */
+  readonly sessionIdleSeconds?: number;
+  /** Seconds after sign-in that end a session regardless (default 28 800). */
+  readonly sessionMaxSeconds?: number;
+  /** Failed sign-ins allowed per user name and per client IP (defaults 5 and 20 per 15 minutes). */
+  readonly loginLimits?: { readonly perUser?: FailureLimit; readonly perIp?: FailureLimit };
+  /** Password checks running at once (default 4); more are refused with 429. */
+  readonly maxConcurrentLogins?: number;
+}
+
+const DEFAULT_PER_USER: FailureLimit = { maxFailures: 5, windowSeconds: 15 * 60 };
+const DEFAULT_PER_IP: FailureLimit = { maxFailures: 20, windowSeconds: 15 * 60 };
+const MAX_BODY = 16 * 1024;
+const MAX_NAME = 256;
+const MAX_REASON = 500;
+/** Request ids travel in paths; anything longer or with control characters is no request of ours. */
+const REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
+
+const CSP = {
+  defaultSrc: ["'none'"],
+  scriptSrc: ["'none'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+  objectSrc: ["'none'"],
+};
+
+function socketIp(c: Context): string | undefined {
+  try {
+    return getConnInfo(c).remote.address;
+  } catch {
+    return undefined; // not served by @hono/node-server (app.request in tests)
+  }
+}
+
+/**
+ * `next` after sign-in: only a plain path under /approve/ (no scheme, host, `//`, backslash,
+ * query, escape or dot segment), so the sign-in page cannot redirect anywhere else.
+ */
+export function safeNext(raw: unknown): string {
+  if (typeof raw !== 'string' || raw.length > 512) return paths.home;
+  if (!/^\/approve\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/.test(raw)) return paths.home;
+  const segments = raw.split('/').slice(1);
+  if (segments.slice(0, -1).some((s) => s === '' || s === '.' || s === '..') || segments.at(-1) === '..' || segments.at(-1) === '.') return paths.home;
+  if (raw === paths.login || raw === paths.logout) return paths.home;
+  return raw;
+}
+
+const sameSecret = (a: string, b: string | undefined): boolean =>
+  b !== undefined && a.length === b.length && equalBytes(utf8(a), utf8(b));
+
+/** String fields of a posted form (files and repeated names are ignored / last wins). */
+async function formFields(c: Context): Promise<Readonly<Record<string, string | undefined>>> {
+  let body: Record<string, unknown>;
+  try {
+    body = await c.req.parseBody();
+  } catch {
+    throw new TesseraError('ERR_BAD_REQUEST', 'The form could not be read.');
+  }
+  const fields: Record<string, string> = {};
+  for (const [k, v] of Object.entries(body)) if (typeof v === 'string') fields[k] = v;
+  return fields;
+}
+
+const TITLES: Partial<Record<ErrorCode, string>> = {
+  ERR_CSRF: 'Request refused',
+  ERR_FORBIDDEN: 'Not yours to decide',
+  ERR_CONFLICT: 'Already decided',
+  ERR_NOT_FOUND: 'Not found',
+  ERR_UNAUTHENTICATED: 'Sign in first',
+  ERR_RATE_LIMITED: 'Too many attempts',
+  ERR_BAD_REQUEST: 'Bad request',
+  ERR_INVALID_ARGUMENT: 'Bad request',
+  ERR_LIMIT: 'Too large',
+};
+
+function asTesseraError(err: unknown): TesseraError | undefined {
+  if (err instanceof TesseraError) return err;
+  if (err instanceof HTTPException) {
+    // hono's csrf() is the only middleware here that throws a 403.
+    if (err.status === 403) return new TesseraError('ERR_CSRF', 'This form came from another site, so it was refused.');
+    return new TesseraError(err.status < 500 ? 'ERR_BAD_REQUEST' : 'ERR_STORAGE', 'The request could not be handled.');
+  }
+  return undefined;
+}
+
+const wantsJson = (c: Context): boolean => {
+  const accept = c.req.header('accept') ?? '';
+  return accept.includes('application/json') && !accept.includes('text/html');
+};
+
+/** Build the approval pages' hono app (mount it at `/approve`). */
+export function approvalPages(options: ApprovalPagesOptions): Hono {
+  const { service, store } = options;
+  if (service === undefined || store === undefined) throw invalidArgument('approvalPages needs a service and a store');
+  const clock = options.clock ?? (() => new Date());
+  const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
+  const secureCookies = options.secureCookies ?? options.publicUrl?.startsWith('https:') ?? false;
+  const clientIp = options.clientIp ?? socketIp;
+  const sessions = new BrowserSessions(store, {
+    idleSeconds: options.sessionIdleSeconds ?? 30 * 60,
+    maxSeconds: options.sessionMaxSeconds ?? 8 * 60 * 60,
+    secureCookies,
+    clock,
+  });
+  const now = (): number => clock().getTime();
+  const perUser = new FailureLimiter(options.loginLimits?.perUser ?? DEFAULT_PER_USER, now);
+  const perIp = new FailureLimiter(options.loginLimits?.perIp ?? DEFAULT_PER_IP, now);
+  const gate = new ConcurrencyGate(options.maxConcurrentLogins ?? 4);
+
+  const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken });
+
+  /** GET pages for signed-in people: the approver, or a redirect to sign in and come back. */
+  const toLogin = (c: Context): Response => c.redirect(`${paths.login}?next=${encodeURIComponent(safeNext(c.req.path))}`, 303);
+
+  /** POSTs for signed-in people: the approver and the form, once its CSRF token checked out. */
+  async function signedInPost(c: Context): Promise<{ me: SignedIn; form: Readonly<Record<string, string | undefined>> }> {
+    const form = await formFields(c);
+    const me = await sessions.current(c);
+    if (me === undefined) throw new TesseraError('ERR_UNAUTHENTICATED', 'Your session has ended; sign in again.');
+    if (!(await sessions.checkCsrf(me, form.csrf))) {
+      throw new TesseraError('ERR_CSRF', 'The form was missing its security token or it did not match, so it was refused.');
+    }
+    return { me, form };
+  }
+
+  const requestId = (c: Context): string => {
+    const id = c.req.param('id');
+    if (id === undefined || !REQUEST_ID.test(id)) throw new TesseraError('ERR_NOT_FOUND', 'There is no such request.');
+    return id;
+  };
+
+  const loginCsrf = (c: Context): string => {
+    const existing = getCookie(c, LOGIN_CSRF_COOKIE);
+    if (looksLikeSecret(existing)) return existing;
+    const token = newSecret();
+    setCookie(c, LOGIN_CSRF_COOKIE, token, { ...sessions.cookieOptions(), maxAge: 60 * 60 });
+    return token;
+  };
+
+  const app = new Hono();
+
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: CSP,
+      xFrameOptions: 'DENY',
+      referrerPolicy: 'no-referrer',
+      crossOriginResourcePolicy: 'same-origin',
+      crossOriginOpenerPolicy: 'same-origin',
+      strictTransportSecurity: secureCookies ? 'max-age=31536000; includeSubDomains' : false,
+    }),
+  );
+  app.use('*', async (c, next) => {
+    await next();
+    if (c.req.path !== `${BASE}/style.css`) c.header('Cache-Control', 'no-store');
+  });
+  app.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY,
+      onError: () => {
+        throw new TesseraError('ERR_LIMIT', `The form is too large (at most ${MAX_BODY} bytes).`);
+      },
+    }),
+  );
+  app.use('*', csrf({ origin: (origin, c) => origin === new URL(c.req.url).origin || origin === publicOrigin }));
+
+  app.onError((err, c) => {
+    const e = asTesseraError(err);
+    if (e === undefined) throw err; // not ours: the host app's error handler answers
+    const status = e.status as ContentfulStatusCode;
+    if (e.code === 'ERR_RATE_LIMITED' && typeof e.details.retryAfter === 'number') c.header('Retry-After', String(e.details.retryAfter));
+    if (wantsJson(c)) return c.json(e.toJSON(), status);
+    const message = status >= 500 ? 'Something went wrong on the server; try again later.' : e.message;
+    return c.html(errorPage(TITLES[e.code] ?? 'Something went wrong', message, e.code), status);
+  });
+
+  app.get('/style.css', (c) => {
+    c.header('Cache-Control', 'public, max-age=3600');
+    return c.body(STYLESHEET, 200, { 'Content-Type': 'text/css; charset=utf-8' });
+  });
+
+  app.get('/login', async (c) => {
+    const next = safeNext(c.req.query('next'));
+    if ((await sessions.current(c)) !== undefined) return c.redirect(next, 303);
+    return c.html(loginPage({ csrfToken: loginCsrf(c), next }));
+  });
+
+  app.post('/login', async (c) => {
+    const form = await formFields(c);
+    const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE);
+    if (!looksLikeSecret(cookieToken) || !sameSecret(cookieToken, form.csrf)) {
+      throw new TesseraError('ERR_CSRF', 'The sign-in form had expired or came from elsewhere; open the sign-in page and try again.');
+    }
+    const next = safeNext(form.next);
+    const name = form.name ?? '';
+    const password = form.password ?? '';
+    const again = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
+      c.html(loginPage({ csrfToken: cookieToken, next, name: name.slice(0, MAX_NAME), error }), status);
+    if (name === '' || password === '') return again(400, 'Enter your user name and password.');
+
+    const userKey = `user:${name.slice(0, MAX_NAME)}`;
+    const ipKey = `ip:${clientIp(c) ?? 'unknown'}`;
+    const wait = Math.max(perUser.retryAfter(userKey), perIp.retryAfter(ipKey));
+    if (wait > 0) {
+      c.header('Retry-After', String(wait));
+      return again(429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s). (ERR_RATE_LIMITED)`);
+    }
+    const checked = await gate.tryRun(async () => {
+      const user = name.length <= MAX_NAME ? await store.users.get(name) : undefined;
+      const ok = user === undefined ? await dummyVerify(password) : await verifyPassword(password, user.passwordHash);
+      return ok ? user : undefined;
+    });
+    if (checked === undefined) {
+      c.header('Retry-After', '1');
+      return again(429, 'Too many sign-ins at this moment. Try again in a second. (ERR_RATE_LIMITED)');
+    }
+    const user = checked.value;
+    if (user === undefined) {
+      perUser.fail(userKey);
+      perIp.fail(ipKey);
+      return again(401, 'Wrong user name or password.');
+    }
+    perUser.reset(userKey);
+    await sessions.revoke(c); // a previous session in this browser does not outlive a new sign-in
+    await sessions.start(c, user.name);
+    deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
+    return c.redirect(next, 303);
+  });
+
+  app.post('/logout', async (c) => {
+    await signedInPost(c);
+    await sessions.end(c);
+    return c.redirect(paths.login, 303);
+  });
+
+  const pendingList = async (c: Context): Promise<Response> => {
+    const me = await sessions.current(c);
+    if (me === undefined) return toLogin(c);
+    return c.html(listPage(viewer(me), await service.listPending(me.approver)));
+  };
+
+  app.get('/', (c) => c.redirect(paths.home, 301));
+
+  app.get('/history', async (c) => {
+    const me = await sessions.current(c);
+    if (me === undefined) return toLogin(c);
+    return c.html(historyPage(viewer(me), await service.history(me.approver, 100)));
+  });
+
+  app.get('/requests/:id', async (c) => {
+    const me = await sessions.current(c);
+    if (me === undefined) return toLogin(c);
+    const view = await service.get(requestId(c), me.approver);
+    if (view === undefined) throw new TesseraError('ERR_NOT_FOUND', 'There is no such request, or it is not yours to see.');
+    return c.html(requestPage(viewer(me), view));
+  });
+
+  app.post('/requests/:id/approve', async (c) => {
+    const { me, form } = await signedInPost(c);
+    const id = requestId(c);
+    const minutes = (form.validityMinutes ?? '').trim();
+    let decision: Decision = { approve: true };
+    if (minutes !== '') {
+      if (!/^[1-9][0-9]{0,5}$/.test(minutes)) {
+        throw new TesseraError('ERR_BAD_REQUEST', 'The validity must be a whole number of minutes, at least 1.', { field: 'validityMinutes' });
+      }
+      decision = { approve: true, validitySeconds: Number(minutes) * 60 };
+    }
+    await service.decide(id, me.approver, decision);
+    return c.redirect(paths.request(id), 303);
+  });
+
+  app.post('/requests/:id/deny', async (c) => {
+    const { me, form } = await signedInPost(c);
+    const id = requestId(c);
+    const reason = (form.reason ?? '').trim();
+    if (reason === '') throw new TesseraError('ERR_BAD_REQUEST', 'Say why you deny the request.', { field: 'reason' });
+    if (reason.length > MAX_REASON) throw new TesseraError('ERR_LIMIT', `The reason is too long (at most ${MAX_REASON} characters).`, { field: 'reason' });
+    await service.decide(id, me.approver, { approve: false, reason });
+    return c.redirect(paths.request(id), 303);
+  });
+
+  // `/approve/` (the list's address) only reaches a mounted sub-app through a wildcard route.
+  app.get('/*', async (c) => {
+    if (c.req.path === paths.home) return pendingList(c);
+    throw new TesseraError('ERR_NOT_FOUND', 'There is no such page.');
+  });
+
+  return app;
+}
+

@@ -1,0 +1,236 @@
+/**
+ * The approval pages' HTML, built with hono's `html` tagged template: every interpolated value
+ * is escaped, and nested templates are not escaped twice. No page has a script or an inline
+ * style (the content security policy forbids both); the pages work without JavaScript.
+ */
+import { html } from 'hono/html';
+import type { HtmlEscapedString } from 'hono/utils/html';
+import type { JsonValue } from '../../storage/index.js';
+import { describeCaveat, formatTime } from './describe.js';
+import type { PendingView } from './types.js';
+
+type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
+
+export const BASE = '/approve';
+export const STYLESHEET_PATH = `${BASE}/style.css`;
+
+export const paths = {
+  home: `${BASE}/`,
+  login: `${BASE}/login`,
+  logout: `${BASE}/logout`,
+  history: `${BASE}/history`,
+  request: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}`,
+  approve: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/approve`,
+  deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
+};
+
+/** What the page header knows about the signed-in person. */
+export interface Viewer {
+  readonly name: string;
+  readonly csrfToken: string;
+}
+
+const time = (date: Date | undefined): Html =>
+  date === undefined ? html`—` : html`<time datetime="${date.toISOString()}">${formatTime(date)}</time>`;
+
+const csrfField = (token: string): Html => html`<input type="hidden" name="csrf" value="${token}">`;
+
+export function layout(title: string, body: Html, viewer?: Viewer): Html {
+  const nav =
+    viewer === undefined
+      ? ''
+      : html`<nav>
+      <a href="${paths.home}">Pending</a>
+      <a href="${paths.history}">History</a>
+      <span class="who">Signed in as <strong>${viewer.name}</strong></span>
+      <form method="post" action="${paths.logout}" class="inline">${csrfField(viewer.csrfToken)}<button type="submit">Log out</button></form>
+    </nav>`;
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · Tessera approvals</title>
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
+</head>
+<body>
+<header><a class="brand" href="${paths.home}">Tessera approvals</a>${nav}</header>
+<main>
+<h1>${title}</h1>
+${body}
+</main>
+</body>
+</html>`;
+}
+
+export interface LoginPageInput {
+  readonly csrfToken: string;
+  readonly next: string;
+  readonly name?: string;
+  readonly error?: string;
+}
+
+export function loginPage(input: LoginPageInput): Html {
+  const error = input.error === undefined ? '' : html`<p class="error" role="alert">${input.error}</p>`;
+  return layout(
+    'Sign in',
+    html`${error}
+<form method="post" action="${paths.login}" class="stack">
+  ${csrfField(input.csrfToken)}
+  <input type="hidden" name="next" value="${input.next}">
+  <label>User name <input name="name" autocomplete="username" required maxlength="128" value="${input.name ?? ''}" autofocus></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="1024"></label>
+  <button type="submit">Sign in</button>
+</form>`,
+  );
+}
+
+const STATUS_WORDS: Readonly<Record<PendingView['status'], string>> = {
+  pending: 'waiting for a decision',
+  approved: 'approved',
+  collected: 'approved (discharge collected)',
+  denied: 'denied',
+  expired: 'expired undecided',
+};
+
+const status = (view: PendingView): Html => html`<span class="status status-${view.status}">${STATUS_WORDS[view.status] ?? view.status}</span>`;
+
+const MAX_REQUESTER_FIELDS = 20;
+const MAX_VALUE_LENGTH = 500;
+
+const clip = (text: string): string => (text.length > MAX_VALUE_LENGTH ? `${text.slice(0, MAX_VALUE_LENGTH)}…` : text);
+const jsonText = (value: JsonValue): string => clip(typeof value === 'string' ? value : JSON.stringify(value));
+
+/** Who asks, in one line (for lists). */
+function requesterSummary(view: PendingView): string {
+  const r = view.requester;
+  for (const key of ['name', 'subject', 'client', 'agent', 'ip']) {
+    const v = r[key];
+    if (typeof v === 'string' && v !== '') return clip(v);
+  }
+  const first = Object.entries(r)[0];
+  return first === undefined ? 'unknown' : `${first[0]}: ${jsonText(first[1])}`;
+}
+
+function requesterDetails(view: PendingView): Html {
+  const entries = Object.entries(view.requester).slice(0, MAX_REQUESTER_FIELDS);
+  if (entries.length === 0) return html`<p>The requester told nothing about itself.</p>`;
+  return html`<dl class="requester">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${jsonText(v)}</dd>`)}</dl>`;
+}
+
+export function listPage(viewer: Viewer, pending: readonly PendingView[]): Html {
+  const body =
+    pending.length === 0
+      ? html`<p class="empty">Nothing is waiting for you.</p>`
+      : html`<table>
+<thead><tr><th>What</th><th>Who asks</th><th>Addressed to</th><th>Expires</th></tr></thead>
+<tbody>${pending.map(
+          (p) => html`<tr><td><a href="${paths.request(p.id)}">${p.what}</a></td><td>${requesterSummary(p)}</td><td>${p.who}</td><td>${time(p.expiresAt)}</td></tr>`,
+        )}</tbody>
+</table>`;
+  return layout('Pending requests', body, viewer);
+}
+
+function decisionText(view: PendingView): Html {
+  if (view.status === 'pending') return html``;
+  if (view.status === 'expired') return html`<p class="decision">Nobody decided before it expired.</p>`;
+  const verb = view.status === 'denied' ? 'Denied' : 'Approved';
+  const reason = view.reason === undefined || view.reason === '' ? '' : html`: “${view.reason}”`;
+  return html`<p class="decision">${verb} by <strong>${view.decidedBy ?? 'unknown'}</strong>${view.decidedAt === undefined ? '' : html` at ${time(view.decidedAt)}`}${reason}</p>`;
+}
+
+function decisionForms(view: PendingView, csrfToken: string): Html {
+  if (view.status !== 'pending') return html``;
+  return html`<div class="decide">
+<form method="post" action="${paths.approve(view.id)}" class="stack approve">
+  ${csrfField(csrfToken)}
+  <label>Valid for (minutes; optional, leave empty for the full time) <input name="validityMinutes" type="number" min="1" step="1" inputmode="numeric"></label>
+  <button type="submit" name="decision" value="approve">Approve</button>
+</form>
+<form method="post" action="${paths.deny(view.id)}" class="stack deny">
+  ${csrfField(csrfToken)}
+  <label>Reason <textarea name="reason" required maxlength="500" rows="2"></textarea></label>
+  <button type="submit" name="decision" value="deny">Deny</button>
+</form>
+</div>`;
+}
+
+export function requestPage(viewer: Viewer, view: PendingView): Html {
+  const caveats =
+    view.otherCaveats.length === 0
+      ? html`<p>None: the token carries no other conditions.</p>`
+      : html`<ul class="caveats">${view.otherCaveats.map((c) => {
+          const words = describeCaveat(c);
+          return words === c ? html`<li><code>${c}</code></li>` : html`<li>${words} <code>${c}</code></li>`;
+        })}</ul>`;
+  const body = html`<p class="what">${view.what}</p>
+<dl class="facts">
+  <dt>Status</dt><dd>${status(view)}</dd>
+  <dt>Condition</dt><dd><code>${view.condition}</code></dd>
+  <dt>Addressed to</dt><dd>${view.who}</dd>
+  <dt>Asked at</dt><dd>${time(view.createdAt)}</dd>
+  <dt>Expires</dt><dd>${time(view.expiresAt)}</dd>
+</dl>
+<h2>Who asks</h2>
+${requesterDetails(view)}
+<h2>The token's other conditions</h2>
+${caveats}
+${decisionText(view)}
+${decisionForms(view, viewer.csrfToken)}`;
+  return layout('Request', body, viewer);
+}
+
+export function historyPage(viewer: Viewer, items: readonly PendingView[]): Html {
+  const body =
+    items.length === 0
+      ? html`<p class="empty">No decisions yet.</p>`
+      : html`<table>
+<thead><tr><th>What</th><th>Outcome</th><th>By</th><th>When</th><th>Reason</th></tr></thead>
+<tbody>${items.map(
+          (p) =>
+            html`<tr><td><a href="${paths.request(p.id)}">${p.what}</a></td><td>${status(p)}</td><td>${p.decidedBy ?? '—'}</td><td>${time(p.decidedAt ?? p.expiresAt)}</td><td>${p.reason ?? ''}</td></tr>`,
+        )}</tbody>
+</table>`;
+  return layout('History', body, viewer);
+}
+
+export function errorPage(title: string, message: string, code: string, viewer?: Viewer): Html {
+  return layout(
+    title,
+    html`<p class="error" role="alert">${message}</p>
+<p class="code">Error code: <code>${code}</code></p>
+<p><a href="${paths.home}">Back to the pending requests</a></p>`,
+    viewer,
+  );
+}
+
+/** The one stylesheet (served from /approve/style.css; the CSP allows no inline style). */
+export const STYLESHEET = `:root { color-scheme: light dark; --accent: #2456a6; --bad: #a62424; --good: #1f7a36; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 16px/1.5 system-ui, sans-serif; }
+header { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; padding: .75rem 1.5rem; border-bottom: 1px solid #8884; }
+header .brand { font-weight: 600; text-decoration: none; }
+nav { display: flex; gap: 1rem; align-items: center; flex: 1; }
+nav .who { margin-left: auto; }
+main { max-width: 60rem; margin: 0 auto; padding: 1rem 1.5rem 3rem; }
+a { color: var(--accent); }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #8883; vertical-align: top; }
+dl.facts, dl.requester { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }
+dt { font-weight: 600; }
+dd { margin: 0; overflow-wrap: anywhere; }
+code { font: .9em ui-monospace, monospace; overflow-wrap: anywhere; }
+.stack { display: grid; gap: .75rem; max-width: 28rem; }
+.stack label { display: grid; gap: .25rem; }
+.inline { display: inline; }
+.decide { display: grid; grid-template-columns: repeat(auto-fit, minmax(16rem, 1fr)); gap: 2rem; margin-top: 2rem; }
+input, textarea, button { font: inherit; padding: .4rem .6rem; }
+button { cursor: pointer; }
+.approve button { background: var(--good); color: #fff; border: 0; border-radius: 4px; }
+.deny button { background: var(--bad); color: #fff; border: 0; border-radius: 4px; }
+.error { color: var(--bad); font-weight: 600; }
+.status-approved, .status-collected { color: var(--good); }
+.status-denied, .status-expired { color: var(--bad); }
+.what { font-size: 1.2rem; }
+`;
