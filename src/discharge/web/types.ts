@@ -22,11 +22,16 @@ export interface PendingView {
   readonly what: string;
   /** Who asks (whatever the requester told the service about itself). */
   readonly requester: RequesterInfo;
-  /** The requesting token's other caveats, as condition text. */
+  /**
+   * The requesting token's other first-party caveats, as condition text, AS THE REQUESTER
+   * STATES THEM: the service never sees the token, so the pages show them as a claim.
+   */
   readonly otherCaveats: readonly string[];
   readonly createdAt: Date;
   readonly expiresAt: Date;
   readonly status: DischargeStatus;
+  /** How long the discharge will be valid if approved without a shorter choice. */
+  readonly validitySeconds?: number | undefined;
   readonly decidedBy?: string | undefined;
   readonly decidedAt?: Date | undefined;
   readonly reason?: string | undefined;

@@ -105,7 +105,7 @@ const jsonText = (value: JsonValue): string => clip(typeof value === 'string' ? 
 /** Who asks, in one line (for lists). */
 function requesterSummary(view: PendingView): string {
   const r = view.requester;
-  for (const key of ['name', 'subject', 'client', 'agent', 'ip']) {
+  for (const key of ['name', 'subject', 'client', 'agent', 'userAgent', 'ip']) {
     const v = r[key];
     if (typeof v === 'string' && v !== '') return clip(v);
   }
@@ -140,12 +140,19 @@ function decisionText(view: PendingView): Html {
   return html`<p class="decision">${verb} by <strong>${view.decidedBy ?? 'unknown'}</strong>${view.decidedAt === undefined ? '' : html` at ${time(view.decidedAt)}`}${reason}</p>`;
 }
 
+function defaultValidity(view: PendingView): string {
+  const s = view.validitySeconds;
+  if (s === undefined) return 'the default';
+  if (s % 60 !== 0) return `the default, ${s} seconds`;
+  return s === 60 ? 'the default, 1 minute' : `the default, ${s / 60} minutes`;
+}
+
 function decisionForms(view: PendingView, csrfToken: string): Html {
   if (view.status !== 'pending') return html``;
   return html`<div class="decide">
 <form method="post" action="${paths.approve(view.id)}" class="stack approve">
   ${csrfField(csrfToken)}
-  <label>Valid for (minutes; optional, leave empty for the full time) <input name="validityMinutes" type="number" min="1" step="1" inputmode="numeric"></label>
+  <label>Valid for (minutes; optional, leave empty for ${defaultValidity(view)}) <input name="validityMinutes" type="number" min="1" step="1" inputmode="numeric"></label>
   <button type="submit" name="decision" value="approve">Approve</button>
 </form>
 <form method="post" action="${paths.deny(view.id)}" class="stack deny">
@@ -159,7 +166,7 @@ function decisionForms(view: PendingView, csrfToken: string): Html {
 export function requestPage(viewer: Viewer, view: PendingView): Html {
   const caveats =
     view.otherCaveats.length === 0
-      ? html`<p>None: the token carries no other conditions.</p>`
+      ? html`<p>The requester named none.</p>`
       : html`<ul class="caveats">${view.otherCaveats.map((c) => {
           const words = describeCaveat(c);
           return words === c ? html`<li><code>${c}</code></li>` : html`<li>${words} <code>${c}</code></li>`;
@@ -175,6 +182,7 @@ export function requestPage(viewer: Viewer, view: PendingView): Html {
 <h2>Who asks</h2>
 ${requesterDetails(view)}
 <h2>The token's other conditions</h2>
+<p class="note">As the requester states them; the discharge service does not see the token itself.</p>
 ${caveats}
 ${decisionText(view)}
 ${decisionForms(view, viewer.csrfToken)}`;
@@ -233,4 +241,5 @@ button { cursor: pointer; }
 .status-approved, .status-collected { color: var(--good); }
 .status-denied, .status-expired { color: var(--bad); }
 .what { font-size: 1.2rem; }
+.note { font-size: .9rem; opacity: .8; }
 `;
