@@ -6,13 +6,13 @@
  * Rotation = `create()` a new key (it becomes current); retire old keys once tokens signed with
  * them should stop verifying.
  */
-import { and, desc, eq, gt, isNull, or } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { TesseraError } from '../errors.js';
 import type { MasterKey } from './keyring.js';
 import { rootKeys } from './schema.js';
 import type { TesseraDb } from './types.js';
-import { checkOptionalDate, checkText, guard } from './util.js';
+import { checkDate, checkOptionalDate, checkText, guard } from './util.js';
 
 /** Root key metadata (no key bytes). */
 export interface RootKeyInfo {
@@ -45,6 +45,12 @@ export interface KeyRepository {
   list(): Promise<RootKeyInfo[]>;
   /** Mark a key retired (idempotent: keeps the first retirement time). ERR_NOT_FOUND if unknown. */
   retire(id: string, now?: Date): Promise<RootKeyInfo>;
+  /**
+   * Set a key's expiry to `at`, unless it already expires earlier (an expiry is only ever
+   * brought forward). Used by rotation to give old keys a verification grace period.
+   * ERR_NOT_FOUND if unknown.
+   */
+  expire(id: string, at: Date): Promise<RootKeyInfo>;
 }
 
 const KEY_BYTES = 32;
@@ -108,6 +114,19 @@ export function keyRepository(db: TesseraDb, masterKey: MasterKey): KeyRepositor
           .select({ id: rootKeys.id, createdAt: rootKeys.createdAt, expiresAt: rootKeys.expiresAt, retiredAt: rootKeys.retiredAt })
           .from(rootKeys)
           .where(eq(rootKeys.id, id));
+        if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such root key', { field: 'id' });
+        return { ...row };
+      }),
+
+    expire: (id, at) =>
+      guard('expire root key', async () => {
+        checkText('id', id);
+        const when = checkDate('at', at).toISOString();
+        const [row] = await db
+          .update(rootKeys)
+          .set({ expiresAt: sql`least(coalesce(${rootKeys.expiresAt}, ${when}::timestamptz), ${when}::timestamptz)` })
+          .where(eq(rootKeys.id, id))
+          .returning({ id: rootKeys.id, createdAt: rootKeys.createdAt, expiresAt: rootKeys.expiresAt, retiredAt: rootKeys.retiredAt });
         if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such root key', { field: 'id' });
         return { ...row };
       }),

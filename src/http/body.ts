@@ -1,0 +1,105 @@
+/**
+ * Strict reading of JSON request bodies: a bounded body, a plain object, only known fields,
+ * each of the expected type and size. Every failure is ERR_BAD_REQUEST (ERR_LIMIT for sizes)
+ * naming the field, and never quotes the value (it may be a token).
+ */
+import type { Context } from 'hono';
+import { TesseraError, limit } from '../errors.js';
+
+/** Default cap on a JSON request body, in bytes. */
+export const MAX_JSON_BODY = 64 * 1024;
+
+export type JsonObject = { readonly [key: string]: unknown };
+
+export const badRequest = (message: string, field?: string): TesseraError =>
+  new TesseraError('ERR_BAD_REQUEST', message, field === undefined ? {} : { field });
+
+const isPlainObject = (v: unknown): v is JsonObject =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
+
+/**
+ * The request's JSON body as a plain object with no fields outside `allowed`. An empty body
+ * counts as `{}` when `emptyOk`.
+ */
+export async function readJsonObject(
+  c: Context,
+  allowed: readonly string[],
+  options: { readonly maxBytes?: number; readonly emptyOk?: boolean } = {},
+): Promise<JsonObject> {
+  const maxBytes = options.maxBytes ?? MAX_JSON_BODY;
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > maxBytes) throw limit(`request body is larger than ${maxBytes} bytes`, { field: 'body' });
+  const buffer = await c.req.arrayBuffer();
+  if (buffer.byteLength > maxBytes) throw limit(`request body is larger than ${maxBytes} bytes`, { field: 'body' });
+  if (buffer.byteLength === 0 && options.emptyOk === true) return {};
+  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') throw badRequest('request body must be JSON (Content-Type: application/json)', 'body');
+  let value: unknown;
+  try {
+    value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buffer));
+  } catch {
+    throw badRequest('request body is not valid JSON', 'body');
+  }
+  if (!isPlainObject(value)) throw badRequest('request body must be a JSON object', 'body');
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) throw badRequest(`unknown field ${JSON.stringify(key.slice(0, 64))}`, key.slice(0, 64));
+  }
+  return value;
+}
+
+/** A string field: required unless `optional`, 1..max characters. */
+export function stringField(body: JsonObject, field: string, options: { readonly max: number; readonly optional: true }): string | undefined;
+export function stringField(body: JsonObject, field: string, options: { readonly max: number; readonly optional?: false }): string;
+export function stringField(body: JsonObject, field: string, options: { readonly max: number; readonly optional?: boolean }): string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) {
+    if (options.optional === true) return undefined;
+    throw badRequest(`${field} is required`, field);
+  }
+  if (typeof v !== 'string' || v.length === 0) throw badRequest(`${field} must be a non-empty string`, field);
+  if (v.length > options.max) throw limit(`${field} is longer than ${options.max} characters`, { field });
+  return v;
+}
+
+/** An integer field in [min, max], or undefined when absent. */
+export function intField(body: JsonObject, field: string, min: number, max: number): number | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+    throw badRequest(`${field} must be an integer from ${min} to ${max}`, field);
+  }
+  return v;
+}
+
+/** A boolean field, or undefined when absent. */
+export function booleanField(body: JsonObject, field: string): boolean | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw badRequest(`${field} must be true or false`, field);
+  return v;
+}
+
+/** An array of strings (each 1..maxLength), at most maxItems, or [] when absent. */
+export function stringArrayField(body: JsonObject, field: string, maxItems: number, maxLength: number): readonly string[] {
+  const v = body[field];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw badRequest(`${field} must be an array of strings`, field);
+  if (v.length > maxItems) throw limit(`${field} has more than ${maxItems} items`, { field });
+  return v.map((item: unknown, i) => {
+    const name = `${field}[${i}]`;
+    if (typeof item !== 'string' || item.length === 0) throw badRequest(`${name} must be a non-empty string`, name);
+    if (item.length > maxLength) throw limit(`${name} is longer than ${maxLength} characters`, { field: name });
+    return item;
+  });
+}
+
+/** A nested plain object with only `allowed` keys, or undefined when absent. */
+export function objectField(body: JsonObject, field: string, allowed: readonly string[]): JsonObject | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (!isPlainObject(v)) throw badRequest(`${field} must be a JSON object`, field);
+  for (const key of Object.keys(v)) {
+    if (!allowed.includes(key)) throw badRequest(`unknown field ${JSON.stringify(`${field}.${key.slice(0, 64)}`)}`, `${field}.${key.slice(0, 64)}`);
+  }
+  return v;
+}

@@ -1,0 +1,229 @@
+/**
+ * The issuer's HTTP API (hono), protected by Tessera's own macaroons.
+ *
+ *   POST /v1/tokens          mint                    op tokens:mint
+ *   GET  /v1/tokens/:id      status                  op tokens:read
+ *   POST /v1/tokens/revoke   revoke                  op tokens:revoke
+ *   GET  /v1/keys            list root keys          op keys:read
+ *   POST /v1/keys/rotate     rotate root keys        op keys:rotate
+ *   POST /v1/verify          verify a token for a request, for services in any language
+ *                                                    op verify
+ *   GET  /healthz            liveness (no auth)
+ *
+ * Every admin route requires an admin token (`tsa1.` identifier, signed with the admin-purpose
+ * key: no token minted through this API can pass) whose caveats allow the route's operation,
+ * with audience `tessera-admin`. The first-start admin token allows all of ADMIN_OPS; narrower
+ * ones are made offline by attenuation, e.g. a service's verify-only credential:
+ * `tessera attenuate <admin token> --caveat "ops verify"`.
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { buildCondition, defaultRegistry, ops as opsCaveat, type RequestContext } from '../../caveats/index.js';
+import { isTesseraError, limit } from '../errors.js';
+import { parseAuthorization } from '../hono/authorization.js';
+import { macaroonAuth, type ClientIpSource } from '../hono/index.js';
+import { badRequest, booleanField, intField, objectField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
+import { Macaroon } from '../macaroon/macaroon.js';
+import { DEFAULT_LIMITS } from '../macaroon/limits.js';
+import type { Verifier } from '../verifier/index.js';
+import { MAX_IDENTIFIER_LENGTH } from './identifier.js';
+import { MAX_GRACE_SECONDS } from './keyring.js';
+import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS, MAX_TTL_SECONDS, type Issuer, type MintedToken, type TokenStatus } from './issuer.js';
+
+/** The audience of admin tokens (an `aud` caveat on them, and the admin verifier's audience). */
+export const ADMIN_AUDIENCE = 'tessera-admin';
+
+/** The operations of the admin API. */
+export const ADMIN_OPS = Object.freeze({
+  mint: 'tokens:mint',
+  read: 'tokens:read',
+  revoke: 'tokens:revoke',
+  keysRead: 'keys:read',
+  keysRotate: 'keys:rotate',
+  verify: 'verify',
+} as const);
+
+/** The caveats of the first-start admin token: every admin operation, admin audience only. */
+export const ADMIN_CAVEATS: readonly string[] = Object.freeze([
+  buildCondition(opsCaveat, Object.values(ADMIN_OPS)),
+  `aud ${ADMIN_AUDIENCE}`,
+]);
+
+/** Request bodies are small; verify bodies carry a token and its discharges. */
+const MAX_BODY = 64 * 1024;
+const MAX_VERIFY_BODY = 512 * 1024;
+const MAX_TOKEN_TEXT = Math.ceil((DEFAULT_LIMITS.maxBytes * 4) / 3) + 4;
+const MAX_CONDITION_TEXT = 4096;
+const CONTEXT_FIELDS = ['operation', 'resource', 'method', 'ip', 'tool', 'audience'] as const;
+
+export interface IssuerRoutesOptions {
+  readonly issuer: Issuer;
+  /** Verifies admin tokens (purpose 'admin', audience ADMIN_AUDIENCE). */
+  readonly adminVerifier: Verifier;
+  /** Verifies application tokens for POST /v1/verify. */
+  readonly verifier: Verifier;
+  /** What /healthz reports beyond `status: ok` (e.g. database kind, revoked-set size). */
+  readonly health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** Client IP source for `client-ip` caveats on admin tokens (default: the TCP peer). */
+  readonly clientIp?: ClientIpSource;
+}
+
+const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
+
+const mintedJson = (m: MintedToken) => ({
+  token: m.token,
+  identifier: m.identifier,
+  keyId: m.keyId,
+  caveats: m.caveats,
+  label: m.label,
+  expiresAt: iso(m.expiresAt),
+});
+
+const statusJson = (s: TokenStatus) => ({
+  ...s,
+  createdAt: iso(s.createdAt),
+  expiresAt: iso(s.expiresAt),
+  revokedAt: iso(s.revokedAt),
+});
+
+const keyJson = (k: { id: string; createdAt: Date; expiresAt: Date | null; retiredAt: Date | null; state: string }) => ({
+  id: k.id,
+  state: k.state,
+  createdAt: iso(k.createdAt),
+  expiresAt: iso(k.expiresAt),
+  retiredAt: iso(k.retiredAt),
+});
+
+/** Who made an admin request, for the audit log: the admin token's identifier (not secret). */
+const actorOf = (c: Context): string => `admin:${c.get('tessera').identifierText ?? 'unknown'}`;
+
+/**
+ * The conditions of the presented admin token, when a replacement may carry them over: no
+ * third-party caveats (their discharges could not be re-bound) and no usage-limited ones
+ * (a copy would reset the count).
+ */
+function copyableConditions(c: Context): readonly string[] | undefined {
+  try {
+    const { token } = parseAuthorization(c.req.header('authorization') ?? '', { maxHeaderLength: 1 << 20, maxDischarges: DEFAULT_LIMITS.maxDischarges });
+    const caveats = Macaroon.decode(token).caveats;
+    if (caveats.some((cv) => cv.thirdParty || cv.text === undefined)) return undefined;
+    const conditions = caveats.map((cv) => cv.text as string);
+    if (conditions.some((t) => defaultRegistry.parse(t).type.stateful === true)) return undefined;
+    return conditions;
+  } catch {
+    return undefined;
+  }
+}
+
+function verifyContext(body: Record<string, unknown> | undefined): RequestContext {
+  if (body === undefined) return {};
+  const out: Record<string, string> = {};
+  for (const field of CONTEXT_FIELDS) {
+    const v = stringField(body, field, { max: 1024, optional: true });
+    if (v !== undefined) out[field] = v;
+  }
+  return out;
+}
+
+export function issuerRoutes(options: IssuerRoutesOptions): Hono {
+  const { issuer, adminVerifier, verifier } = options;
+  const app = new Hono();
+  const auth = (operation: string) =>
+    macaroonAuth({
+      verifier: adminVerifier,
+      context: () => ({ operation, audience: ADMIN_AUDIENCE }),
+      realm: ADMIN_AUDIENCE,
+      ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}),
+    });
+  const sized = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw limit(`request body is larger than ${maxSize} bytes`, { field: 'body' });
+      },
+    });
+
+  app.get('/healthz', async (c) => {
+    const extra = options.health === undefined ? {} : await options.health();
+    c.header('cache-control', 'no-store');
+    return c.json({ status: 'ok', ...extra });
+  });
+
+  app.post('/v1/tokens', auth(ADMIN_OPS.mint), sized(MAX_BODY), async (c) => {
+    const body = await readJsonObject(c, ['caveats', 'label', 'ttl', 'subject'], { emptyOk: true });
+    const minted = await issuer.mint({
+      caveats: stringArrayField(body, 'caveats', MAX_MINT_CAVEATS, MAX_CONDITION_TEXT),
+      label: stringField(body, 'label', { max: MAX_LABEL_LENGTH, optional: true }),
+      subject: stringField(body, 'subject', { max: MAX_LABEL_LENGTH, optional: true }),
+      ttlSeconds: intField(body, 'ttl', 1, MAX_TTL_SECONDS),
+      actor: actorOf(c),
+    });
+    c.header('cache-control', 'no-store');
+    return c.json(mintedJson(minted), 201);
+  });
+
+  app.post('/v1/tokens/revoke', auth(ADMIN_OPS.revoke), sized(MAX_BODY), async (c) => {
+    const body = await readJsonObject(c, ['token', 'identifier', 'reason']);
+    const revoked = await issuer.revoke({
+      token: stringField(body, 'token', { max: MAX_TOKEN_TEXT, optional: true }),
+      identifier: stringField(body, 'identifier', { max: MAX_IDENTIFIER_LENGTH, optional: true }),
+      reason: stringField(body, 'reason', { max: MAX_LABEL_LENGTH, optional: true }),
+      actor: actorOf(c),
+    });
+    return c.json({ identifier: revoked.identifier, revoked: true, revokedAt: iso(revoked.revokedAt), alreadyRevoked: !revoked.created });
+  });
+
+  app.get('/v1/tokens/:id', auth(ADMIN_OPS.read), async (c) => {
+    const id = c.req.param('id');
+    if (id.length > MAX_IDENTIFIER_LENGTH) throw badRequest('identifier is not a Tessera token identifier', 'identifier');
+    return c.json(statusJson(await issuer.status(id)));
+  });
+
+  app.get('/v1/keys', auth(ADMIN_OPS.keysRead), async (c) => c.json({ keys: (await issuer.listKeys()).map(keyJson) }));
+
+  app.post('/v1/keys/rotate', auth(ADMIN_OPS.keysRotate), sized(MAX_BODY), async (c) => {
+    const body = await readJsonObject(c, ['graceSeconds', 'retireOld'], { emptyOk: true });
+    const graceSeconds = intField(body, 'graceSeconds', 0, MAX_GRACE_SECONDS);
+    const retireOld = booleanField(body, 'retireOld');
+    const actor = actorOf(c);
+    const result = await issuer.rotateKey({ ...(graceSeconds !== undefined ? { graceSeconds } : {}), ...(retireOld !== undefined ? { retireOld } : {}) }, actor);
+    // The presented admin token dies with its key: hand back a replacement with the same
+    // caveats under the new key. Revoking the old identifier revokes the replacement too.
+    const conditions = copyableConditions(c);
+    const replaced = c.get('tessera').identifierText;
+    const adminToken =
+      conditions === undefined || replaced === undefined
+        ? undefined
+        : await issuer.mint({ purpose: 'admin', caveats: conditions, label: 'admin token (reissued at key rotation)', replaces: replaced, actor });
+    c.header('cache-control', 'no-store');
+    return c.json({
+      current: keyJson(result.current),
+      previous: result.previous.map(keyJson),
+      ...(adminToken !== undefined ? { adminToken: adminToken.token, adminIdentifier: adminToken.identifier } : {}),
+    });
+  });
+
+  app.post('/v1/verify', auth(ADMIN_OPS.verify), sized(MAX_VERIFY_BODY), async (c) => {
+    const body = await readJsonObject(c, ['token', 'discharges', 'context'], { maxBytes: MAX_VERIFY_BODY });
+    const token = stringField(body, 'token', { max: MAX_TOKEN_TEXT });
+    const discharges = stringArrayField(body, 'discharges', DEFAULT_LIMITS.maxDischarges, MAX_TOKEN_TEXT);
+    const context = verifyContext(objectField(body, 'context', CONTEXT_FIELDS));
+    c.header('cache-control', 'no-store');
+    try {
+      const verified = await verifier.verify(token, { discharges, context });
+      return c.json({
+        allowed: true,
+        identifier: verified.identifierText ?? null,
+        caveats: verified.caveats,
+        declared: Object.fromEntries(verified.declared),
+      });
+    } catch (e) {
+      // The token's verdict, not a failure of this request: answered 200 with the reason.
+      if (!isTesseraError(e) || e.status >= 500) throw e;
+      return c.json({ allowed: false, ...e.toJSON() });
+    }
+  });
+
+  return app;
+}
+

@@ -1,0 +1,115 @@
+/**
+ * The whole Tessera system over one database, as one hono app: the issuer API, the discharge
+ * service and the approval pages. `createSystem` wires the pieces; listening on a port and the
+ * first-start admin token are `startServer`'s job (server.ts).
+ */
+import { Hono } from 'hono';
+import type { CaveatRegistry } from '../../caveats/index.js';
+import { TesseraError } from '../errors.js';
+import type { ClientIpSource } from '../hono/index.js';
+import { notFound, onError } from '../http/errors.js';
+import { Issuer, type MintedToken } from '../issuer/issuer.js';
+import { Keyring } from '../issuer/keyring.js';
+import { RevocationSet } from '../issuer/revocation-set.js';
+import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js';
+import { createVerifier } from '../issuer/verifier.js';
+import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
+import type { Verifier } from '../verifier/index.js';
+
+export interface SystemOptions {
+  readonly database: Database;
+  readonly masterKey: MasterKey;
+  /** Where this system is reached; written into tokens as their location. */
+  readonly publicUrl: string;
+  readonly clock?: () => Date;
+  /** Revoked-set resync interval (ms, default 30 s). */
+  readonly resyncMs?: number;
+  /** Root-key metadata refresh interval (ms, default 30 s). */
+  readonly keyRefreshMs?: number;
+  /** Caveats the verifiers and mint accept (default: the standard set). */
+  readonly caveats?: CaveatRegistry;
+  /** Client IP source for `client-ip` caveats on admin tokens. */
+  readonly clientIp?: ClientIpSource;
+  /** Where background failures (e.g. a failed resync) are reported; never given secrets. */
+  readonly log?: (line: string) => void;
+}
+
+export interface System {
+  readonly database: Database;
+  readonly store: Store;
+  readonly keyring: Keyring;
+  readonly revocations: RevocationSet;
+  readonly issuer: Issuer;
+  /** Verifies application tokens (what POST /v1/verify uses). */
+  readonly verifier: Verifier;
+  /** Verifies admin tokens for the admin API. */
+  readonly adminVerifier: Verifier;
+  /** Every route of the system. */
+  readonly app: Hono;
+  /** Mint an admin token allowing every admin operation (ADMIN_CAVEATS). */
+  mintAdminToken(label?: string): Promise<MintedToken>;
+  /** Stop background work and listening (the database stays open: its owner closes it). */
+  close(): Promise<void>;
+}
+
+export async function createSystem(options: SystemOptions): Promise<System> {
+  const { database, masterKey, clock } = options;
+  if (typeof options.publicUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(options.publicUrl)) {
+    throw new TesseraError('ERR_CONFIG', 'publicUrl must be an http(s) URL', { field: 'publicUrl' });
+  }
+  const log = options.log ?? ((line: string) => console.error(line));
+  const store = createStore(database, masterKey);
+  const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
+  let revocations: RevocationSet;
+  try {
+    await keyring.reload();
+    revocations = await RevocationSet.start(database, store, {
+      ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+      onError: (e) => log(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
+    });
+  } catch (e) {
+    keyring.close();
+    throw e;
+  }
+  const common = { keyring, revocations, store, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) };
+  const verifier = createVerifier(common);
+  const adminVerifier = createVerifier({ ...common, purpose: 'admin', audience: ADMIN_AUDIENCE });
+  const issuer = new Issuer({ store, keyring, revocations, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) });
+
+  const app = new Hono();
+  app.onError(onError);
+  app.notFound(notFound);
+  app.route(
+    '/',
+    issuerRoutes({
+      issuer,
+      adminVerifier,
+      verifier,
+      ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}),
+      health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
+    }),
+  );
+  // Discharge service (src/discharge, discharge engineer): mount `dischargeRoutes(service)` here
+  // with app.route('/', …) once src/discharge/index.ts exports it.
+  // Approval pages (src/discharge/web): mount `approvalPages(…)` here with
+  // app.route('/approve', …) once the discharge service they drive exists.
+
+  let closed = false;
+  return Object.freeze({
+    database,
+    store,
+    keyring,
+    revocations,
+    issuer,
+    verifier,
+    adminVerifier,
+    app,
+    mintAdminToken: (label = 'admin') => issuer.mint({ purpose: 'admin', caveats: ADMIN_CAVEATS, label, subject: ADMIN_AUDIENCE, actor: 'bootstrap' }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      keyring.close();
+      await revocations.close();
+    },
+  });
+}
