@@ -1,0 +1,94 @@
+/**
+ * The discharge protocol over HTTP (JSON), as a hono sub-app to mount at `/`:
+ *
+ *   GET  /.well-known/tessera/discharger   200 { location, publicKey (base64url X25519), version: 2 }
+ *   POST /v1/discharge                     body { id: <caveat id, base64>, caveats?: [<text>] }
+ *        200 { discharge }                 nothing to wait for
+ *        202 { approvalUrl, pollUrl, expiresAt }   a person must act; long-poll pollUrl
+ *   GET  /v1/discharge/poll/:secret?wait=<seconds, bounded>
+ *        202 { status: "pending", approvalUrl, expiresAt }   (Retry-After: 1)
+ *        200 { discharge }                 once, after approval
+ *        403 ERR_DENIED                    denied or expired (details.status says which)
+ *        403 ERR_FORBIDDEN                 already collected: a poll URL yields one discharge
+ *        404 ERR_NOT_FOUND                 unknown poll secret
+ *
+ * `discharge` is the unbound discharge macaroon, V2 base64url; the client binds it to its
+ * primary. `caveats` are the requesting token's first-party caveats as the requester states
+ * them, shown (as a claim) to the approver. Protocol answers are `Cache-Control: no-store`; errors
+ * are `TesseraError#toJSON()` bodies from the shared handler. (The public key may be cached
+ * for five minutes.)
+ */
+import { Hono, type Context } from 'hono';
+import { base64Decode } from '../crypto/bytes.js';
+import { badRequest, readJsonObject, stringArrayField, stringField } from '../http/body.js';
+import { onError } from '../http/errors.js';
+import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from './conditions.js';
+import { TICKET_MAX_BYTES } from './ticket.js';
+import type { DischargeService, RequesterInfo } from './service.js';
+
+/** Base64 of the largest ticket, plus room for the JSON around it. */
+const MAX_BODY = Math.ceil((TICKET_MAX_BYTES * 4) / 3) + 16 * 1024;
+const MAX_ID_CHARS = Math.ceil((TICKET_MAX_BYTES * 4) / 3) + 4;
+const MAX_USER_AGENT = 256;
+const NO_STORE = 'no-store';
+
+function requesterOf(c: Context): RequesterInfo {
+  const agent = c.req.header('user-agent');
+  // Printable ASCII only, bounded: it is shown to approvers.
+  const userAgent = agent === undefined ? undefined : agent.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_USER_AGENT);
+  let ip: string | undefined;
+  try {
+    const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined)?.incoming;
+    const address = incoming?.socket?.remoteAddress;
+    ip = typeof address === 'string' ? address : undefined;
+  } catch {
+    ip = undefined; // not served by @hono/node-server (e.g. app.request in tests)
+  }
+  return { ...(userAgent !== undefined && userAgent !== '' ? { userAgent } : {}), ...(ip !== undefined ? { ip } : {}) };
+}
+
+function waitSeconds(c: Context, maxWaitMs: number): number {
+  const raw = c.req.query('wait');
+  if (raw === undefined || raw === '') return 0;
+  if (!/^\d{1,6}$/.test(raw)) throw badRequest('wait must be a whole number of seconds', 'wait');
+  // Longer waits than the service allows are shortened, not refused: the client just polls again.
+  return Math.min(Number(raw) * 1000, maxWaitMs);
+}
+
+/** The discharge protocol routes over `service`. */
+export function dischargeRoutes(service: DischargeService): Hono {
+  const app = new Hono();
+  // Per route, not `use('*')`: mounted at '/', a wildcard middleware would reach every route of
+  // the host app.
+  app.onError((err, c) => {
+    const res = onError(err, c);
+    res.headers.set('Cache-Control', NO_STORE);
+    return res;
+  });
+
+  app.get('/.well-known/tessera/discharger', (c) => {
+    c.header('Cache-Control', 'max-age=300');
+    return c.json(service.info());
+  });
+
+  app.post('/v1/discharge', async (c) => {
+    c.header('Cache-Control', NO_STORE);
+    const body = await readJsonObject(c, ['id', 'caveats'], { maxBytes: MAX_BODY });
+    const id = base64Decode(stringField(body, 'id', { max: MAX_ID_CHARS }), 'id');
+    const caveats = stringArrayField(body, 'caveats', MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH);
+    const result = await service.request(id, requesterOf(c), caveats);
+    if (result.status === 'discharged') return c.json({ discharge: result.discharge.encode() }, 200);
+    return c.json({ approvalUrl: result.approvalUrl, pollUrl: result.pollUrl, expiresAt: result.expiresAt.toISOString() }, 202);
+  });
+
+  app.get('/v1/discharge/poll/:secret', async (c) => {
+    c.header('Cache-Control', NO_STORE);
+    const wait = waitSeconds(c, service.maxWaitMs);
+    const result = await service.poll(c.req.param('secret'), wait);
+    if (result.status === 'discharged') return c.json({ discharge: result.discharge.encode() }, 200);
+    c.header('Retry-After', '1');
+    return c.json({ status: 'pending', approvalUrl: result.approvalUrl, expiresAt: result.expiresAt.toISOString() }, 202);
+  });
+
+  return app;
+}

@@ -1,0 +1,39 @@
+/**
+ * Third-party discharges: the bakery-compatible ticket codec, the condition language, the
+ * discharge service (requests, approvals, long-polling) and its HTTP routes.
+ */
+export { createDischargeService, normaliseLocation } from './service.js';
+export type {
+  Approver,
+  Decision,
+  DischargeService,
+  DischargeServiceOptions,
+  DischargeStatus,
+  DischargerInfo,
+  PendingView,
+  PollResult,
+  RequestResult,
+  RequesterInfo,
+} from './service.js';
+export { dischargeRoutes } from './http.js';
+export {
+  MAX_WHAT_LENGTH,
+  NAME_PATTERN,
+  approveCondition,
+  checkDischargeCondition,
+  loginCondition,
+  mayDecide,
+  parseDischargeCondition,
+  parsePrincipal,
+  principalsOf,
+} from './conditions.js';
+export type { DischargeCondition, Principal } from './conditions.js';
+export {
+  CAVEAT_KEY_MAX_BYTES,
+  CAVEAT_KEY_MIN_BYTES,
+  TICKET_MAX_BYTES,
+  decodeTicket,
+  encodeTicket,
+  generateDischargerKeyPair,
+} from './ticket.js';
+export type { DecodedTicket, DischargerKeyPair, TicketFields, TicketVersion } from './ticket.js';

@@ -1,0 +1,483 @@
+/**
+ * The third-party discharge service: it reads tickets (bakery caveat ids sealed to its X25519
+ * key), asks a person when the condition needs one, and mints the discharge macaroon.
+ *
+ * Life of a request (all state in the database, so a restart loses nothing):
+ *   request(ticket)  → the ticket is opened and its condition parsed (strictly); a pending
+ *                      request is stored with the ticket itself (sealed to our key, so nothing
+ *                      a database reader can use) and only a hash of the poll secret.
+ *   decide(...)      → an approver named by the condition (or in its group) approves or denies;
+ *                      audited; waiting pollers are woken.
+ *   poll(secret)     → long-polls; once approved, the first poll moves the request to
+ *                      `collected` atomically and only then is the discharge minted, from the
+ *                      ticket re-opened with our private key. No discharge is ever stored, and a
+ *                      poll secret yields at most one.
+ *
+ * A discharge is `Macaroon.mint({ rootKey: caveatKey, identifier: ticket, location })` — the
+ * caveat key passed as bytes, exactly as the holder passed it to `addThirdPartyCaveat`, so both
+ * sides apply the same standard derivation — plus `time-before <decided + validity>` and
+ * `declared approved-by <approver>` (+ `uses 1` unless configured off) for approvals, or
+ * `declared user <approver>` for logins.
+ */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from '@noble/hashes/utils.js';
+import { caveat } from '../../caveats/index.js';
+import { unsafeTextProblem } from '../../caveats/common.js';
+import { TesseraError, invalidArgument, limit } from '../errors.js';
+import { base64url, constantTimeEqual } from '../crypto/bytes.js';
+import { Macaroon } from '../macaroon/macaroon.js';
+import type { DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
+import { checkBytes } from './box.js';
+import {
+  MAX_CLAIMED_CAVEATS,
+  MAX_CLAIMED_CAVEAT_LENGTH,
+  isClaimableCaveat,
+  mayDecide,
+  parseDischargeCondition,
+  principalsOf,
+  type Approver,
+  type DischargeCondition,
+} from './conditions.js';
+import { decodeTicket, type DischargerKeyPair } from './ticket.js';
+
+export type { Approver } from './conditions.js';
+export type { DischargeStatus, RequesterInfo } from '../storage/index.js';
+
+export interface DischargeServiceOptions {
+  readonly store: Store;
+  /** The service's public base URL (http or https, no query): discharges' location, URL prefix. */
+  readonly location: string;
+  readonly clock?: () => Date;
+  /** Lifetime of a discharge from the moment of approval (default 300 s). */
+  readonly defaultValiditySeconds?: number;
+  /** Most an approver may choose (default 3600 s). */
+  readonly maxValiditySeconds?: number;
+  /** How long a request waits for a decision before it expires (default 900 s). */
+  readonly requestTtlSeconds?: number;
+  /** Approval discharges carry `uses 1`, so one approval authorises one action (default true). */
+  readonly singleUse?: boolean;
+  /** A fixed key pair (tests); by default the one kept, sealed, in the store. */
+  readonly keyPair?: DischargerKeyPair;
+  /** Longest long-poll (default 30 s, at most 120 s). */
+  readonly maxWaitSeconds?: number;
+  /** How often a waiting poll re-reads the database, to see decisions made elsewhere (default 1000 ms). */
+  readonly recheckMs?: number;
+  /** Most pending requests addressed to one user or group; more are refused (default 100). */
+  readonly maxPendingPerPrincipal?: number;
+  /** Most polls waiting at once; past that, polls answer at once (default 1000). */
+  readonly maxWaiters?: number;
+}
+
+/** What `GET /.well-known/tessera/discharger` publishes. */
+export interface DischargerInfo {
+  readonly location: string;
+  /** X25519 public key, unpadded base64url. */
+  readonly publicKey: string;
+  /** Ticket (bakery caveat id) version this service writes guidance for; it reads 2 and 3. */
+  readonly version: 2;
+}
+
+export interface PendingView {
+  readonly id: string;
+  readonly kind: DischargeCondition['kind'];
+  readonly condition: string;
+  /** A user name, or `group:<name>`. */
+  readonly who: string;
+  /** The action, as the condition states it (for `login`, "log in as …"). */
+  readonly what: string;
+  readonly requester: RequesterInfo;
+  /**
+   * First-party caveats the REQUESTER says its token carries. Not verified (the service never
+   * sees the token): show them as the requester's claim, never as fact.
+   */
+  readonly otherCaveats: readonly string[];
+  readonly createdAt: Date;
+  readonly expiresAt: Date;
+  /** A pending request past its expiry shows as `expired`. */
+  readonly status: DischargeStatus;
+  readonly validitySeconds: number;
+  readonly decidedAt?: Date;
+  readonly decidedBy?: string;
+  readonly reason?: string;
+}
+
+export type Decision =
+  | { readonly approve: true; readonly validitySeconds?: number }
+  | { readonly approve: false; readonly reason: string };
+
+export type RequestResult =
+  | { readonly status: 'discharged'; readonly discharge: Macaroon }
+  | { readonly status: 'pending'; readonly id: string; readonly approvalUrl: string; readonly pollUrl: string; readonly expiresAt: Date };
+
+export type PollResult =
+  | { readonly status: 'discharged'; readonly discharge: Macaroon }
+  | { readonly status: 'pending'; readonly approvalUrl: string; readonly expiresAt: Date };
+
+export interface DischargeService {
+  readonly location: string;
+  readonly publicKey: Uint8Array;
+  /** The longest `poll` wait, in ms. */
+  readonly maxWaitMs: number;
+  info(): DischargerInfo;
+  /**
+   * Ask for a discharge of the third-party caveat whose identifier is `caveatId`.
+   * ERR_MALFORMED / ERR_LIMIT for a ticket that does not open (or is for another discharger),
+   * ERR_CAVEAT_UNKNOWN / ERR_CAVEAT_MALFORMED for a condition this service does not accept,
+   * ERR_RATE_LIMITED when too many requests already wait for the same approver.
+   */
+  request(caveatId: Uint8Array, requester?: RequesterInfo, otherCaveats?: readonly string[]): Promise<RequestResult>;
+  /**
+   * Wait up to `waitMs` (bounded by maxWaitMs) for a decision. ERR_NOT_FOUND for an unknown
+   * secret, ERR_DENIED when denied or expired, ERR_FORBIDDEN once the discharge was collected.
+   */
+  poll(secret: string, waitMs?: number): Promise<PollResult>;
+  /** Pending requests this approver may decide, oldest first. */
+  listPending(approver: Approver, limit?: number): Promise<PendingView[]>;
+  /** Settled requests addressed to this approver (or their groups), newest first. */
+  history(approver: Approver, limit?: number): Promise<PendingView[]>;
+  /** One request, or undefined if unknown or not this approver's to see. */
+  get(id: string, approver: Approver): Promise<PendingView | undefined>;
+  /** ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if already decided or expired. */
+  decide(id: string, approver: Approver, decision: Decision): Promise<PendingView>;
+  /** Wake every waiting poll (they answer `pending`) and refuse to wait again. */
+  close(): void;
+}
+
+const DEFAULTS = {
+  defaultValiditySeconds: 300,
+  maxValiditySeconds: 3600,
+  requestTtlSeconds: 900,
+  maxWaitSeconds: 30,
+  recheckMs: 1000,
+  maxPendingPerPrincipal: 100,
+  maxWaiters: 1000,
+} as const;
+
+/** 256-bit poll secrets, unpadded base64url. */
+const POLL_SECRET_BYTES = 32;
+const POLL_SECRET = /^[A-Za-z0-9_-]{43}$/;
+const REQUEST_ID = /^dr_[A-Za-z0-9_-]{22}$/;
+const MAX_REQUESTER_JSON = 2048;
+const MAX_REASON_LENGTH = 500;
+/** Reserved key of the stored requester JSON that holds the claimed caveats. */
+const CLAIMED = 'otherCaveats';
+
+const AUDIT_REQUESTER = 'requester';
+
+function int(value: number | undefined, fallback: number, min: number, max: number, field: string): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < min || v > max) throw invalidArgument(`${field} must be an integer from ${min} to ${max}`, { field });
+  return v;
+}
+
+/** Normalise the public URL: http(s), no credentials, query or fragment, no trailing slash. */
+export function normaliseLocation(location: unknown): string {
+  if (typeof location !== 'string') throw invalidArgument('location must be a URL', { field: 'location' });
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    throw invalidArgument('location must be an absolute URL', { field: 'location' });
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalidArgument('location must be an http(s) URL', { field: 'location' });
+  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw invalidArgument('location must not carry credentials, a query or a fragment', { field: 'location' });
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
+
+function checkApprover(approver: Approver): Approver {
+  const ok =
+    typeof approver === 'object' && approver !== null && typeof approver.name === 'string' && approver.name !== '' &&
+    Array.isArray(approver.groups) && approver.groups.every((g) => typeof g === 'string');
+  if (!ok) throw invalidArgument('approver must be { name, groups }', { field: 'approver' });
+  return approver;
+}
+
+function checkOtherCaveats(list: readonly string[]): string[] {
+  if (!Array.isArray(list)) throw invalidArgument('caveats must be a list of strings', { field: 'caveats' });
+  if (list.length > MAX_CLAIMED_CAVEATS) throw limit(`more than ${MAX_CLAIMED_CAVEATS} caveats`, { field: 'caveats' });
+  return list.map((c) => {
+    if (!isClaimableCaveat(c)) {
+      throw invalidArgument(`each caveat must be 1..${MAX_CLAIMED_CAVEAT_LENGTH} characters of plain text`, { field: 'caveats' });
+    }
+    return c;
+  });
+}
+
+function checkRequester(requester: RequesterInfo): RequesterInfo {
+  if (typeof requester !== 'object' || requester === null || Array.isArray(requester)) {
+    throw invalidArgument('requester must be a JSON object', { field: 'requester' });
+  }
+  if (CLAIMED in requester) throw invalidArgument(`requester.${CLAIMED} is reserved`, { field: 'requester' });
+  let json: string;
+  try {
+    json = JSON.stringify(requester);
+  } catch {
+    throw invalidArgument('requester must be plain JSON', { field: 'requester' });
+  }
+  if (json.length > MAX_REQUESTER_JSON) throw limit(`requester info exceeds ${MAX_REQUESTER_JSON} bytes`, { field: 'requester' });
+  return requester;
+}
+
+function checkReason(reason: unknown): string {
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > MAX_REASON_LENGTH || unsafeTextProblem(reason) !== undefined) {
+    throw invalidArgument(`a denial needs a reason: 1..${MAX_REASON_LENGTH} characters of plain text`, { field: 'reason' });
+  }
+  return reason;
+}
+
+/** Build the discharge service; loads (or creates, once) its stored X25519 key pair. */
+export async function createDischargeService(options: DischargeServiceOptions): Promise<DischargeService> {
+  if (typeof options !== 'object' || options === null || typeof options.store !== 'object' || options.store === null) {
+    throw invalidArgument('createDischargeService needs { store, location }', { field: 'store' });
+  }
+  const { store } = options;
+  const location = normaliseLocation(options.location);
+  const clock = options.clock ?? (() => new Date());
+  if (typeof clock !== 'function') throw invalidArgument('clock must be a function', { field: 'clock' });
+  const maxValiditySeconds = int(options.maxValiditySeconds, DEFAULTS.maxValiditySeconds, 1, 86_400, 'maxValiditySeconds');
+  const defaultValiditySeconds = int(options.defaultValiditySeconds, Math.min(DEFAULTS.defaultValiditySeconds, maxValiditySeconds), 1, maxValiditySeconds, 'defaultValiditySeconds');
+  const requestTtlSeconds = int(options.requestTtlSeconds, DEFAULTS.requestTtlSeconds, 1, 7 * 86_400, 'requestTtlSeconds');
+  const maxWaitMs = int(options.maxWaitSeconds, DEFAULTS.maxWaitSeconds, 0, 120, 'maxWaitSeconds') * 1000;
+  const recheckMs = int(options.recheckMs, DEFAULTS.recheckMs, 10, 60_000, 'recheckMs');
+  const maxPending = int(options.maxPendingPerPrincipal, DEFAULTS.maxPendingPerPrincipal, 1, 1000, 'maxPendingPerPrincipal');
+  const maxWaiters = int(options.maxWaiters, DEFAULTS.maxWaiters, 0, 1_000_000, 'maxWaiters');
+  const singleUse = options.singleUse ?? true;
+
+  let keyPair: DischargerKeyPair;
+  if (options.keyPair !== undefined) {
+    checkBytes(options.keyPair.privateKey, 'keyPair.privateKey', 32);
+    checkBytes(options.keyPair.publicKey, 'keyPair.publicKey', 32);
+    keyPair = options.keyPair;
+  } else {
+    const stored = await store.dischargerKeys.ensure();
+    keyPair = { publicKey: stored.publicKey, privateKey: stored.privateKey };
+  }
+  const publicKey = keyPair.publicKey.slice();
+
+  const approvalUrl = (id: string): string => `${location}/approve/requests/${id}`;
+  const pollUrl = (secret: string): string => `${location}/v1/discharge/poll/${secret}`;
+
+  // Waiting polls by request id; decide() wakes them, a timer re-reads the database meanwhile.
+  const waiters = new Map<string, Set<() => void>>();
+  let waiting = 0;
+  let closed = false;
+
+  const wake = (id: string): void => {
+    for (const w of [...(waiters.get(id) ?? [])]) w();
+  };
+
+  const sleep = (id: string, ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const set = waiters.get(id) ?? new Set<() => void>();
+      waiters.set(id, set);
+      waiting++;
+      const done = (): void => {
+        clearTimeout(timer);
+        if (set.delete(done)) waiting--;
+        if (set.size === 0 && waiters.get(id) === set) waiters.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
+
+  const parseStored = (row: DischargeRequest): DischargeCondition => parseDischargeCondition(row.condition);
+
+  const view = (row: DischargeRequest, now: Date): PendingView => {
+    const cond = parseStored(row);
+    const { [CLAIMED]: claimed, ...requester } = row.requester;
+    const otherCaveats = Array.isArray(claimed) ? claimed.filter((c): c is string => typeof c === 'string') : [];
+    const lapsed = row.status === 'pending' && row.expiresAt.getTime() <= now.getTime();
+    return Object.freeze({
+      id: row.id,
+      kind: cond.kind,
+      condition: row.condition,
+      who: row.who,
+      what: row.what,
+      requester: Object.freeze(requester),
+      otherCaveats: Object.freeze(otherCaveats),
+      createdAt: row.createdAt,
+      expiresAt: row.expiresAt,
+      status: lapsed ? 'expired' : row.status,
+      validitySeconds: row.validitySeconds,
+      ...(row.decidedAt !== null ? { decidedAt: row.decidedAt } : {}),
+      ...(row.decidedBy !== null ? { decidedBy: row.decidedBy } : {}),
+      ...(row.decisionReason !== null ? { reason: row.decisionReason } : {}),
+    });
+  };
+
+  /** The discharge for a request that was just collected (status `collected`, ticket present). */
+  const mint = async (row: DischargeRequest & { caveatId: Uint8Array }, now: Date): Promise<Macaroon> => {
+    const ticket = decodeTicket(row.caveatId, keyPair.privateKey, keyPair.publicKey);
+    try {
+      if (!constantTimeEqual(sha256(row.caveatId), row.caveatIdHash) || ticket.condition !== row.condition || row.decidedBy === null || row.decidedAt === null) {
+        throw new TesseraError('ERR_STORAGE', 'the stored discharge request is inconsistent');
+      }
+      const notAfter = new Date(row.decidedAt.getTime() + row.validitySeconds * 1000);
+      if (notAfter.getTime() <= now.getTime()) {
+        throw new TesseraError('ERR_DENIED', 'the approval lapsed before its discharge was collected', { status: 'lapsed' });
+      }
+      const cond = parseStored(row);
+      let d = Macaroon.mint({ rootKey: ticket.caveatKey, identifier: row.caveatId, location });
+      d = d.addFirstPartyCaveat(caveat.timeBefore(notAfter));
+      if (cond.kind === 'login') {
+        d = d.addFirstPartyCaveat(caveat.declared('user', row.decidedBy));
+      } else {
+        d = d.addFirstPartyCaveat(caveat.declared('approved-by', row.decidedBy));
+        if (singleUse) d = d.addFirstPartyCaveat(caveat.uses(1));
+      }
+      return d;
+    } finally {
+      ticket.caveatKey.fill(0);
+    }
+  };
+
+  const service: DischargeService = {
+    location,
+    publicKey,
+    maxWaitMs,
+
+    info: () => Object.freeze({ location, publicKey: base64url(publicKey), version: 2 as const }),
+
+    async request(caveatId, requester = {}, otherCaveats = []) {
+      checkBytes(caveatId, 'caveatId');
+      const claimed = checkOtherCaveats(otherCaveats);
+      checkRequester(requester);
+      const ticket = decodeTicket(caveatId, keyPair.privateKey, keyPair.publicKey);
+      ticket.caveatKey.fill(0); // opened only to prove it opens; re-opened at collection
+      const cond = parseDischargeCondition(ticket.condition);
+      const now = clock();
+      const waitingForSame = await store.discharges.listPending({ who: [cond.who], limit: maxPending }, now);
+      if (waitingForSame.length >= maxPending) {
+        throw new TesseraError('ERR_RATE_LIMITED', 'too many requests are already waiting for this approver; try again later', { who: cond.who });
+      }
+      const id = `dr_${base64url(randomBytes(16))}`;
+      const secret = base64url(randomBytes(POLL_SECRET_BYTES));
+      const expiresAt = new Date(now.getTime() + requestTtlSeconds * 1000);
+      await store.discharges.create(
+        {
+          id,
+          pollToken: secret,
+          caveatId,
+          condition: ticket.condition,
+          who: cond.who,
+          what: cond.what,
+          requester: { ...requester, [CLAIMED]: claimed },
+          expiresAt,
+          validitySeconds: defaultValiditySeconds,
+        },
+        now,
+      );
+      await store.audit.append({
+        actor: AUDIT_REQUESTER,
+        action: 'discharge-request',
+        subject: id,
+        details: { kind: cond.kind, who: cond.who, what: cond.what, ticketVersion: ticket.version },
+      });
+      return Object.freeze({ status: 'pending' as const, id, approvalUrl: approvalUrl(id), pollUrl: pollUrl(secret), expiresAt });
+    },
+
+    async poll(secret, waitMs = 0) {
+      // Anything that is not a secret of ours is "unknown", without saying why.
+      if (typeof secret !== 'string' || !POLL_SECRET.test(secret)) throw new TesseraError('ERR_NOT_FOUND', 'no such discharge request');
+      const wait = int(Math.floor(Number.isFinite(waitMs) ? Math.min(Math.max(waitMs, 0), maxWaitMs) : 0), 0, 0, maxWaitMs, 'waitMs');
+      const deadline = Date.now() + wait;
+      for (;;) {
+        const now = clock();
+        const row = await store.discharges.collect(secret, now);
+        if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such discharge request');
+        switch (row.status) {
+          case 'collected': {
+            if (row.caveatId === null) {
+              throw new TesseraError('ERR_FORBIDDEN', 'this discharge was already collected: a poll URL yields one discharge', { status: 'collected' });
+            }
+            const discharge = await mint({ ...row, caveatId: row.caveatId }, now);
+            await store.audit.append({ actor: AUDIT_REQUESTER, action: 'discharge', subject: row.id, details: { approvedBy: row.decidedBy } });
+            return Object.freeze({ status: 'discharged' as const, discharge });
+          }
+          case 'denied':
+            throw new TesseraError('ERR_DENIED', 'the request was denied', {
+              status: 'denied',
+              ...(row.decisionReason !== null ? { reason: row.decisionReason } : {}),
+            });
+          case 'expired':
+            throw new TesseraError('ERR_DENIED', 'the request expired before anyone decided', { status: 'expired' });
+          default: {
+            const left = Math.min(deadline - Date.now(), row.expiresAt.getTime() - now.getTime() + 50);
+            if (left <= 0 || closed || waiting >= maxWaiters) {
+              return Object.freeze({ status: 'pending' as const, approvalUrl: approvalUrl(row.id), expiresAt: row.expiresAt });
+            }
+            await sleep(row.id, Math.min(left, recheckMs));
+          }
+        }
+      }
+    },
+
+    async listPending(approver, max = 100) {
+      checkApprover(approver);
+      const now = clock();
+      const rows = await store.discharges.listPending({ who: principalsOf(approver), limit: max }, now);
+      return rows.map((r) => view(r, now));
+    },
+
+    async history(approver, max = 100) {
+      checkApprover(approver);
+      const now = clock();
+      const rows = await store.discharges.listHistory({ who: principalsOf(approver), limit: max }, now);
+      return rows.map((r) => view(r, now));
+    },
+
+    async get(id, approver) {
+      checkApprover(approver);
+      if (typeof id !== 'string' || !REQUEST_ID.test(id)) return undefined;
+      const row = await store.discharges.get(id);
+      if (row === undefined || !mayDecide(parseStored(row).principal, approver)) return undefined;
+      return view(row, clock());
+    },
+
+    async decide(id, approver, decision) {
+      checkApprover(approver);
+      if (typeof decision !== 'object' || decision === null || typeof decision.approve !== 'boolean') {
+        throw invalidArgument('decision must be { approve: true, validitySeconds? } or { approve: false, reason }', { field: 'decision' });
+      }
+      const validitySeconds = decision.approve
+        ? int(decision.validitySeconds, defaultValiditySeconds, 1, maxValiditySeconds, 'validitySeconds')
+        : undefined;
+      const reason = decision.approve ? undefined : checkReason(decision.reason);
+      // The approver's name goes into the discharge: refuse now a name a caveat cannot carry.
+      caveat.declared('approved-by', approver.name);
+      const row = typeof id === 'string' && REQUEST_ID.test(id) ? await store.discharges.get(id) : undefined;
+      if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such discharge request', { field: 'id' });
+      const cond = parseStored(row);
+      if (!mayDecide(cond.principal, approver)) {
+        throw new TesseraError('ERR_FORBIDDEN', `only ${cond.principal.kind === 'user' ? 'that user' : 'members of that group'} may decide this request`, { who: row.who });
+      }
+      const now = clock();
+      const decided = await store.discharges.decide(
+        id,
+        decision.approve
+          ? { status: 'approved', decidedBy: approver.name, validitySeconds: validitySeconds as number }
+          : { status: 'denied', decidedBy: approver.name, reason: reason as string },
+        now,
+      );
+      wake(id);
+      await store.audit.append({
+        actor: approver.name,
+        action: decision.approve ? 'approve' : 'deny',
+        subject: id,
+        details: decision.approve
+          ? { kind: cond.kind, who: row.who, what: row.what, validitySeconds: validitySeconds as number }
+          : { kind: cond.kind, who: row.who, what: row.what, reason: reason as string },
+      });
+      return view(decided, now);
+    },
+
+    close() {
+      closed = true;
+      for (const id of [...waiters.keys()]) wake(id);
+    },
+  };
+  return Object.freeze(service);
+}
