@@ -1,0 +1,396 @@
+/**
+ * `tessera/client`: what a token holder needs for third-party caveats.
+ *
+ *   addDischargeCaveat(token, { location, publicKey, condition })   offline: seal a fresh caveat
+ *       key and the condition to the discharge service's public key (a bakery v2 ticket)
+ *   attenuateThirdParty(token, location, condition)    the same, fetching the service's public
+ *       key from `<location>/.well-known/tessera/discharger` first
+ *   gatherDischarges(token, options)    ask each discharge service named by the token's
+ *       third-party caveats (and by its discharges' own, level by level), report approval URLs,
+ *       long-poll until a person decides, check and bind every discharge to the primary, and
+ *       return the bundle with its `Authorization` header value
+ *
+ * Errors: ERR_DENIED when a person denied (or let expire) a request, ERR_PENDING when the
+ * overall timeout passed first (details.approvalUrls), ERR_THIRD_PARTY when a service answered
+ * something unusable or could not be reached, ERR_LIMIT past maxDepth / maxDischarges.
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
+import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
+import { DEFAULT_LIMITS } from '../macaroon/limits.js';
+import { Macaroon } from '../macaroon/macaroon.js';
+import { MAX_CLAIMED_CAVEATS, checkDischargeCondition, isClaimableCaveat } from '../discharge/conditions.js';
+import { encodeTicket } from '../discharge/ticket.js';
+
+/** The subset of `fetch` the client uses; inject one for tests (e.g. a hono app's `request`). */
+export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
+
+export interface DischargerInfo {
+  /** Where the discharge service takes requests; becomes the caveat's location. */
+  readonly location: string;
+  readonly publicKey: Uint8Array;
+  readonly version: number;
+}
+
+export interface DischargeCaveatOptions {
+  /** The discharge service's base URL. */
+  readonly location: string;
+  /** Its X25519 public key: 32 bytes, or base64 text. */
+  readonly publicKey: Uint8Array | string;
+  /** `approve <who> <what>` or `login <who>` (see src/discharge/conditions.ts). */
+  readonly condition: string;
+}
+
+export interface GatherOptions {
+  readonly fetch?: FetchLike;
+  /** Told each approval URL once, as soon as it is known (print it, open it…). */
+  readonly onApprovalUrl?: (url: string, info: { readonly location: string }) => void;
+  /** Give up (ERR_PENDING) after this long; default 15 minutes. */
+  readonly timeoutMs?: number;
+  /** Deepest level of discharges-of-discharges followed; default 3. */
+  readonly maxDepth?: number;
+  /** Most discharges gathered in all; default DEFAULT_LIMITS.maxDischarges. */
+  readonly maxDischarges?: number;
+  /** Long-poll wait asked of the service per poll, in seconds; default 25. */
+  readonly waitSeconds?: number;
+  /**
+   * Send the primary token's first-party caveats with each request, so the approver sees what
+   * the token is limited to (default true). They reveal the token's scope to the service.
+   */
+  readonly shareCaveats?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface DischargeBundle {
+  readonly token: Macaroon;
+  /** Every discharge, bound to `token`, in the order gathered. */
+  readonly discharges: readonly Macaroon[];
+  /** `Macaroon <token>,<discharge>,...` for the Authorization header. */
+  readonly authorization: string;
+}
+
+const CAVEAT_KEY_BYTES = 32;
+const MAX_RESPONSE_CHARS = 256 * 1024;
+const DEFAULT_TIMEOUT_MS = 15 * 60_000;
+const BACKOFF_START_MS = 250;
+const BACKOFF_MAX_MS = 5_000;
+/** A 202 answered faster than this was not a long-poll: back off before the next. */
+const QUICK_ANSWER_MS = 500;
+
+const thirdParty = (message: string, details: Record<string, unknown> = {}): TesseraError =>
+  new TesseraError('ERR_THIRD_PARTY', message, details);
+
+const toMacaroon = (token: Macaroon | string): Macaroon => {
+  if (token instanceof Macaroon) return token;
+  if (typeof token === 'string') return Macaroon.decode(token);
+  throw invalidArgument('token must be a Macaroon or an encoded token', { field: 'token' });
+};
+
+/** An http(s) URL without credentials, query or fragment, without trailing slash. */
+function baseUrl(value: unknown, field: string, make: (message: string) => TesseraError): string {
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw make(`${field} is not an absolute URL`);
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
+    throw make(`${field} must be an http(s) URL without credentials, query or fragment`);
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+}
+
+const argumentError = (field: string) => (message: string) => invalidArgument(message, { field });
+
+function publicKeyBytes(value: Uint8Array | string): Uint8Array {
+  const bytes = typeof value === 'string' ? base64Decode(value, 'publicKey') : value;
+  if (!(bytes instanceof Uint8Array) || bytes.length !== 32) throw invalidArgument('publicKey must be 32 bytes (X25519)', { field: 'publicKey' });
+  return bytes;
+}
+
+/**
+ * Add a third-party caveat for Tessera's discharge service, offline: a fresh random caveat key
+ * and the condition sealed to the service's public key. The condition is checked first
+ * (ERR_INVALID_ARGUMENT), so a typo fails here rather than at the service.
+ */
+export function addDischargeCaveat(token: Macaroon | string, options: DischargeCaveatOptions): Macaroon {
+  const primary = toMacaroon(token);
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options must be { location, publicKey, condition }');
+  const location = baseUrl(options.location, 'location', argumentError('location'));
+  const thirdPartyPublicKey = publicKeyBytes(options.publicKey);
+  checkDischargeCondition(options.condition);
+  const caveatKey = randomBytes(CAVEAT_KEY_BYTES);
+  try {
+    const identifier = encodeTicket({ caveatKey, condition: options.condition, thirdPartyPublicKey });
+    return primary.addThirdPartyCaveat({ caveatKey, identifier, location });
+  } finally {
+    caveatKey.fill(0);
+  }
+}
+
+/** Read `<location>/.well-known/tessera/discharger`. ERR_THIRD_PARTY if it is not usable. */
+export async function fetchDischargerInfo(location: string, options: { readonly fetch?: FetchLike; readonly signal?: AbortSignal } = {}): Promise<DischargerInfo> {
+  const base = baseUrl(location, 'location', argumentError('location'));
+  const res = await send(options.fetch, `${base}/.well-known/tessera/discharger`, { method: 'GET', ...(options.signal ? { signal: options.signal } : {}) }, base);
+  if (res.status !== 200) throw await remoteError(res, base);
+  const body = await readJson(res, base);
+  const info = body as { location?: unknown; publicKey?: unknown; version?: unknown };
+  if (typeof info.publicKey !== 'string' || typeof info.location !== 'string') {
+    throw thirdParty('the discharge service published no usable public key', { location: base });
+  }
+  let publicKey: Uint8Array;
+  try {
+    publicKey = publicKeyBytes(info.publicKey);
+  } catch {
+    throw thirdParty('the discharge service published no usable public key', { location: base });
+  }
+  const published = baseUrl(info.location, 'location', (m) => thirdParty(`the discharge service's ${m}`, { location: base }));
+  return Object.freeze({ location: published, publicKey, version: typeof info.version === 'number' ? info.version : 2 });
+}
+
+/**
+ * Fetch the service's public key once, then add the caveat offline (for `tessera attenuate
+ * --third-party <location> --condition <text>`). The caveat names the location the service
+ * publishes for itself.
+ */
+export async function attenuateThirdParty(
+  token: Macaroon | string,
+  location: string,
+  condition: string,
+  options: { readonly fetch?: FetchLike } = {},
+): Promise<Macaroon> {
+  checkDischargeCondition(condition);
+  const info = await fetchDischargerInfo(location, options);
+  return addDischargeCaveat(token, { location: info.location, publicKey: info.publicKey, condition });
+}
+
+/** The `Authorization` header value for a primary and its bound discharges. */
+export function authorizationHeader(token: Macaroon, boundDischarges: readonly Macaroon[]): string {
+  return `Macaroon ${[token, ...boundDischarges].map((m) => m.encode()).join(',')}`;
+}
+
+interface Pending {
+  readonly identifier: Uint8Array;
+  readonly location: string;
+}
+
+/**
+ * Gather a discharge for every third-party caveat of `token` (and of the discharges, level by
+ * level), bind them to it, and return the bundle. Requests at one level run in parallel, so a
+ * person sees every approval a token needs at once.
+ */
+export async function gatherDischarges(token: Macaroon | string, options: GatherOptions = {}): Promise<DischargeBundle> {
+  const primary = toMacaroon(token);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxDepth = options.maxDepth ?? 3;
+  const maxDischarges = options.maxDischarges ?? DEFAULT_LIMITS.maxDischarges;
+  const waitSeconds = options.waitSeconds ?? 25;
+  for (const [field, v, min] of [['timeoutMs', timeoutMs, 0], ['maxDepth', maxDepth, 1], ['maxDischarges', maxDischarges, 1], ['waitSeconds', waitSeconds, 0]] as const) {
+    if (!Number.isSafeInteger(v) || v < min) throw invalidArgument(`${field} must be an integer ≥ ${min}`, { field });
+  }
+  const deadline = Date.now() + timeoutMs;
+  const shared = options.shareCaveats === false ? [] : shareable(primary);
+  const ctx: Ctx = { options, deadline, waitSeconds, caveats: shared, approvalUrls: new Set() };
+
+  const seen = new Set<string>();
+  const gathered: Macaroon[] = [];
+  let level = thirdPartyCaveats(primary);
+  for (let depth = 1; level.length > 0; depth++) {
+    if (depth > maxDepth) throw new TesseraError('ERR_LIMIT', `discharges nest deeper than ${maxDepth} levels`, { field: 'maxDepth' });
+    const fresh = level.filter((p) => {
+      const key = base64url(p.identifier);
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+    if (gathered.length + fresh.length > maxDischarges) throw new TesseraError('ERR_LIMIT', `more than ${maxDischarges} discharges`, { field: 'maxDischarges' });
+    const discharges = await Promise.all(fresh.map((p) => obtain(p, ctx)));
+    gathered.push(...discharges);
+    level = discharges.flatMap(thirdPartyCaveats);
+  }
+  const bound = gathered.map((d) => primary.bindForRequest(d));
+  return Object.freeze({ token: primary, discharges: Object.freeze(bound), authorization: authorizationHeader(primary, bound) });
+}
+
+/** The first-party caveats the service accepts as context: plain text, bounded (as it checks). */
+function shareable(m: Macaroon): string[] {
+  return m.caveats
+    .map((c) => (c.thirdParty ? undefined : c.text))
+    .filter(isClaimableCaveat)
+    .slice(0, MAX_CLAIMED_CAVEATS);
+}
+
+function thirdPartyCaveats(m: Macaroon): Pending[] {
+  return m.caveats.filter((c) => c.thirdParty).map((c) => ({ identifier: c.identifier, location: c.location ?? '' }));
+}
+
+interface Ctx {
+  readonly options: GatherOptions;
+  readonly deadline: number;
+  readonly waitSeconds: number;
+  readonly caveats: readonly string[];
+  readonly approvalUrls: Set<string>;
+}
+
+/** One discharge: request, then (if a person must act) long-poll until decided. */
+async function obtain(p: Pending, ctx: Ctx): Promise<Macaroon> {
+  const location = baseUrl(p.location, 'third-party caveat location', (m) => thirdParty(m));
+  const body = JSON.stringify({ id: base64url(p.identifier), ...(ctx.caveats.length > 0 ? { caveats: ctx.caveats } : {}) });
+  const res = await withRetry(ctx, location, () =>
+    send(ctx.options.fetch, `${location}/v1/discharge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, ...signalFor(ctx) }, location),
+  );
+  if (res.status === 200) return dischargeFrom(await readJson(res, location), p, location);
+  if (res.status !== 202) throw await remoteError(res, location);
+  const answer = (await readJson(res, location)) as { approvalUrl?: unknown; pollUrl?: unknown };
+  const approvalUrl = httpUrl(answer.approvalUrl, 'approvalUrl', location);
+  const pollUrl = httpUrl(answer.pollUrl, 'pollUrl', location);
+  // The poll URL must stay with the service the caveat names: anything else is refused.
+  if (new URL(pollUrl).origin !== new URL(location).origin) throw thirdParty('the discharge service gave a poll URL on another origin', { location });
+  ctx.approvalUrls.add(approvalUrl);
+  ctx.options.onApprovalUrl?.(approvalUrl, { location });
+
+  let backoff = BACKOFF_START_MS;
+  for (;;) {
+    const left = ctx.deadline - Date.now();
+    if (left <= 0) {
+      throw new TesseraError('ERR_PENDING', 'still waiting for approval; gave up at the timeout', { approvalUrls: [...ctx.approvalUrls] });
+    }
+    const wait = Math.max(0, Math.min(ctx.waitSeconds, Math.floor(left / 1000)));
+    const started = Date.now();
+    let poll: Response | undefined;
+    try {
+      poll = await send(ctx.options.fetch, `${pollUrl}?wait=${wait}`, { method: 'GET', ...signalFor(ctx, wait * 1000 + 15_000) }, location);
+    } catch (e) {
+      if (!isTesseraError(e, 'ERR_THIRD_PARTY') || ctx.options.signal?.aborted === true) throw e;
+      poll = undefined; // unreachable for now: back off and try again until the deadline
+    }
+    if (poll !== undefined && poll.status === 200) return dischargeFrom(await readJson(poll, location), p, location);
+    if (poll !== undefined && poll.status !== 202 && poll.status < 500) throw await remoteError(poll, location);
+    if (poll !== undefined && poll.status === 202) await poll.body?.cancel();
+    if (poll === undefined || poll.status >= 500 || Date.now() - started < QUICK_ANSWER_MS) {
+      await sleep(Math.min(backoff, Math.max(0, ctx.deadline - Date.now())), ctx.options.signal);
+      backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+    } else {
+      backoff = BACKOFF_START_MS;
+    }
+  }
+}
+
+/** Retry the first request on network failures and 5xx until the deadline. */
+async function withRetry(ctx: Ctx, location: string, attempt: () => Promise<Response>): Promise<Response> {
+  let backoff = BACKOFF_START_MS;
+  for (;;) {
+    let res: Response | undefined;
+    let failure: unknown;
+    try {
+      res = await attempt();
+    } catch (e) {
+      failure = e;
+    }
+    if (res !== undefined && res.status < 500) return res;
+    if (failure !== undefined && (!isTesseraError(failure, 'ERR_THIRD_PARTY') || ctx.options.signal?.aborted === true)) throw failure;
+    if (Date.now() + backoff > ctx.deadline) {
+      if (res !== undefined) throw await remoteError(res, location);
+      throw failure;
+    }
+    await res?.body?.cancel();
+    await sleep(backoff, ctx.options.signal);
+    backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+  }
+}
+
+function signalFor(ctx: Ctx, ms?: number): { signal?: AbortSignal } {
+  const signals = [ctx.options.signal, ms !== undefined ? AbortSignal.timeout(ms) : undefined].filter((s): s is AbortSignal => s !== undefined);
+  if (signals.length === 0) return {};
+  return { signal: signals.length === 1 ? (signals[0] as AbortSignal) : AbortSignal.any(signals) };
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function send(fetchImpl: FetchLike | undefined, url: string, init: RequestInit, location: string): Promise<Response> {
+  const f = fetchImpl ?? (globalThis.fetch as FetchLike);
+  try {
+    return await f(url, { ...init, redirect: 'error' });
+  } catch (e) {
+    if (isTesseraError(e)) throw e;
+    if (init.signal?.aborted === true && (e as Error)?.name !== 'TimeoutError') throw e;
+    throw new TesseraError('ERR_THIRD_PARTY', 'the discharge service could not be reached', { location }, { cause: e });
+  }
+}
+
+async function readJson(res: Response, location: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (cause) {
+    throw new TesseraError('ERR_THIRD_PARTY', 'the discharge service answer could not be read', { location }, { cause });
+  }
+  if (text.length > MAX_RESPONSE_CHARS) throw thirdParty('the discharge service answer is too large', { location });
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value;
+  } catch {
+    throw thirdParty('the discharge service did not answer JSON', { location, status: res.status });
+  }
+}
+
+function httpUrl(value: unknown, field: string, location: string): string {
+  let url: URL;
+  try {
+    url = new URL(String(value));
+  } catch {
+    throw thirdParty(`the discharge service gave no usable ${field}`, { location });
+  }
+  if (typeof value !== 'string' || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '') {
+    throw thirdParty(`the discharge service gave no usable ${field}`, { location });
+  }
+  return url.href;
+}
+
+/** A non-success answer as an error: a denial stays ERR_DENIED, anything else ERR_THIRD_PARTY. */
+async function remoteError(res: Response, location: string): Promise<TesseraError> {
+  let code: string | undefined;
+  let message: string | undefined;
+  let status: string | undefined;
+  try {
+    const body = (await readJson(res, location)) as { error?: { code?: unknown; message?: unknown; details?: { status?: unknown } } };
+    code = typeof body.error?.code === 'string' ? body.error.code.slice(0, 64) : undefined;
+    message = typeof body.error?.message === 'string' ? body.error.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 300) : undefined;
+    status = typeof body.error?.details?.status === 'string' ? body.error.details.status.slice(0, 32) : undefined;
+  } catch {
+    // an error answer that is not Tessera JSON: keep the HTTP status only
+  }
+  const details = { location, httpStatus: res.status, ...(code ? { remoteCode: code } : {}), ...(status ? { status } : {}) };
+  if (code === ('ERR_DENIED' satisfies ErrorCode)) return new TesseraError('ERR_DENIED', message ?? 'the request was denied', details);
+  return thirdParty(`the discharge service refused: ${message ?? `HTTP ${res.status}`}`, details);
+}
+
+function dischargeFrom(body: unknown, p: Pending, location: string): Macaroon {
+  const encoded = (body as { discharge?: unknown }).discharge;
+  if (typeof encoded !== 'string') throw thirdParty('the discharge service answered without a discharge', { location });
+  let discharge: Macaroon;
+  try {
+    discharge = Macaroon.decode(encoded);
+  } catch (cause) {
+    throw new TesseraError('ERR_THIRD_PARTY', 'the discharge service answered a malformed discharge', { location }, { cause });
+  }
+  const id = discharge.identifier;
+  if (id.length !== p.identifier.length || !constantTimeEqual(id, p.identifier)) {
+    throw thirdParty('the discharge service answered a discharge for another caveat', { location });
+  }
+  return discharge;
+}
