@@ -1,0 +1,171 @@
+/**
+ * `startServer`: open the database (embedded PGlite in the data directory, or PostgreSQL when a
+ * URL is given), build the system, listen, and on first start mint the admin token and leave
+ * it in `<dataDir>/admin-token` (mode 0600) for the CLI. `close()` stops everything cleanly;
+ * the `serve` command calls it on SIGINT/SIGTERM.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { createAdaptorServer } from '@hono/node-server';
+import { TesseraError } from '../errors.js';
+import { createStore, openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
+import { createSystem, type System } from './system.js';
+
+export const DEFAULT_PORT = 8470;
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_DATA_DIR = '.tessera';
+/** File name of the admin token inside the data directory. */
+export const ADMIN_TOKEN_FILE = 'admin-token';
+
+export interface StartServerOptions {
+  /** TCP port (0 for an ephemeral one; default 8470). */
+  readonly port?: number;
+  /** Interface to listen on (default 127.0.0.1). */
+  readonly host?: string;
+  /** Where the embedded database, master key and admin token live (default `.tessera`). */
+  readonly dataDir?: string;
+  /** PostgreSQL URL; when set the database is PostgreSQL (the data dir still holds the admin token). */
+  readonly databaseUrl?: string | undefined;
+  /** The master key; default TESSERA_MASTER_KEY, else `<dataDir>/master.key`. */
+  readonly masterKey?: MasterKey;
+  /** The URL clients reach this server at (token location); default http://<host>:<port>. */
+  readonly publicUrl?: string;
+  /** Revoked-set resync interval in ms (default 30 s). */
+  readonly resyncMs?: number;
+  readonly log?: (line: string) => void;
+}
+
+export interface RunningServer {
+  /** Where it listens, e.g. http://127.0.0.1:8470. */
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly system: System;
+  /** The admin token, only when this start minted it (first start on an empty database). */
+  readonly adminToken: string | undefined;
+  /** Path of the admin token file. */
+  readonly adminTokenFile: string;
+  /** Stop listening, stop background work, close the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+function checkPort(port: number): number {
+  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
+    throw new TesseraError('ERR_CONFIG', 'port must be an integer from 0 to 65535', { field: 'port' });
+  }
+  return port;
+}
+
+/** Write the admin token file: owner-only, never following or reusing an existing file. */
+async function writeAdminToken(path: string, token: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+      try {
+        await fh.writeFile(`${token}\n`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      return;
+    } catch (e) {
+      // A file left by an earlier database (this one is empty, so its token is dead): replace it.
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && attempt === 0) {
+        await unlink(path);
+        continue;
+      }
+      throw new TesseraError('ERR_CONFIG', 'cannot write the admin token file', { field: ADMIN_TOKEN_FILE }, { cause: e });
+    }
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const onError = (e: NodeJS.ErrnoException): void => {
+      server.off('listening', onListening);
+      const why = e.code === 'EADDRINUSE' ? `port ${port} on ${host} is in use (choose another with --port or PORT)` : e.code === 'EACCES' ? `not allowed to listen on port ${port}` : `cannot listen on ${host}:${port}`;
+      reject(new TesseraError('ERR_CONFIG', why, { field: 'port' }, { cause: e }));
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolvePort((server.address() as AddressInfo).port);
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
+  const port = checkPort(options.port ?? DEFAULT_PORT);
+  const host = options.host ?? DEFAULT_HOST;
+  const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+  const log = options.log ?? ((line: string) => console.error(line));
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  const masterKey = options.masterKey ?? (await resolveMasterKey({ env: process.env.TESSERA_MASTER_KEY, dataDir }));
+  const database: Database = await openDatabase({ url: options.databaseUrl, dataDir });
+
+  // Listen before building the system, so the URL (and an ephemeral port) is known for the
+  // tokens' location; requests wait until the system is ready.
+  let system: System | undefined;
+  let ready: (s: System) => void = () => undefined;
+  const systemReady = new Promise<System>((r) => (ready = r));
+  const server = createAdaptorServer({
+    fetch: async (request, env) => (system ?? (await systemReady)).app.fetch(request, env),
+    hostname: host,
+  }) as Server;
+  let boundPort: number;
+  try {
+    boundPort = await listen(server, port, host);
+  } catch (e) {
+    await database.close();
+    throw e;
+  }
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
+
+  const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);
+  let adminToken: string | undefined;
+  try {
+    const firstStart = (await createStore(database, masterKey).keys.list()).length === 0;
+    system = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, log, ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
+    if (firstStart) {
+      const minted = await system.mintAdminToken('admin (first start)');
+      await writeAdminToken(adminTokenFile, minted.token);
+      adminToken = minted.token;
+    }
+    ready(system);
+  } catch (e) {
+    server.close();
+    server.closeAllConnections();
+    await system?.close();
+    await database.close();
+    throw e;
+  }
+
+  let closing: Promise<void> | undefined;
+  const running = system;
+  return Object.freeze({
+    url,
+    port: boundPort,
+    dataDir,
+    system: running,
+    adminToken,
+    adminTokenFile,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((r) => {
+          server.close(() => r());
+          server.closeIdleConnections();
+          // In-flight requests get a moment to finish; then connections are cut.
+          setTimeout(() => server.closeAllConnections(), 2000).unref();
+        });
+        await running.close();
+        await database.close();
+      })();
+      return closing;
+    },
+  });
+}
