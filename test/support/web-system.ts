@@ -1,0 +1,134 @@
+/**
+ * The discharge service and approval pages served for real (@hono/node-server on 127.0.0.1,
+ * an ephemeral port), plus Debian's Chromium through playwright-core: what the browser test
+ * (test/browser.test.ts) and the approval latency benchmark (test/bench/approval-browser.ts)
+ * share.
+ */
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { addDischargeCaveat } from '../../src/client/index.js';
+import { createDischargeService, dischargeRoutes, type DischargeService } from '../../src/discharge/index.js';
+import { approvalPages, hashPassword } from '../../src/discharge/web/index.js';
+import { onError, notFound } from '../../src/http/errors.js';
+import { Macaroon } from '../../src/macaroon/macaroon.js';
+import { MasterKey, createStore, type Database, type Store } from '../../src/storage/index.js';
+import { Verifier } from '../../src/verifier/index.js';
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Cheap password hashes for fixtures (the default cost is 2^15). */
+const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+
+export interface ServedSystem {
+  /** `http://127.0.0.1:<port>`: the discharge service's location and the pages' origin. */
+  readonly baseUrl: string;
+  readonly store: Store;
+  readonly service: DischargeService;
+  /** Verifies tokens from `mint` (and their discharges), counting uses in the store. */
+  readonly verifier: Verifier;
+  /** A primary token with these first-party caveats and a third-party caveat `condition` for our discharger. */
+  mint(condition: string, ...caveats: string[]): Macaroon;
+  addApprover(name: string, password: string, groups: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Listen on 127.0.0.1, an ephemeral port, and resolve to the server and its port. */
+export function listen(fetch: (request: Request, env: unknown) => Response | Promise<Response>): Promise<{ server: ServerType; port: number }> {
+  return new Promise((resolve) => {
+    const server = serve({ fetch, hostname: '127.0.0.1', port: 0 }, (info: AddressInfo) => resolve({ server, port: info.port }));
+  });
+}
+
+export function closeServer(server: ServerType): Promise<void> {
+  return new Promise((resolve) => {
+    // Long-polls may still be open: do not wait for them.
+    (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    server.close(() => resolve());
+  });
+}
+
+/** The discharge routes and the approval pages on one app, served on 127.0.0.1. */
+export async function serveApprovalSystem(database: Database): Promise<ServedSystem> {
+  let app: Hono | undefined;
+  const { server, port } = await listen((request, env) =>
+    app === undefined ? new Response('starting', { status: 503 }) : app.fetch(request, env));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const store = createStore(database, MasterKey.generate());
+  const service = await createDischargeService({ store, location: baseUrl });
+  const root = new Hono();
+  root.onError(onError);
+  root.notFound(notFound);
+  root.route('/', dischargeRoutes(service));
+  root.route('/approve', approvalPages({ service, store, publicUrl: baseUrl }));
+  app = root;
+
+  const rootKey = new Uint8Array(randomBytes(32));
+  const verifier = new Verifier({ rootKeyFor: () => rootKey, usage: { consume: (scope, limit) => store.usage.consumeUse(scope, limit) } });
+  let n = 0;
+  return {
+    baseUrl,
+    store,
+    service,
+    verifier,
+    mint(condition, ...caveats) {
+      const primary = caveats.reduce(
+        (m, c) => m.addFirstPartyCaveat(c),
+        Macaroon.mint({ rootKey, identifier: `browser-token-${++n}-${randomBytes(4).toString('hex')}`, location: 'https://api.test' }),
+      );
+      return addDischargeCaveat(primary, { location: baseUrl, publicKey: service.publicKey, condition });
+    },
+    async addApprover(name, password, groups) {
+      await store.users.create({ name, passwordHash: await hashPassword(password, FAST_SCRYPT), groups });
+    },
+    async close() {
+      service.close();
+      await closeServer(server);
+    },
+  };
+}
+
+export interface PendingDischarge {
+  readonly approvalUrl: string;
+  readonly pollUrl: string;
+}
+
+/** POST the token's (one) third-party caveat to /v1/discharge; expects 202. */
+export async function requestDischarge(system: ServedSystem, token: Macaroon): Promise<{ status: number; body: PendingDischarge }> {
+  const third = token.caveats.find((c) => c.location !== undefined);
+  if (third === undefined) throw new Error('the token has no third-party caveat');
+  const res = await fetch(`${system.baseUrl}/v1/discharge`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ id: Buffer.from(third.identifier).toString('base64url'), caveats: ['ops deploy', 'time-before 2099-01-01T00:00:00Z'] }),
+  });
+  return { status: res.status, body: (await res.json()) as PendingDischarge };
+}
+
+/** Long-poll until the request is decided (or `seconds` pass): the poll's status and JSON. */
+export async function waitForDischarge(pollUrl: string, seconds = 30): Promise<{ status: number; body: Record<string, unknown> }> {
+  for (;;) {
+    const res = await fetch(`${pollUrl}?wait=${seconds}`);
+    const body = (await res.json()) as Record<string, unknown>;
+    if (res.status !== 202) return { status: res.status, body };
+  }
+}
+
+/** Debian's Chromium, headless, in a fresh temporary profile; undefined when it is not installed. */
+export async function launchChromium(): Promise<Browser | undefined> {
+  if (!existsSync(CHROMIUM_PATH)) return undefined;
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+  });
+}
+
+/** Fill in and submit the sign-in form the page is on. */
+export async function signIn(page: Page, name: string, password: string): Promise<void> {
+  await page.getByLabel('User name').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await Promise.all([page.waitForURL((u) => !u.pathname.endsWith('/login')), page.getByRole('button', { name: 'Sign in' }).click()]);
+}
