@@ -1,0 +1,134 @@
+/** The examples run as a newcomer runs them: `npx tsx examples/<file>.ts` as real child processes, with a timeout. */
+import { execFile, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createApp, mintDemoToken } from '../examples/service.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TIMEOUT_MS = 30_000;
+
+function runExample(file: string, args: readonly string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('npx', ['tsx', `examples/${file}`, ...args], { cwd: ROOT, timeout: TIMEOUT_MS }, (error, stdout, stderr) => {
+      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
+    });
+  });
+}
+
+/** True while any process of the group still runs. */
+const groupAlive = (pgid: number): boolean => {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Start examples/service.ts on an ephemeral port, in its own process group so that `stop()`
+ * can do what Ctrl-C in a terminal does: SIGINT to the whole group (npx, its shell, tsx, node).
+ * Resolves once the banner is printed; `stop()` resolves when every process of the group is gone.
+ */
+function startService(): Promise<{ url: string; token: string; output: () => string; stop: () => Promise<void> }> {
+  const child = spawn('npx', ['tsx', 'examples/service.ts'], { cwd: ROOT, detached: true, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pgid = child.pid as number;
+  let out = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const killer = setTimeout(() => groupAlive(pgid) && process.kill(-pgid, 'SIGKILL'), TIMEOUT_MS);
+  return new Promise((resolve, reject) => {
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      const token = /valid for one hour\):\n([A-Za-z0-9_-]+)\n/.exec(out)?.[1];
+      if (url !== undefined && token !== undefined && out.includes('Ctrl-C to stop')) {
+        resolve({
+          url,
+          token,
+          output: () => out,
+          stop: async () => {
+            if (groupAlive(pgid)) process.kill(-pgid, 'SIGINT');
+            await exited;
+            while (groupAlive(pgid)) await new Promise((r) => setTimeout(r, 50));
+            clearTimeout(killer);
+          },
+        });
+      }
+    });
+    void exited.then(() => reject(new Error(`service exited early: ${out}`)));
+  });
+}
+
+describe('examples/service.ts', () => {
+  it('createApp() serves documents to the demo token and refuses without one', async () => {
+    const app = createApp();
+    const token = mintDemoToken();
+    const ok = await app.request('/docs/welcome.md', { headers: { Authorization: `Macaroon ${token}` } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('# Welcome');
+    const none = await app.request('/docs/welcome.md');
+    expect(none.status).toBe(401);
+    expect(none.headers.get('www-authenticate')).toBe('Macaroon realm="tessera-demo"');
+    expect((await app.request('/')).status).toBe(200);
+  });
+
+  it('starts on PORT, prints a working demo token, serves HTTP, and stops cleanly on Ctrl-C (SIGINT)', async () => {
+    const service = await startService();
+    let stopped = false;
+    try {
+      const auth = { Authorization: `Macaroon ${service.token}` };
+      const res = await fetch(`${service.url}/docs/guide.md`, { headers: auth });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain('# Guide');
+      const put = await fetch(`${service.url}/docs/new.md`, { method: 'PUT', headers: auth, body: 'hello' });
+      expect(await put.json()).toMatchObject({ saved: 'new.md' });
+      expect(await (await fetch(`${service.url}/docs/new.md`, { headers: auth })).text()).toBe('hello');
+      const denied = await fetch(`${service.url}/docs/guide.md`, { headers: { Authorization: 'Macaroon AAAA' } });
+      expect(denied.status).toBe(401);
+      // The attenuation example accepts the token the service printed.
+      const attenuated = await runExample('attenuate.ts', [service.token]);
+      expect(attenuated.code).toBe(0);
+      expect(attenuated.stdout).toContain('Token from the command line: 2 caveats');
+      await service.stop();
+      stopped = true;
+      // "stopped" is printed by the close callback just before process.exit(0).
+      expect(service.output()).toMatch(/Ctrl-C to stop\.\nstopped\n$/);
+    } finally {
+      if (!stopped) await service.stop();
+    }
+  }, 2 * TIMEOUT_MS);
+});
+
+describe('examples/attenuate.ts', () => {
+  it('prints which requests pass and which are refused, and why', async () => {
+    const { code, stdout, stderr } = await runExample('attenuate.ts');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const rows = stdout.split('\n').filter((l) => /^(GET|PUT) /.test(l)).map((l) => l.split(/\s{2,}/));
+    expect(rows.map((r) => r.slice(0, 4))).toEqual([
+      ['GET /docs/guide.md', 'original', 'now', '200'],
+      ['PUT /docs/notes.md', 'original', 'now', '200'],
+      ['GET /admin/stats', 'original', 'now', '200'],
+      ['GET /docs/guide.md', 'attenuated', 'now', '200'],
+      ['PUT /docs/notes.md', 'attenuated', 'now', '403'],
+      ['GET /admin/stats', 'attenuated', 'now', '403'],
+      ['GET /docs/guide.md', 'attenuated', '+6 min', '403'],
+      ['GET /docs/guide.md', 'original', '+6 min', '200'],
+      ['GET /docs/guide.md', 'widened', 'now', '401'],
+      ['GET /docs/guide.md', 'none', 'now', '401'],
+    ]);
+    expect(rows[4]?.[4]).toBe('refused by "ops read": operation "write" not allowed');
+    expect(rows[5]?.[4]).toBe('refused by "resource /docs/**": resource not allowed');
+    expect(rows[6]?.[4]).toMatch(/^refused by "time-before \S+": /);
+    expect(rows[8]?.[4]).toMatch(/^ERR_SIGNATURE: /);
+    expect(stdout).toMatch(/Attenuated offline, 3 caveats added:\n {2}time-before \S+\n {2}ops read\n {2}resource \/docs\/\*\*\n/);
+  }, 2 * TIMEOUT_MS);
+
+  it('refuses an argument that is not a macaroon, with exit code 1', async () => {
+    const { code, stderr, stdout } = await runExample('attenuate.ts', ['not-a-token']);
+    expect(code).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('That is not a macaroon (ERR_MALFORMED)');
+  }, 2 * TIMEOUT_MS);
+});
