@@ -445,3 +445,34 @@ describe.each(backends)('restarts on $name', (backend: TestBackend) => {
     }
   });
 });
+
+describe('mounted in the system (createSystem)', () => {
+  it('serves the well-known key and the protocol next to the issuer API, one key across restarts of the system', async () => {
+    const { createSystem } = await import('../src/server/system.js');
+    const database = await backends[0]!.open();
+    const masterKey = MasterKey.generate();
+    const system = await createSystem({ database, masterKey, publicUrl: 'http://tessera.test' });
+    try {
+      const info = (await (await system.app.request('/.well-known/tessera/discharger')).json()) as { location: string; publicKey: string };
+      expect(info).toEqual({ location: 'http://tessera.test', publicKey: b64(system.discharge.publicKey), version: 2 });
+      const token = addDischargeCaveat(Macaroon.mint({ rootKey: 'k', identifier: 'x' }), {
+        location: info.location,
+        publicKey: info.publicKey,
+        condition: 'approve group:ops deploy',
+      });
+      const res = await system.app.request('/v1/discharge', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: b64(thirdPartyId(token)) }),
+      });
+      expect(res.status).toBe(202);
+      expect(((await res.json()) as { approvalUrl: string }).approvalUrl).toMatch(/^http:\/\/tessera\.test\/approve\/requests\/dr_/);
+      expect((await system.app.request('/healthz')).status).toBe(200);
+      const again = await createSystem({ database, masterKey, publicUrl: 'http://tessera.test' });
+      expect(again.discharge.publicKey).toEqual(system.discharge.publicKey);
+      await again.close();
+    } finally {
+      await system.close();
+    }
+  });
+});

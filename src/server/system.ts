@@ -13,6 +13,8 @@ import { Keyring } from '../issuer/keyring.js';
 import { RevocationSet } from '../issuer/revocation-set.js';
 import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js';
 import { createVerifier } from '../issuer/verifier.js';
+import { createDischargeService, dischargeRoutes, type DischargeService } from '../discharge/index.js';
+import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import type { Verifier } from '../verifier/index.js';
 
@@ -44,6 +46,8 @@ export interface System {
   readonly verifier: Verifier;
   /** Verifies admin tokens for the admin API. */
   readonly adminVerifier: Verifier;
+  /** The third-party discharge service (what the approval pages drive). */
+  readonly discharge: DischargeService;
   /** Every route of the system. */
   readonly app: Hono;
   /** Mint an admin token allowing every admin operation (ADMIN_CAVEATS). */
@@ -59,6 +63,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   }
   const log = options.log ?? ((line: string) => console.error(line));
   const store = createStore(database, masterKey);
+  // Loads (or creates, once) the discharger's sealed X25519 key: first, as it needs nothing to be cleaned up.
+  const discharge = await createDischargeService({ store, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}) });
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
   let revocations: RevocationSet;
   try {
@@ -89,10 +95,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
     }),
   );
-  // Discharge service (src/discharge, discharge engineer): mount `dischargeRoutes(service)` here
-  // with app.route('/', …) once src/discharge/index.ts exports it.
-  // Approval pages (src/discharge/web): mount `approvalPages(…)` here with
-  // app.route('/approve', …) once the discharge service they drive exists.
+  app.route('/', dischargeRoutes(discharge));
+  app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
   return Object.freeze({
@@ -103,12 +107,14 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     issuer,
     verifier,
     adminVerifier,
+    discharge,
     app,
     mintAdminToken: (label = 'admin') => issuer.mint({ purpose: 'admin', caveats: ADMIN_CAVEATS, label, subject: ADMIN_AUDIENCE, actor: 'bootstrap' }),
     async close() {
       if (closed) return;
       closed = true;
       keyring.close();
+      discharge.close();
       await revocations.close();
     },
   });
