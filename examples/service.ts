@@ -15,6 +15,7 @@
  */
 import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { caveat } from '../caveats/index.js';
@@ -77,7 +78,7 @@ function main(): void {
     console.log(`Demo token (ops read,write,delete; valid for one hour):\n${token}\n`);
     console.log(`Try:\n  curl -H "Authorization: Macaroon ${token}" ${url}/docs/welcome.md`);
     console.log(`  npx tsx examples/attenuate.ts ${token}\nPress Ctrl-C to stop.`);
-  });
+  }) as Server; // plain HTTP/1.1: serve() was given no http2 createServer
   const stop = (): void => {
     server.close(() => {
       console.log('stopped');
