@@ -1,0 +1,17 @@
+/**
+ * THE table of CLI commands. One file per command in this folder; add a command by importing
+ * it and listing it here (the discharge engineer adds `discharge`, the approval-page engineer
+ * `users`).
+ */
+import type { Command } from '../command.js';
+import { attenuate } from './attenuate.js';
+import { discharge } from './discharge.js';
+import { inspect } from './inspect.js';
+import { keys } from './keys.js';
+import { mint } from './mint.js';
+import { revoke } from './revoke.js';
+import { serve } from './serve.js';
+import { status } from './status.js';
+import { verify } from './verify.js';
+
+export const COMMANDS: readonly Command[] = Object.freeze([serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys]);

@@ -1,0 +1,70 @@
+/** `tessera verify`: ask the server whether a token grants a request (POST /v1/verify). */
+import { api } from '../client.js';
+import { SERVER_HELP, SERVER_OPTIONS, bool, str, strs, type Command } from '../command.js';
+import { adminTokenOf, dataDirOf, pretty, readValue, serverUrlOf } from '../io.js';
+
+const CONTEXT = ['operation', 'resource', 'method', 'ip', 'tool', 'audience'] as const;
+
+interface Verdict {
+  readonly allowed: boolean;
+  readonly identifier?: string | null;
+  readonly caveats?: readonly string[];
+  readonly error?: { readonly code: string; readonly message: string; readonly details?: { readonly caveat?: string; readonly reason?: string } };
+}
+
+export const verify: Command = {
+  name: 'verify',
+  summary: 'check a token against a request, on the server',
+  help: `Usage: tessera verify [<token>|-] [--operation <op>] [--resource <path>] [--method <m>]
+                       [--ip <addr>] [--tool <name>] [--audience <service>]
+                       [--discharge <token>...] [--json]
+
+Asks the server whether the token (with its discharges) grants the request described by the
+flags. Prints "allowed", or "denied" with the failing caveat and why; exits 0 when allowed,
+1 when denied. A "uses n" caveat counts this check as a use. The token is read from the
+argument, or from stdin when it is "-" or missing.
+
+Request options:
+  --operation <op>      e.g. read (for ops caveats)
+  --resource <path>     e.g. /docs/report.pdf (for resource caveats)
+  --method <method>     e.g. GET
+  --ip <address>        client IP (for client-ip caveats)
+  --tool <name>         agent tool name (for tool caveats)
+  --audience <service>  the service asking (for aud caveats)
+  --discharge <token>   a discharge macaroon (repeatable)
+  --json                print the server's answer as JSON
+  -h, --help            show this help
+
+${SERVER_HELP}
+  The admin token needs the "verify" operation; a verify-only credential for a service:
+  tessera attenuate "$(cat .tessera/admin-token)" --caveat "ops verify"`,
+  options: {
+    ...SERVER_OPTIONS,
+    ...Object.fromEntries(CONTEXT.map((k) => [k, { type: 'string' as const }])),
+    discharge: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+  },
+  positionals: { min: 0, max: 1 },
+  async run(args, io) {
+    const token = await readValue(args.positionals[0], io);
+    const context: Record<string, string> = {};
+    for (const k of CONTEXT) {
+      const v = str(args, k);
+      if (v !== undefined) context[k] = v;
+    }
+    const { token: admin } = await adminTokenOf(str(args, 'token'), dataDirOf(str(args, 'data-dir'), io), io);
+    const verdict = await api<Verdict>({ url: serverUrlOf(str(args, 'url'), io), token: admin }, 'POST', '/v1/verify', {
+      token,
+      discharges: strs(args, 'discharge'),
+      context,
+    });
+    if (bool(args, 'json')) io.out(pretty(verdict));
+    else if (verdict.allowed) io.out(`allowed${verdict.identifier ? ` (${verdict.identifier})` : ''}`);
+    else {
+      const e = verdict.error;
+      io.out(`denied: ${e?.message ?? 'not allowed'} (${e?.code ?? 'unknown'})`);
+      if (e?.details?.caveat !== undefined) io.out(`  caveat: ${e.details.caveat}`);
+    }
+    return verdict.allowed ? 0 : 1;
+  },
+};

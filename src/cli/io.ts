@@ -1,0 +1,97 @@
+/**
+ * What a CLI command needs from its surroundings (so tests can run commands in-process), the
+ * usage error, and small input helpers shared by the commands: tokens from an argument or
+ * stdin, durations, the data directory, the server URL and the admin token.
+ */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { TesseraError } from '../errors.js';
+import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../server/server.js';
+
+export interface CliIO {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  /** All of stdin as text, or undefined when stdin is a terminal. */
+  readonly readStdin: () => Promise<string | undefined>;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Resolves when the user asks the process to stop (SIGINT / SIGTERM), for `serve`. */
+  readonly stopSignal: () => Promise<string>;
+}
+
+/** A command line that cannot be run as given (exit status 2). */
+export class UsageError extends TesseraError {
+  override readonly name = 'UsageError';
+  constructor(message: string) {
+    super('ERR_INVALID_ARGUMENT', message);
+  }
+}
+
+const MAX_STDIN = 1024 * 1024;
+
+/** The token (or other value) in `arg`, or on stdin when `arg` is absent or `-`. */
+export async function readValue(arg: string | undefined, io: CliIO, what = 'token'): Promise<string> {
+  if (arg !== undefined && arg !== '-') return arg.trim();
+  const text = await io.readStdin();
+  if (text === undefined) throw new UsageError(`give a ${what} as an argument, or pipe it on stdin`);
+  if (text.length > MAX_STDIN) throw new UsageError(`the ${what} on stdin is too large`);
+  const value = text.trim();
+  if (value === '') throw new UsageError(`no ${what} on stdin`);
+  return value;
+}
+
+const UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** A duration in whole seconds: `90`, `90s`, `15m`, `2h`, `7d`, `2w`. */
+export function parseDuration(text: string, option: string): number {
+  const m = /^([1-9][0-9]{0,9}|0)([smhdw]?)$/.exec(text.trim());
+  if (m === null) throw new UsageError(`--${option} must be a duration like 90s, 15m, 2h or 7d`);
+  const seconds = Number(m[1]) * (UNITS[m[2] === '' ? 's' : (m[2] as string)] as number);
+  if (!Number.isSafeInteger(seconds)) throw new UsageError(`--${option} is too long`);
+  return seconds;
+}
+
+/** The data directory: --data-dir, TESSERA_DATA_DIR, or `.tessera` in the working directory. */
+export function dataDirOf(option: string | undefined, io: CliIO): string {
+  return resolve(io.cwd, option ?? io.env.TESSERA_DATA_DIR ?? DEFAULT_DATA_DIR);
+}
+
+/** The server URL: --url, TESSERA_URL, or the default local server. */
+export function serverUrlOf(option: string | undefined, io: CliIO): string {
+  const text = option ?? io.env.TESSERA_URL ?? `http://${DEFAULT_HOST}:${DEFAULT_PORT}`;
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError('--url must be an http(s) URL, e.g. http://127.0.0.1:8470');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--url must be an http(s) URL');
+  return url.toString().replace(/\/+$/, '');
+}
+
+export type AdminTokenSource = 'option' | 'env' | 'file';
+
+/** The admin token: --token, TESSERA_ADMIN_TOKEN, or `<data-dir>/admin-token`. */
+export async function adminTokenOf(
+  option: string | undefined,
+  dataDir: string,
+  io: CliIO,
+): Promise<{ readonly token: string; readonly source: AdminTokenSource; readonly file: string }> {
+  const file = join(dataDir, ADMIN_TOKEN_FILE);
+  if (option !== undefined && option !== '') return { token: option.trim(), source: 'option', file };
+  const env = io.env.TESSERA_ADMIN_TOKEN;
+  if (env !== undefined && env.trim() !== '') return { token: env.trim(), source: 'env', file };
+  try {
+    const text = (await readFile(file, 'utf8')).trim();
+    if (text !== '') return { token: text, source: 'file', file };
+  } catch {
+    // Fall through to the explanation below.
+  }
+  throw new TesseraError(
+    'ERR_UNAUTHENTICATED',
+    `no admin token: pass --token, set TESSERA_ADMIN_TOKEN, or run where ${file} exists (tessera serve writes it on first start)`,
+  );
+}
+
+/** JSON for people: two-space indent, dates as ISO strings. */
+export const pretty = (value: unknown): string => JSON.stringify(value, null, 2);
