@@ -1,6 +1,6 @@
 /**
  * The approval pages in a real browser: Debian's Chromium driven by playwright-core against
- * the discharge service and approval pages served on 127.0.0.1, on PGlite (and PostgreSQL when
+ * the whole system (`createSystem`) served on 127.0.0.1, on PGlite (and PostgreSQL when
  * DATABASE_URL is set).
  *
  *   1. a client asks for a discharge (202) and long-polls; a person signs in, sees the request,
@@ -54,7 +54,7 @@ describe.runIf(browser !== undefined).each(testBackends('browser'))('approval pa
   });
 
   it('approve: sign in, see the pending request, approve; the waiting client gets a discharge that verifies', async () => {
-    const token = system.mint('approve group:ops deploy the web app', 'ops deploy');
+    const token = await system.mint('approve group:ops deploy the web app', 'ops deploy');
     const asked = await requestDischarge(system, token);
     expect(asked.status).toBe(202);
     expect(asked.body.approvalUrl).toMatch(new RegExp(`^${system.baseUrl}/approve/requests/dr_`));
@@ -81,7 +81,7 @@ describe.runIf(browser !== undefined).each(testBackends('browser'))('approval pa
     const result = await waiting;
     expect(result.status).toBe(200);
     const discharge = Macaroon.decode(String(result.body.discharge));
-    const verified = await system.verifier.verify(token, { discharges: [token.bindForRequest(discharge)], context: { operation: 'deploy' } });
+    const verified = await system.system.verifier.verify(token, { discharges: [token.bindForRequest(discharge)], context: { operation: 'deploy' } });
     expect(verified.declared.get('approved-by')).toBe('alice');
     const limit = discharge.caveats.map((c) => new TextDecoder().decode(c.identifier)).find((c) => c.startsWith('time-before '));
     const expiresIn = Date.parse(String(limit?.slice('time-before '.length))) - Date.now();
@@ -93,7 +93,7 @@ describe.runIf(browser !== undefined).each(testBackends('browser'))('approval pa
   });
 
   it('deny: the person gives a reason, the waiting client is refused with it', async () => {
-    const token = system.mint('approve alice drop the production database');
+    const token = await system.mint('approve alice drop the production database');
     const asked = await requestDischarge(system, token);
     expect(asked.status).toBe(202);
     const waiting = waitForDischarge(asked.body.pollUrl);
@@ -114,7 +114,7 @@ describe.runIf(browser !== undefined).each(testBackends('browser'))('approval pa
   });
 
   it('a cross-site form post to the approve URL is refused and the request stays pending', async () => {
-    const token = system.mint('approve group:ops rotate the signing keys');
+    const token = await system.mint('approve group:ops rotate the signing keys');
     const asked = await requestDischarge(system, token);
     expect(asked.status).toBe(202);
     const id = asked.body.approvalUrl.split('/').at(-1) as string;
@@ -138,7 +138,7 @@ describe.runIf(browser !== undefined).each(testBackends('browser'))('approval pa
         expect(res.status(), host).toBe(403);
         await page.waitForLoadState();
         expect(await page.locator('main').innerText()).toContain('ERR_CSRF');
-        const view = await system.service.get(id, { name: 'alice', groups: ['ops'] });
+        const view = await system.system.discharge.get(id, { name: 'alice', groups: ['ops'] });
         expect(view?.status).toBe('pending');
       }
     } finally {

@@ -4,12 +4,14 @@
  *
  *   npx tsx test/bench/approval-browser.ts [runs]      (default 10 runs after one warm-up)
  *
- * The system is the discharge service and approval pages served on 127.0.0.1 over in-memory
- * PGlite (or PostgreSQL when DATABASE_URL is set). Without Chromium it says so and exits 0.
+ * The system (`createSystem`) is served on 127.0.0.1 over in-memory
+ * PGlite (or a fresh PostgreSQL database, dropped afterwards, when DATABASE_URL is set). Without Chromium it says so and exits 0.
  */
+import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Macaroon } from '../../src/macaroon/macaroon.js';
-import { openDatabase } from '../../src/storage/index.js';
+import postgres from 'postgres';
+import { openDatabase, type Database } from '../../src/storage/index.js';
 import {
   CHROMIUM_PATH,
   launchChromium,
@@ -31,8 +33,8 @@ export async function approvalBrowserBench(runs = 10): Promise<boolean> {
     console.log(`approval-browser: not run: Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium)`);
     return true;
   }
-  const url = process.env.DATABASE_URL;
-  const database = await openDatabase(url !== undefined && url !== '' ? { url } : { memory: true });
+  const fresh = await freshDatabase();
+  const database = fresh.database;
   const system = await serveApprovalSystem(database);
   try {
     await system.addApprover('alice', 'correct horse battery', ['ops']);
@@ -42,7 +44,7 @@ export async function approvalBrowserBench(runs = 10): Promise<boolean> {
 
     const samples: number[] = [];
     for (let i = 0; i <= runs; i++) {
-      const token = system.mint(`approve group:ops benchmark run ${i}`);
+      const token = await system.mint(`approve group:ops benchmark run ${i}`);
       const asked = await requestDischarge(system, token);
       if (asked.status !== 202) throw new Error(`discharge request answered ${asked.status}`);
       const waiting = waitForDischarge(asked.body.pollUrl);
@@ -69,8 +71,31 @@ export async function approvalBrowserBench(runs = 10): Promise<boolean> {
   } finally {
     await system.close();
     await browser.close();
-    await database.close();
+    await fresh.drop();
   }
+}
+
+/** In-memory PGlite, or with DATABASE_URL a new PostgreSQL database dropped afterwards. */
+async function freshDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
+  const url = process.env.DATABASE_URL;
+  if (url === undefined || url === '') {
+    const database = await openDatabase({ memory: true });
+    return { database, drop: () => database.close() };
+  }
+  const admin = postgres(url, { max: 1, onnotice: () => undefined });
+  const name = `tessera_bench_${randomBytes(6).toString('hex')}`;
+  await admin.unsafe(`create database "${name}"`);
+  const at = new URL(url);
+  at.pathname = `/${name}`;
+  const database = await openDatabase({ url: at.toString(), maxConnections: 4 });
+  return {
+    database,
+    async drop() {
+      await database.close();
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end({ timeout: 5 });
+    },
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -1,22 +1,18 @@
 /**
- * The discharge service and approval pages served for real (@hono/node-server on 127.0.0.1,
- * an ephemeral port), plus Debian's Chromium through playwright-core: what the browser test
- * (test/browser.test.ts) and the approval latency benchmark (test/bench/approval-browser.ts)
- * share.
+ * The whole system (`createSystem`: issuer, discharge service, approval pages) served for real
+ * (@hono/node-server on 127.0.0.1, an ephemeral port), plus Debian's Chromium through
+ * playwright-core: what the browser test (test/browser.test.ts) and the approval latency
+ * benchmark (test/bench/approval-browser.ts) share.
  */
 import { existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
-import { Hono } from 'hono';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { addDischargeCaveat } from '../../src/client/index.js';
-import { createDischargeService, dischargeRoutes, type DischargeService } from '../../src/discharge/index.js';
-import { approvalPages, hashPassword } from '../../src/discharge/web/index.js';
-import { onError, notFound } from '../../src/http/errors.js';
+import { hashPassword } from '../../src/discharge/web/index.js';
 import { Macaroon } from '../../src/macaroon/macaroon.js';
-import { MasterKey, createStore, type Database, type Store } from '../../src/storage/index.js';
-import { Verifier } from '../../src/verifier/index.js';
+import { createSystem, type System } from '../../src/server/index.js';
+import { MasterKey, type Database } from '../../src/storage/index.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -24,14 +20,11 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 
 export interface ServedSystem {
-  /** `http://127.0.0.1:<port>`: the discharge service's location and the pages' origin. */
+  /** `http://127.0.0.1:<port>`: the system's public URL and the pages' origin. */
   readonly baseUrl: string;
-  readonly store: Store;
-  readonly service: DischargeService;
-  /** Verifies tokens from `mint` (and their discharges), counting uses in the store. */
-  readonly verifier: Verifier;
-  /** A primary token with these first-party caveats and a third-party caveat `condition` for our discharger. */
-  mint(condition: string, ...caveats: string[]): Macaroon;
+  readonly system: System;
+  /** A token from the issuer with these first-party caveats and a third-party caveat `condition` for the discharger. */
+  mint(condition: string, ...caveats: string[]): Promise<Macaroon>;
   addApprover(name: string, password: string, groups: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
@@ -51,42 +44,27 @@ export function closeServer(server: ServerType): Promise<void> {
   });
 }
 
-/** The discharge routes and the approval pages on one app, served on 127.0.0.1. */
+/** `createSystem` over `database`, served on 127.0.0.1 (the port is known before the system is built). */
 export async function serveApprovalSystem(database: Database): Promise<ServedSystem> {
-  let app: Hono | undefined;
+  let system: System | undefined;
   const { server, port } = await listen((request, env) =>
-    app === undefined ? new Response('starting', { status: 503 }) : app.fetch(request, env));
+    system === undefined ? new Response('starting', { status: 503 }) : system.app.fetch(request, env));
   const baseUrl = `http://127.0.0.1:${port}`;
-  const store = createStore(database, MasterKey.generate());
-  const service = await createDischargeService({ store, location: baseUrl });
-  const root = new Hono();
-  root.onError(onError);
-  root.notFound(notFound);
-  root.route('/', dischargeRoutes(service));
-  root.route('/approve', approvalPages({ service, store, publicUrl: baseUrl }));
-  app = root;
-
-  const rootKey = new Uint8Array(randomBytes(32));
-  const verifier = new Verifier({ rootKeyFor: () => rootKey, usage: { consume: (scope, limit) => store.usage.consumeUse(scope, limit) } });
-  let n = 0;
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: baseUrl, log: () => undefined });
+  const built = system;
   return {
     baseUrl,
-    store,
-    service,
-    verifier,
-    mint(condition, ...caveats) {
-      const primary = caveats.reduce(
-        (m, c) => m.addFirstPartyCaveat(c),
-        Macaroon.mint({ rootKey, identifier: `browser-token-${++n}-${randomBytes(4).toString('hex')}`, location: 'https://api.test' }),
-      );
-      return addDischargeCaveat(primary, { location: baseUrl, publicKey: service.publicKey, condition });
+    system: built,
+    async mint(condition, ...caveats) {
+      const minted = await built.issuer.mint({ caveats, label: 'browser test' });
+      return addDischargeCaveat(Macaroon.decode(minted.token), { location: baseUrl, publicKey: built.discharge.publicKey, condition });
     },
     async addApprover(name, password, groups) {
-      await store.users.create({ name, passwordHash: await hashPassword(password, FAST_SCRYPT), groups });
+      await built.store.users.create({ name, passwordHash: await hashPassword(password, FAST_SCRYPT), groups });
     },
     async close() {
-      service.close();
       await closeServer(server);
+      await built.close();
     },
   };
 }
@@ -103,7 +81,7 @@ export async function requestDischarge(system: ServedSystem, token: Macaroon): P
   const res = await fetch(`${system.baseUrl}/v1/discharge`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ id: Buffer.from(third.identifier).toString('base64url'), caveats: ['ops deploy', 'time-before 2099-01-01T00:00:00Z'] }),
+    body: JSON.stringify({ id: Buffer.from(third.identifier).toString('base64url'), caveats: token.caveats.filter((c) => c.location === undefined).map((c) => new TextDecoder().decode(c.identifier)) }),
   });
   return { status: res.status, body: (await res.json()) as PendingDischarge };
 }
