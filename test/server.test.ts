@@ -1,0 +1,114 @@
+/**
+ * `tessera serve` as a user runs it: starts on an ephemeral port with a temporary data dir,
+ * prints where it listens and the admin token once, leaves the token in a 0600 file, answers
+ * /healthz, stops cleanly on SIGINT, and on the next start prints no token but keeps it valid.
+ */
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { isTesseraError } from '../src/errors.js';
+import { startServer } from '../src/server/server.js';
+import { hasStackTrace, runCli, spawnCli } from './support/cli.js';
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'tessera-serve-'));
+  dirs.push(d);
+  return d;
+}
+
+interface Served {
+  readonly url: string;
+  output(): string;
+  /** Send a signal; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Start `tessera serve --port 0 --data-dir <dir>`; resolves once it says "Ctrl-C to stop". */
+function serve(dataDir: string): Promise<Served> {
+  const child = spawnCli(['serve', '--port', '0', '--data-dir', dataDir]);
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 150_000);
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      if (url !== undefined && out.includes('Ctrl-C to stop')) {
+        resolve({
+          url,
+          output: () => out,
+          stop: async (signal = 'SIGINT') => {
+            child.kill(signal);
+            const code = await exited;
+            clearTimeout(killer);
+            return code;
+          },
+        });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(killer);
+      reject(new Error(`serve exited early (${code}): ${out}`));
+    });
+  });
+}
+
+describe('tessera serve', { timeout: 240_000 }, () => {
+  it('first start prints the admin token once and saves it 0600; SIGINT stops cleanly; restart keeps it', async () => {
+    const dir = await tempDir();
+    const first = await serve(dir);
+    const printed = /admin token \(shown once; saved to (.+), mode 0600\):\n([A-Za-z0-9_-]+)\n/.exec(first.output());
+    expect(printed).not.toBeNull();
+    const [, file, token] = printed as RegExpExecArray;
+    expect(file).toBe(join(dir, 'admin-token'));
+    expect((await readFile(file!, 'utf8')).trim()).toBe(token);
+    expect(((await stat(file!)).mode & 0o777).toString(8)).toBe('600');
+    expect(((await stat(join(dir, 'master.key'))).mode & 0o777).toString(8)).toBe('600');
+
+    const health = await fetch(`${first.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok', database: 'pglite' });
+    const keys = await fetch(`${first.url}/v1/keys`, { headers: { authorization: `Macaroon ${token}` } });
+    expect(keys.status).toBe(200);
+
+    // While it runs, a second server on the same embedded database is refused, clearly.
+    const clash = await runCli(['serve', '--port', '0', '--data-dir', dir]);
+    expect(clash.code).toBe(1);
+    expect(clash.stderr).toMatch(/error: the embedded database is in use by process \d+; .+ \(ERR_CONFIG\)/);
+    expect(hasStackTrace(clash.stderr)).toBe(false);
+
+    expect(await first.stop('SIGINT')).toBe(0);
+    expect(first.output()).toContain('tessera: SIGINT: stopping');
+    expect(first.output()).toContain('tessera: stopped');
+    await expect(fetch(`${first.url}/healthz`)).rejects.toThrow();
+
+    const second = await serve(dir);
+    expect(second.output()).not.toContain(token!);
+    expect(second.output()).toContain(`tessera: admin token: ${file}`);
+    const again = await fetch(`${second.url}/v1/keys`, { headers: { authorization: `Macaroon ${token}` } });
+    expect(again.status).toBe(200);
+    expect(await second.stop('SIGTERM')).toBe(0);
+  });
+
+  it('reports a port in use as a configuration error', async () => {
+    const a = await startServer({ port: 0, dataDir: await tempDir(), log: () => undefined });
+    try {
+      let err: unknown;
+      try {
+        await startServer({ port: a.port, dataDir: await tempDir(), log: () => undefined });
+      } catch (e) {
+        err = e;
+      }
+      expect(isTesseraError(err, 'ERR_CONFIG')).toBe(true);
+      expect((err as Error).message).toContain(`port ${a.port}`);
+    } finally {
+      await a.close();
+    }
+  });
+});
