@@ -509,6 +509,7 @@ describe('pages and decisions', () => {
     for (const bad of ['abc', '0', '-5', '1.5', '9999999', '61']) {
       expect((await alice.post(`/approve/requests/${id}/approve`, { csrf, validityMinutes: bad })).status, bad).toBe(400);
     }
+    expect(await (await alice.post(`/approve/requests/${id}/approve`, { csrf, validityMinutes: '61' })).text()).toContain('choose fewer minutes');
     expect((await fx.view(id))?.status).toBe('pending');
     expect((await alice.post(`/approve/requests/${id}/approve`, { csrf, validityMinutes: '' })).status).toBe(303);
     expect(await fx.view(id)).toMatchObject({ status: 'approved', validitySeconds: 300 });

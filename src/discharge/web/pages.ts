@@ -34,7 +34,7 @@ import { HTTPException } from 'hono/http-exception';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { utf8 } from '../../crypto/bytes.js';
-import { TesseraError, invalidArgument, type ErrorCode } from '../../errors.js';
+import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../../errors.js';
 import { dummyVerify, verifyPassword } from './passwords.js';
 import { ConcurrencyGate, FailureLimiter, type FailureLimit } from './rate-limit.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
@@ -241,7 +241,6 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const e = asTesseraError(err);
     if (e === undefined) throw err; // not ours: the host app's error handler answers
     const status = e.status as ContentfulStatusCode;
-    if (e.code === 'ERR_RATE_LIMITED' && typeof e.details.retryAfter === 'number') c.header('Retry-After', String(e.details.retryAfter));
     if (wantsJson(c)) return c.json(e.toJSON(), status);
     const message = status >= 500 ? 'Something went wrong on the server; try again later.' : e.message;
     return c.html(errorPage(TITLES[e.code] ?? 'Something went wrong', message, e.code), status);
@@ -339,7 +338,15 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       }
       decision = { approve: true, validitySeconds: Number(minutes) * 60 };
     }
-    await service.decide(id, me.approver, decision);
+    try {
+      await service.decide(id, me.approver, decision);
+    } catch (e) {
+      // The service bounds the validity; say so in the page's unit, not in seconds.
+      if (isTesseraError(e, 'ERR_INVALID_ARGUMENT') && e.details.field === 'validitySeconds') {
+        throw new TesseraError('ERR_BAD_REQUEST', 'That is longer than this service allows; choose fewer minutes.', { field: 'validityMinutes' });
+      }
+      throw e;
+    }
     return c.redirect(paths.request(id), 303);
   });
 
