@@ -1,43 +1,48 @@
 /**
- * `tessera users` (src/cli/commands/users.ts) on an embedded database in a temporary data
- * directory: add with a password from stdin, list, change a password, remove, and refusals.
+ * `tessera users` (src/cli/commands/users.ts) through the CLI dispatcher, on an embedded
+ * database in a temporary data directory: add with a password from stdin or the no-echo
+ * prompt, list, change a password, remove, and refusals.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runUsers, type UsersIo } from '../src/cli/commands/users.js';
+import { promptHidden, type PasswordPrompt, type UsersIO } from '../src/cli/commands/users.js';
+import { run } from '../src/cli/run.js';
 import { verifyPassword } from '../src/discharge/web/index.js';
 import { MasterKey, createStore, openDatabase } from '../src/storage/index.js';
 
 let dataDir: string;
 beforeAll(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'tessera-users-'));
-  // Creating (initdb + migrations) the embedded database is the slow part: do it once, here.
+  // Creating the embedded database (initdb + migrations) is the slow part: once, here.
   await (await openDatabase({ dataDir })).close();
 });
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-interface Run {
+interface Result {
   readonly code: number;
   readonly out: string;
   readonly err: string;
 }
 
-async function run(args: string[], stdin: string | NodeJS.ReadableStream = ''): Promise<Run> {
-  let out = '';
-  let err = '';
-  const io: UsersIo = {
-    stdin: typeof stdin === 'string' ? Readable.from([Buffer.from(stdin)]) : stdin,
-    stdout: { write: (t: string) => (out += t) },
-    stderr: { write: (t: string) => (err += t) },
+async function tessera(args: string[], input: { stdin?: string; prompt?: PasswordPrompt } = {}): Promise<Result> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: UsersIO = {
+    out: (t) => out.push(t),
+    err: (t) => err.push(t),
+    readStdin: async () => input.stdin,
     env: {},
+    cwd: dataDir,
+    stopSignal: () => new Promise(() => undefined),
+    ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
   };
-  const code = await runUsers([...args, '--data-dir', dataDir], io);
-  return { code, out, err };
+  const code = await run(['users', ...args, '--data-dir', dataDir], io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
 async function withStore<T>(fn: (store: ReturnType<typeof createStore>) => Promise<T>): Promise<T> {
@@ -49,77 +54,100 @@ async function withStore<T>(fn: (store: ReturnType<typeof createStore>) => Promi
   }
 }
 
+const hashOf = async (name: string): Promise<string> => (await withStore((s) => s.users.get(name)))?.passwordHash ?? '';
+
 describe('tessera users', () => {
   it('adds a user with groups and a scrypt-hashed password from stdin', async () => {
-    const r = await run(['add', 'alice', '--group', 'ops', '--group', 'release', '--password-stdin'], 'correct horse battery\n');
-    expect(r).toMatchObject({ code: 0, err: '' });
-    expect(r.out).toBe('added user alice (groups: ops, release)\n');
-    const user = await withStore((s) => s.users.get('alice'));
-    expect(user?.groups).toEqual(['ops', 'release']);
-    expect(user?.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$/);
-    expect(await verifyPassword('correct horse battery', user?.passwordHash ?? '')).toBe(true);
-    expect(await verifyPassword('correct horse battery\n', user?.passwordHash ?? '')).toBe(false);
-    expect(r.out + r.err).not.toContain('correct horse');
+    const r = await tessera(['add', 'alice', '--group', 'ops', '-g', 'release', '--password-stdin'], { stdin: 'correct horse battery\n' });
+    expect(r).toEqual({ code: 0, out: 'added user alice (groups: ops, release)', err: '' });
+    expect((await withStore((s) => s.users.get('alice')))?.groups).toEqual(['ops', 'release']);
+    const hash = await hashOf('alice');
+    expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
+    expect(await verifyPassword('correct horse battery', hash)).toBe(true);
+    expect(await verifyPassword('correct horse battery\n', hash)).toBe(false);
+  });
+
+  it('is listed in the command table', async () => {
+    const out: string[] = [];
+    await run(['--help'], { out: (t) => out.push(t), err: () => undefined, readStdin: async () => undefined, env: {}, cwd: dataDir, stopSignal: () => new Promise(() => undefined) });
+    expect(out.join('\n')).toMatch(/^\s+users\s+add, list or remove/m);
+    expect((await tessera(['--help'])).out).toContain('tessera users add <name> --group <group>');
   });
 
   it('lists users with their groups', async () => {
-    const r = await run(['list']);
+    const r = await tessera(['list']);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/^alice\tops,release\t\d{4}-\d\d-\d\dT/m);
   });
 
+  it('asks twice on the terminal prompt; refuses when the answers differ', async () => {
+    const answers = ['tty password 1', 'tty password 1'];
+    const asked: string[] = [];
+    const prompt: PasswordPrompt = async (q) => (asked.push(q), answers.shift() ?? '');
+    expect((await tessera(['add', 'carol', '--group', 'ops'], { prompt })).code).toBe(0);
+    expect(asked).toEqual(['Password: ', 'Password again: ']);
+    expect(await verifyPassword('tty password 1', await hashOf('carol'))).toBe(true);
+    const differ = ['first password', 'second password'];
+    const r = await tessera(['add', 'dave', '--group', 'ops'], { prompt: async () => differ.shift() ?? '' });
+    expect(r).toMatchObject({ code: 1, err: expect.stringContaining('the two passwords differ') });
+  });
+
   it('refuses a duplicate, a bad name or group, a short password, and a missing group', async () => {
-    expect(await run(['add', 'alice', '--group', 'ops', '--password-stdin'], 'another password')).toMatchObject({ code: 1, err: expect.stringContaining('already exists') });
-    expect((await run(['add', 'Alice Smith', '--group', 'ops', '--password-stdin'], 'a good password')).code).toBe(1);
-    expect((await run(['add', 'bob', '--group', 'group:ops', '--password-stdin'], 'a good password')).code).toBe(1);
-    expect(await run(['add', 'bob', '--group', 'ops', '--password-stdin'], 'short')).toMatchObject({ code: 1, err: expect.stringContaining('at least 8') });
-    expect((await run(['add', 'bob', '--password-stdin'], 'a good password')).code).toBe(1);
+    const dup = await tessera(['add', 'alice', '--group', 'ops', '--password-stdin'], { stdin: 'another password' });
+    expect(dup).toMatchObject({ code: 1, err: expect.stringContaining('already a user alice') });
+    expect((await tessera(['add', 'Alice Smith', '--group', 'ops', '--password-stdin'], { stdin: 'a good password' })).code).toBe(1);
+    expect((await tessera(['add', 'bob', '--group', 'group:ops', '--password-stdin'], { stdin: 'a good password' })).code).toBe(1);
+    expect(await tessera(['add', 'bob', '--group', 'ops', '--password-stdin'], { stdin: 'short\n' })).toMatchObject({ code: 1, err: expect.stringContaining('at least 8') });
+    expect((await tessera(['add', 'bob', '--password-stdin'], { stdin: 'a good password' })).code).toBe(2);
     expect(await withStore((s) => s.users.get('bob'))).toBeUndefined();
+    expect(await verifyPassword('correct horse battery', await hashOf('alice'))).toBe(true); // untouched
   });
 
-  it('will not prompt without a terminal: it asks for --password-stdin', async () => {
-    const r = await run(['add', 'bob', '--group', 'ops'], 'a good password');
-    expect(r.code).toBe(1);
+  it('will not prompt without a terminal, nor read a password from a terminal stdin', async () => {
+    const r = await tessera(['add', 'bob', '--group', 'ops']);
+    expect(r.code).toBe(2);
     expect(r.err).toContain('--password-stdin');
-  });
-
-  it('prompts twice without echo on a terminal', async () => {
-    const tty = Object.assign(new PassThrough(), { isTTY: true, modes: [] as boolean[], setRawMode(m: boolean) { this.modes.push(m); } });
-    setTimeout(() => tty.write('tty password 1\r'), 20);
-    setTimeout(() => tty.write('tty password 1\r'), 60);
-    const r = await run(['add', 'carol', '--group', 'ops'], tty);
-    expect(r.code).toBe(0);
-    expect(r.err).toBe('Password: \nPassword again: \n');
-    expect(r.err + r.out).not.toContain('tty password');
-    expect(tty.modes).toEqual([true, false, true, false]);
-    const user = await withStore((s) => s.users.get('carol'));
-    expect(await verifyPassword('tty password 1', user?.passwordHash ?? '')).toBe(true);
+    expect((await tessera(['add', 'bob', '--group', 'ops', '--password-stdin'])).code).toBe(2);
   });
 
   it('passwd changes the password and ends the user\'s sessions', async () => {
     await withStore((s) => s.sessions.create({ sessionId: 'S'.repeat(43), userName: 'alice', csrfToken: 'C'.repeat(43), expiresAt: new Date(Date.now() + 60_000) }));
-    const r = await run(['passwd', 'alice', '--password-stdin'], 'a brand new password\n');
-    expect(r).toMatchObject({ code: 0, out: 'changed the password of alice; ended 1 session(s)\n' });
-    const user = await withStore((s) => s.users.get('alice'));
-    expect(await verifyPassword('a brand new password', user?.passwordHash ?? '')).toBe(true);
+    const r = await tessera(['passwd', 'alice', '--password-stdin'], { stdin: 'a brand new password\n' });
+    expect(r).toMatchObject({ code: 0, out: 'changed the password of alice; ended 1 session(s)' });
+    expect(await verifyPassword('a brand new password', await hashOf('alice'))).toBe(true);
     expect(await withStore((s) => s.sessions.getActive('S'.repeat(43)))).toBeUndefined();
-    expect((await run(['passwd', 'nobody', '--password-stdin'], 'a brand new password')).code).toBe(1);
+    expect((await tessera(['passwd', 'nobody', '--password-stdin'], { stdin: 'a brand new password' })).code).toBe(1);
   });
 
   it('removes a user; removing an unknown user fails', async () => {
-    expect(await run(['remove', 'carol'])).toMatchObject({ code: 0, out: 'removed user carol\n' });
+    expect(await tessera(['remove', 'carol'])).toMatchObject({ code: 0, out: 'removed user carol' });
     expect(await withStore((s) => s.users.get('carol'))).toBeUndefined();
-    expect(await run(['remove', 'carol'])).toMatchObject({ code: 1, err: expect.stringContaining('no user carol') });
+    expect(await tessera(['remove', 'carol'])).toMatchObject({ code: 1, err: expect.stringContaining('no user carol') });
   });
 
   it('answers usage errors with exit code 2', async () => {
-    expect((await run([])).code).toBe(2);
-    expect((await run(['frob', 'x'])).code).toBe(2);
-    expect((await run(['add'])).code).toBe(2);
-    expect((await run(['list', 'extra'])).code).toBe(2);
-    expect((await run(['add', 'x', '--bogus'])).code).toBe(2);
-    const help = await run(['--help']);
-    expect(help.code).toBe(0);
-    expect(help.out).toContain('tessera users add');
+    for (const args of [[], ['frob', 'x'], ['add'], ['list', 'extra'], ['add', 'x', '--bogus'], ['remove', 'x', '--group', 'g'], ['list', '--password-stdin']]) {
+      expect((await tessera(args)).code, args.join(' ')).toBe(2);
+    }
+  });
+});
+
+describe('the no-echo prompt', () => {
+  it('reads a line in raw mode, handles backspace, and echoes nothing typed', async () => {
+    const input = Object.assign(new PassThrough(), { modes: [] as boolean[], setRawMode(m: boolean) { this.modes.push(m); } });
+    let shown = '';
+    const answer = promptHidden({ input, output: { write: (t: string) => (shown += t) } }, 'Password: ');
+    input.write('secret pa');
+    input.write('sx\u007fsword\r');
+    expect(await answer).toBe('secret password');
+    expect(shown).toBe('Password: \n');
+    expect(input.modes).toEqual([true, false]);
+  });
+
+  it('Ctrl-C cancels', async () => {
+    const input = new PassThrough();
+    const answer = promptHidden({ input, output: { write: () => undefined } }, 'Password: ');
+    input.write('abc\u0003');
+    await expect(answer).rejects.toThrow('cancelled');
   });
 });

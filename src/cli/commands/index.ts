@@ -12,6 +12,7 @@ import { mint } from './mint.js';
 import { revoke } from './revoke.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
+import { users } from './users.js';
 import { verify } from './verify.js';
 
-export const COMMANDS: readonly Command[] = Object.freeze([serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys]);
+export const COMMANDS: readonly Command[] = Object.freeze([serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys, users]);

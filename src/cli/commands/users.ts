@@ -1,192 +1,189 @@
 /**
  * `tessera users`: the approvers of the approval pages, managed directly on the database (a
- * local admin action, like creating the first admin token).
+ * local admin action, like the first admin token; no server needs to run).
  *
  *   tessera users add <name> --group <g> [--group <g2>] [--password-stdin]
  *   tessera users passwd <name> [--password-stdin]     new password; signs the user out everywhere
  *   tessera users list
  *   tessera users remove <name>                        also ends the user's sessions
  *
- * Options: `--data-dir <dir>` (embedded database, default `.tessera`), or DATABASE_URL for
- * PostgreSQL. The password is read from a prompt that does not echo (asked twice), or, with
- * `--password-stdin`, from standard input (one trailing newline removed). It is hashed with
- * scrypt (src/discharge/web/passwords.ts) and never printed or logged.
+ * The password comes from a prompt that does not echo (asked twice), or with --password-stdin
+ * from standard input (one trailing newline removed). It is hashed with scrypt
+ * (src/discharge/web/passwords.ts) and never printed or logged.
  *
- * Names of users and groups follow the discharge conditions' grammar (`approve <who> <what>`),
- * so every user can be named in a condition: lowercase letters, digits, `.`, `_`, `-`.
+ * User and group names follow the discharge conditions' grammar (`approve <who> <what>`, see
+ * src/discharge/conditions.ts) so every user and group can be named in a condition.
  */
-import { parseArgs } from 'node:util';
-import { TesseraError, invalidArgument, isTesseraError } from '../../errors.js';
 import { NAME_PATTERN } from '../../discharge/conditions.js';
 import { checkNewPassword, hashPassword, MAX_PASSWORD_LENGTH } from '../../discharge/web/passwords.js';
+import { TesseraError, invalidArgument } from '../../errors.js';
 import { MasterKey, createStore, openDatabase, type Store } from '../../storage/index.js';
+import { bool, str, strs, type Command } from '../command.js';
+import { UsageError, dataDirOf, type CliIO } from '../io.js';
 
-/** Where the command reads and writes; `process` by default. */
-export interface UsersIo {
-  readonly stdin: NodeJS.ReadableStream & { readonly isTTY?: boolean; setRawMode?: (mode: boolean) => unknown };
-  readonly stdout: { write(text: string): unknown };
-  readonly stderr: { write(text: string): unknown };
-  readonly env: Readonly<Record<string, string | undefined>>;
+/** Ask a question and read an answer without echoing it. */
+export type PasswordPrompt = (question: string) => Promise<string>;
+
+/** CliIO, plus (for tests) the prompt to use instead of the terminal's. */
+export type UsersIO = CliIO & { readonly prompt?: PasswordPrompt };
+
+/** A terminal as the prompt needs it (process.stdin / process.stderr). */
+export interface Terminal {
+  readonly input: NodeJS.ReadableStream & { setRawMode?: (mode: boolean) => unknown };
+  readonly output: { write(text: string): unknown };
 }
 
-export const USERS_USAGE = `usage:
-  tessera users add <name> --group <group> [--group <group>...] [--password-stdin]
-  tessera users passwd <name> [--password-stdin]
-  tessera users list
-  tessera users remove <name>
-options: --data-dir <dir> (default .tessera; DATABASE_URL selects PostgreSQL instead)
-`;
-
-const DEFAULT_DATA_DIR = '.tessera';
-
-function checkName(kind: 'user' | 'group', name: string | undefined): string {
-  if (name === undefined || !NAME_PATTERN.test(name)) {
-    throw invalidArgument(`a ${kind} name must be 1-64 of a-z 0-9 . _ - (starting with a letter or digit)`, { field: kind });
-  }
-  return name;
-}
-
-/** Read all of stdin as the password: one trailing newline is removed, nothing else. */
-async function passwordFromStdin(stdin: UsersIo['stdin']): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stdin) {
-    const b = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    size += b.length;
-    if (size > MAX_PASSWORD_LENGTH * 4 + 2) throw new TesseraError('ERR_LIMIT', 'the password on stdin is too long');
-    chunks.push(b);
-  }
-  const text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
-  return text.replace(/\r?\n$/, '');
-}
-
-/** Prompt on a terminal without echoing what is typed. */
-function promptHidden(io: UsersIo, question: string): Promise<string> {
-  const { stdin } = io;
+/**
+ * Prompt on a terminal in raw mode, so nothing typed is echoed. Enter ends the answer,
+ * Backspace deletes, Ctrl-C cancels.
+ */
+export function promptHidden(terminal: Terminal, question: string): Promise<string> {
+  const { input, output } = terminal;
   return new Promise((resolve, reject) => {
     let typed = '';
     const finish = (error?: Error): void => {
-      stdin.removeListener('data', onData);
-      stdin.setRawMode?.(false);
-      stdin.pause();
-      io.stderr.write('\n');
+      input.removeListener('data', onData);
+      input.setRawMode?.(false);
+      input.pause();
+      output.write('\n');
       if (error === undefined) resolve(typed);
       else reject(error);
     };
     const onData = (data: Buffer | string): void => {
-      for (const ch of data.toString('utf8')) {
+      for (const ch of data.toString()) {
         if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish();
         if (ch === '\u0003') return finish(new TesseraError('ERR_INVALID_ARGUMENT', 'cancelled'));
         if (ch === '\u007f' || ch === '\b') typed = [...typed].slice(0, -1).join('');
         else if (typed.length <= MAX_PASSWORD_LENGTH) typed += ch;
       }
     };
-    io.stderr.write(question);
-    stdin.setRawMode?.(true);
-    stdin.resume();
-    stdin.on('data', onData);
+    output.write(question);
+    input.setRawMode?.(true);
+    input.resume();
+    input.on('data', onData);
   });
 }
 
-async function newPassword(io: UsersIo, fromStdin: boolean): Promise<string> {
-  if (fromStdin) return checkNewPassword(await passwordFromStdin(io.stdin));
-  if (io.stdin.isTTY !== true) {
-    throw invalidArgument('no terminal to ask for the password on: pipe it in with --password-stdin', { field: 'password' });
+const terminalPrompt = (): PasswordPrompt | undefined =>
+  process.stdin.isTTY === true ? (question) => promptHidden({ input: process.stdin, output: process.stderr }, question) : undefined;
+
+function checkName(kind: 'user' | 'group', name: string | undefined): string {
+  if (name === undefined || !NAME_PATTERN.test(name)) {
+    throw invalidArgument(`a ${kind} name must be 1-64 of a-z 0-9 . _ - starting with a letter or digit`, { field: kind });
   }
-  const first = checkNewPassword(await promptHidden(io, 'Password: '));
-  const second = await promptHidden(io, 'Password again: ');
-  if (first !== second) throw invalidArgument('the two passwords differ', { field: 'password' });
+  return name;
+}
+
+async function newPassword(io: UsersIO, fromStdin: boolean): Promise<string> {
+  if (fromStdin) {
+    const text = await io.readStdin();
+    if (text === undefined) throw new UsageError('--password-stdin: stdin is a terminal; pipe the password in');
+    return checkNewPassword(text.replace(/\r?\n$/, ''));
+  }
+  const prompt = io.prompt ?? terminalPrompt();
+  if (prompt === undefined) throw new UsageError('no terminal to ask for the password on: pipe it in with --password-stdin');
+  const first = checkNewPassword(await prompt('Password: '));
+  if ((await prompt('Password again: ')) !== first) throw invalidArgument('the two passwords differ', { field: 'password' });
   return first;
 }
 
-async function withStore<T>(dataDir: string, env: UsersIo['env'], fn: (store: Store) => Promise<T>): Promise<T> {
-  const database = await openDatabase({ url: env.DATABASE_URL, dataDir });
+async function withStore<T>(io: CliIO, dataDirOption: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
+  const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
+  const database = await openDatabase({ url, dataDir: dataDirOf(dataDirOption, io) });
   try {
-    // Users and sessions hold nothing sealed, so these commands never need the master key
-    // (and must not create one): the store gets a throwaway key it will not use.
+    // Users and sessions hold nothing sealed, so these commands never need the master key (and
+    // must not create one in the data directory): the store gets a throwaway key it never uses.
     return await fn(createStore(database, MasterKey.generate()));
   } finally {
     await database.close();
   }
 }
 
-/** Run `tessera users …` with `args` after `users`; returns the exit code. */
-export async function runUsers(args: readonly string[], io: UsersIo = process as unknown as UsersIo): Promise<number> {
-  try {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      strict: true,
-      options: {
-        group: { type: 'string', multiple: true, short: 'g' },
-        'password-stdin': { type: 'boolean' },
-        'data-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    const [action, name, ...extra] = positionals;
-    if (values.help === true || action === undefined) {
-      (values.help === true ? io.stdout : io.stderr).write(USERS_USAGE);
-      return values.help === true ? 0 : 2;
+export const users: Command = {
+  name: 'users',
+  summary: 'add, list or remove the people who approve requests (local database)',
+  help: `Usage: tessera users add <name> --group <group> [--group <group>...] [--password-stdin]
+       tessera users passwd <name> [--password-stdin]
+       tessera users list
+       tessera users remove <name>
+
+Approvers sign in to the approval pages (/approve/) to approve or deny discharge requests
+addressed to them ("approve <name> …") or to a group of theirs ("approve group:<group> …").
+This works on the database directly; no server needs to run.
+
+add     Adds a user. The password is asked twice without echo, or read from stdin.
+passwd  Sets a new password and ends the user's browser sessions.
+list    Lists users and their groups.
+remove  Removes a user and ends their sessions.
+
+Names of users and groups: 1-64 of a-z 0-9 . _ - (starting with a letter or digit).
+Passwords: at least 8 characters, hashed with scrypt.
+
+Options:
+  -g, --group <group>  a group the user belongs to (repeatable; add needs at least one)
+  --password-stdin     read the password from stdin (one trailing newline is removed)
+  --data-dir <dir>     the embedded database's directory (default TESSERA_DATA_DIR or ./.tessera)
+  -h, --help           show this help
+
+Environment:
+  DATABASE_URL         use this PostgreSQL database instead of the embedded one
+
+Example:
+  printf '%s\\n' "$PASSWORD" | tessera users add alice --group ops --password-stdin`,
+  options: {
+    group: { type: 'string', multiple: true, short: 'g' },
+    'password-stdin': { type: 'boolean' },
+    'data-dir': { type: 'string' },
+  },
+  positionals: { min: 1, max: 2 },
+  async run(args, cli) {
+    const io = cli as UsersIO;
+    const [action, name] = args.positionals;
+    const groups = strs(args, 'group');
+    const fromStdin = bool(args, 'password-stdin');
+    const dataDir = str(args, 'data-dir');
+    if (action === 'list' ? name !== undefined : name === undefined) {
+      throw new UsageError(action === 'list' ? 'users list takes no name' : `users ${action ?? ''} needs a user name`);
     }
-    const dataDir = values['data-dir'] ?? DEFAULT_DATA_DIR;
-    const groups = values.group ?? [];
-    const arity = action === 'list' ? 0 : 1;
-    if ((arity === 1 && name === undefined) || extra.length > 0 || (arity === 0 && name !== undefined)) {
-      io.stderr.write(USERS_USAGE);
-      return 2;
-    }
-    if (action !== 'add' && groups.length > 0) throw invalidArgument('--group is only for users add', { field: 'group' });
-    if (action !== 'add' && action !== 'passwd' && values['password-stdin'] === true) {
-      throw invalidArgument('--password-stdin is only for users add and users passwd', { field: 'password' });
-    }
+    if (action !== 'add' && groups.length > 0) throw new UsageError('--group is only for users add');
+    if (action !== 'add' && action !== 'passwd' && fromStdin) throw new UsageError('--password-stdin is only for users add and users passwd');
 
     switch (action) {
       case 'add': {
         const user = checkName('user', name);
-        if (groups.length === 0) throw invalidArgument('give the user at least one --group (or --group with their own name)', { field: 'group' });
+        if (groups.length === 0) throw new UsageError('users add needs at least one --group');
         for (const g of groups) checkName('group', g);
-        const passwordHash = await hashPassword(await newPassword(io, values['password-stdin'] === true));
-        await withStore(dataDir, io.env, (store) => store.users.create({ name: user, passwordHash, groups }));
-        io.stdout.write(`added user ${user} (groups: ${[...new Set(groups)].join(', ')})\n`);
+        const passwordHash = await hashPassword(await newPassword(io, fromStdin));
+        await withStore(io, dataDir, async (store) => {
+          if ((await store.users.get(user)) !== undefined) throw new TesseraError('ERR_CONFLICT', `there is already a user ${user}`);
+          await store.users.create({ name: user, passwordHash, groups });
+        });
+        io.out(`added user ${user} (groups: ${[...new Set(groups)].join(', ')})`);
         return 0;
       }
       case 'passwd': {
         const user = checkName('user', name);
-        const passwordHash = await hashPassword(await newPassword(io, values['password-stdin'] === true));
-        const ended = await withStore(dataDir, io.env, async (store) => {
+        const passwordHash = await hashPassword(await newPassword(io, fromStdin));
+        const ended = await withStore(io, dataDir, async (store) => {
           await store.users.update(user, { passwordHash });
           return store.sessions.revokeAllForUser(user);
         });
-        io.stdout.write(`changed the password of ${user}; ended ${ended} session(s)\n`);
+        io.out(`changed the password of ${user}; ended ${ended} session(s)`);
         return 0;
       }
       case 'list': {
-        const users = await withStore(dataDir, io.env, (store) => store.users.list());
-        for (const u of users) io.stdout.write(`${u.name}\t${u.groups.join(',')}\t${u.createdAt.toISOString()}\n`);
+        const all = await withStore(io, dataDir, (store) => store.users.list());
+        for (const u of all) io.out(`${u.name}\t${u.groups.join(',')}\t${u.createdAt.toISOString()}`);
         return 0;
       }
       case 'remove': {
         const user = checkName('user', name);
-        const removed = await withStore(dataDir, io.env, (store) => store.users.remove(user));
-        if (!removed) throw new TesseraError('ERR_NOT_FOUND', `no user ${user}`);
-        io.stdout.write(`removed user ${user}\n`);
+        if (!(await withStore(io, dataDir, (store) => store.users.remove(user)))) throw new TesseraError('ERR_NOT_FOUND', `there is no user ${user}`);
+        io.out(`removed user ${user}`);
         return 0;
       }
       default:
-        io.stderr.write(USERS_USAGE);
-        return 2;
+        throw new UsageError(`unknown users action "${String(action).slice(0, 20)}": use add, passwd, list or remove`);
     }
-  } catch (e) {
-    if (isTesseraError(e)) {
-      const message = e.code === 'ERR_CONFLICT' ? 'that user already exists' : e.message;
-      io.stderr.write(`tessera users: ${message} (${e.code})\n`);
-      return 1;
-    }
-    if (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`tessera users: ${e.message}\n${USERS_USAGE}`);
-      return 2;
-    }
-    throw e;
-  }
-}
+  },
+};
