@@ -4,14 +4,12 @@
  *
  *   npx tsx test/bench/approval-browser.ts [runs]      (default 10 runs after one warm-up)
  *
- * The system (`createSystem`) is served on 127.0.0.1 over in-memory
- * PGlite (or a fresh PostgreSQL database, dropped afterwards, when DATABASE_URL is set). Without Chromium it says so and exits 0.
+ * The system (`createSystem`) is served on 127.0.0.1 over in-memory PGlite (or a fresh
+ * PostgreSQL database, dropped afterwards, when DATABASE_URL is set). Without Chromium it says
+ * so and exits 0.
  */
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import { Macaroon } from '../../src/macaroon/macaroon.js';
-import postgres from 'postgres';
-import { openDatabase, type Database } from '../../src/storage/index.js';
 import {
   CHROMIUM_PATH,
   launchChromium,
@@ -20,6 +18,7 @@ import {
   signIn,
   waitForDischarge,
 } from '../support/web-system.js';
+import { freshDatabase } from './fresh-database.js';
 
 const TARGET_MS = 1000;
 
@@ -75,28 +74,6 @@ export async function approvalBrowserBench(runs = 10): Promise<boolean> {
   }
 }
 
-/** In-memory PGlite, or with DATABASE_URL a new PostgreSQL database dropped afterwards. */
-async function freshDatabase(): Promise<{ database: Database; drop(): Promise<void> }> {
-  const url = process.env.DATABASE_URL;
-  if (url === undefined || url === '') {
-    const database = await openDatabase({ memory: true });
-    return { database, drop: () => database.close() };
-  }
-  const admin = postgres(url, { max: 1, onnotice: () => undefined });
-  const name = `tessera_bench_${randomBytes(6).toString('hex')}`;
-  await admin.unsafe(`create database "${name}"`);
-  const at = new URL(url);
-  at.pathname = `/${name}`;
-  const database = await openDatabase({ url: at.toString(), maxConnections: 4 });
-  return {
-    database,
-    async drop() {
-      await database.close();
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end({ timeout: 5 });
-    },
-  };
-}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const runs = Number(process.argv[2] ?? 10);
