@@ -1,7 +1,8 @@
 /**
  * Issuer service tests: identifiers, minting, revocation (immediate, durable, across verifiers
  * on one database), key rotation and retirement, admin/application token separation, and
- * atomic `uses` counting. Run on PGlite in memory, and on PostgreSQL when DATABASE_URL is set.
+ * atomic `uses` counting. Run on PGlite in memory, and on PostgreSQL when DATABASE_URL is set,
+ * where revocation propagation and the `uses 1` race are also tested across real processes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { caveat } from '../caveats/index.js';
@@ -17,7 +18,8 @@ import {
 } from '../src/issuer/index.js';
 import { createSystem, type System } from '../src/server/system.js';
 import { MasterKey, createStore, type Database } from '../src/storage/index.js';
-import { testBackends } from './support/databases.js';
+import { POSTGRES_URL, testBackends } from './support/databases.js';
+import { measurePropagation, percentile, raceUses } from './support/multiprocess.js';
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<ErrorCode | 'ok'> {
   try {
@@ -296,3 +298,27 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
     expect(await codeOf(v.verify(minted.token))).toBe('ERR_REVOKED');
   });
 });
+
+if (POSTGRES_URL === undefined) {
+  console.warn('issuer: multi-process tests (revocation propagation, uses 1 race) not run: DATABASE_URL not set');
+} else {
+  const url = POSTGRES_URL;
+  describe('across processes on PostgreSQL', { timeout: 300_000 }, () => {
+    it('a revocation reaches another verifier process at once (by the time the revoke answer arrives)', async () => {
+      const { samples, fromRequest } = await measurePropagation(url, { rounds: 8 });
+      const counted = samples.slice(1); // the first round warms up
+      expect(percentile(counted, 50)).toBeLessThan(250);
+      expect(Math.max(...fromRequest.slice(1))).toBeLessThan(2000);
+    });
+
+    it('uses 1: of many concurrent verifications in several processes exactly one succeeds', async () => {
+      const rounds = await raceUses(url, { processes: 3, concurrency: 8, rounds: 3 });
+      expect(rounds).toHaveLength(3);
+      for (const r of rounds) {
+        expect(r.ok).toBe(1);
+        expect(r.exceeded).toBe(23);
+        expect(r.other).toEqual({});
+      }
+    });
+  });
+}

@@ -75,6 +75,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     });
   } catch (e) {
     keyring.close();
+    discharge.close();
     throw e;
   }
   const common = { keyring, revocations, store, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) };

@@ -5,10 +5,9 @@
  *   const backends = testBackends('issuer');   // logs plainly when PostgreSQL is not run
  *   describe.each(backends)('on $name', (backend) => { ... await backend.open() ... })
  */
-import { randomBytes } from 'node:crypto';
-import postgres from 'postgres';
 import { afterAll } from 'vitest';
 import { openDatabase, type Database } from '../../src/storage/index.js';
+import { createScratchDatabase } from './scratch-database.js';
 
 /** The PostgreSQL admin URL for tests, or undefined. */
 export const POSTGRES_URL: string | undefined = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '' ? process.env.DATABASE_URL : undefined;
@@ -47,23 +46,16 @@ export const pgliteBackend: TestBackend = {
 
 /** Fresh databases on the PostgreSQL server at `adminUrl`, dropped after the file. */
 export function postgresBackend(adminUrl: string): TestBackend {
-  let admin: postgres.Sql | undefined;
-  const created: string[] = [];
+  const created: { drop(): Promise<void> }[] = [];
   afterAll(async () => {
-    // Close this file's handles before dropping (force also ends other processes' sessions).
+    // Close this file's handles before dropping.
     await Promise.all(toClose.splice(0).map((d) => d.close().catch(() => undefined)));
-    if (admin === undefined) return;
-    for (const name of created) await admin.unsafe(`drop database if exists "${name}" with (force)`).catch(() => undefined);
-    await admin.end({ timeout: 5 });
+    for (const db of created) await db.drop().catch(() => undefined);
   });
   const url = async (): Promise<string> => {
-    admin ??= postgres(adminUrl, { max: 1, onnotice: () => undefined });
-    const name = `tessera_test_${randomBytes(6).toString('hex')}`;
-    await admin.unsafe(`create database "${name}"`);
-    created.push(name);
-    const u = new URL(adminUrl);
-    u.pathname = `/${name}`;
-    return u.toString();
+    const db = await createScratchDatabase(adminUrl);
+    created.push(db);
+    return db.url;
   };
   const openAt = async (u: string): Promise<Database> => {
     const d = await openDatabase({ url: u, maxConnections: 4 });
