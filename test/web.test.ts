@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { Hono } from 'hono';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TesseraError } from '../src/errors.js';
 import { createDischargeService, encodeTicket, type DischargeService } from '../src/discharge/index.js';
 import { createStore, MasterKey, openDatabase, type Database, type RequesterInfo, type Store } from '../src/storage/index.js';
@@ -648,6 +648,35 @@ describe('headers', () => {
     expect(css.status).toBe(200);
     expect(css.headers.get('content-type')).toMatch(/^text\/css/);
     expect(await css.text()).toContain('body');
+  });
+
+  it('a failing service gives a generic 500 page (logged), and unexpected errors go to the host app', async () => {
+    const failing: DischargeService = {
+      ...fx.service,
+      listPending: async () => {
+        throw new TesseraError('ERR_STORAGE', 'list discharge requests failed');
+      },
+      history: async () => {
+        throw new Error('a bug');
+      },
+    };
+    const host = new Hono().route('/approve', approvalPages({ service: failing, store }));
+    host.onError((_err, c) => c.text('host handler', 500));
+    const alice = await signedIn('alice', { ...fx, app: host });
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const res = await alice.get('/approve/');
+      expect(res.status).toBe(500);
+      const page = await res.text();
+      expect(page).toContain('Something went wrong on the server');
+      expect(page).not.toContain('list discharge requests failed');
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining('ERR_STORAGE'));
+      const bug = await alice.get('/approve/history');
+      expect(bug.status).toBe(500);
+      expect(await bug.text()).toBe('host handler');
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   it('answers errors as JSON when the client asks for JSON', async () => {

@@ -241,6 +241,8 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const e = asTesseraError(err);
     if (e === undefined) throw err; // not ours: the host app's error handler answers
     const status = e.status as ContentfulStatusCode;
+    // Server-side failures deserve a log line; TesseraError messages are secret-free by convention.
+    if (status >= 500) console.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
     if (wantsJson(c)) return c.json(e.toJSON(), status);
     const message = status >= 500 ? 'Something went wrong on the server; try again later.' : e.message;
     return c.html(errorPage(TITLES[e.code] ?? 'Something went wrong', message, e.code), status);
