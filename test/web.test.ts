@@ -9,6 +9,7 @@ import { Hono } from 'hono';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { TesseraError } from '../src/errors.js';
 import { createDischargeService, encodeTicket, type DischargeService } from '../src/discharge/index.js';
+import { createSystem } from '../src/server/index.js';
 import { createStore, MasterKey, openDatabase, type Database, type RequesterInfo, type Store } from '../src/storage/index.js';
 import { sessions as sessionsTable } from '../src/storage/schema.js';
 import {
@@ -684,5 +685,28 @@ describe('headers', () => {
     const res = await alice.request('/approve/requests/nope', { headers: { accept: 'application/json' } });
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'ERR_NOT_FOUND' } });
+  });
+});
+
+describe('in the whole system', () => {
+  it('createSystem mounts the pages at /approve/, where the discharge service sends approvers', async () => {
+    const database2 = await openDatabase({ memory: true });
+    const system = await createSystem({ database: database2, masterKey: MasterKey.generate(), publicUrl: 'https://tessera.example', log: () => undefined });
+    try {
+      const ticket = encodeTicket({ caveatKey: new Uint8Array(randomBytes(32)), condition: 'approve alice deploy', thirdPartyPublicKey: system.discharge.publicKey });
+      const asked = await system.discharge.request(ticket);
+      if (asked.status !== 'pending') throw new Error('expected a pending request');
+      const path = new URL(asked.approvalUrl).pathname;
+      const bounce = await system.app.request(path);
+      expect(bounce.status).toBe(303);
+      expect(bounce.headers.get('location')).toBe(`/approve/login?next=${encodeURIComponent(path)}`);
+      const login = await system.app.request('/approve/login');
+      expect(login.status).toBe(200);
+      expect(login.headers.get('content-security-policy')).toContain("script-src 'none'");
+      expect(login.headers.getSetCookie().join()).toMatch(/Secure/); // https public URL
+    } finally {
+      await system.close();
+      await database2.close();
+    }
   });
 });
