@@ -75,6 +75,11 @@ export async function approvalBrowserBench(runs = 10): Promise<boolean> {
 }
 
 
+/** For `npm run bench` (test/bench/index.ts): fails when p95 misses the target. */
+export async function run(): Promise<void> {
+  if (!(await approvalBrowserBench())) throw new Error(`approval-browser: p95 is not under ${TARGET_MS} ms`);
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const runs = Number(process.argv[2] ?? 10);
   approvalBrowserBench(Number.isSafeInteger(runs) && runs > 0 ? runs : 10).then(
