@@ -188,6 +188,7 @@ export class Keyring {
       subject: created.id,
       details: { previous: previous.map((k) => k.id), graceSeconds: options.retireOld === true ? 0 : grace },
     });
+    await this.retireExpired(actor);
     return Object.freeze({ current: this.#view(created, created.id), previous: Object.freeze(previous.map((k) => this.#view(k, created.id))) });
   }
 

@@ -131,6 +131,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   try {
     const firstStart = (await createStore(database, masterKey).keys.list()).length === 0;
     system = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, log, ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
+    // Bookkeeping: keys whose grace period ended while no server ran are recorded as retired.
+    await system.keyring.retireExpired('startup');
     if (firstStart) {
       const minted = await system.mintAdminToken('admin (first start)');
       await writeAdminToken(adminTokenFile, minted.token);
