@@ -201,6 +201,30 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
     await Promise.all([set.close(), fresh.close()]);
   });
 
+  it('resyncs when the listening connection reconnects, and periodically', async () => {
+    const database = await backend.open();
+    const masterKey = MasterKey.generate();
+    const s = await system(database, masterKey);
+    let reconnected: (() => void) | undefined;
+    const flaky = {
+      listenRevocations: async (_: unknown, options?: { onReconnect?: () => void }) => {
+        reconnected = options?.onReconnect;
+        return async () => undefined;
+      },
+    };
+    const onReconnect = await RevocationSet.start(flaky, createStore(database, masterKey), { resyncMs: 0 });
+    const periodic = await RevocationSet.start({ listenRevocations: async () => async () => undefined }, createStore(database, masterKey), { resyncMs: 50 });
+    const a = await s.issuer.mint();
+    await s.issuer.revoke({ identifier: a.identifier });
+    expect(onReconnect.has(a.identifier)).toBe(false);
+    reconnected?.();
+    const t0 = Date.now();
+    while ((!onReconnect.has(a.identifier) || !periodic.has(a.identifier)) && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    expect(onReconnect.has(a.identifier)).toBe(true);
+    expect(periodic.has(a.identifier)).toBe(true);
+    await Promise.all([onReconnect.close(), periodic.close()]);
+  });
+
   it('rotation: new tokens use the new key, old ones verify during the grace period, then ERR_KEY_RETIRED', async () => {
     now = new Date('2030-01-01T00:00:00Z');
     const s = await system();
