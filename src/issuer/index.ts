@@ -13,3 +13,5 @@ export { Issuer, MAX_MINT_CAVEATS, MAX_TTL_SECONDS, checkConditions, identifierO
 export type { IssuerOptions, MintInput, MintedToken, Revoked, RevokeInput, TokenStatus } from './issuer.js';
 export { createVerifier, usageCounter } from './verifier.js';
 export type { IssuerVerifierOptions } from './verifier.js';
+export { ADMIN_AUDIENCE, ADMIN_CAVEATS, ADMIN_OPS, issuerRoutes } from './routes.js';
+export type { IssuerRoutesOptions } from './routes.js';
