@@ -3,31 +3,49 @@
  * (which conditions a token carries); caveats, revocation and usage are decided afresh on
  * every request. Keys are the exact encoded token text, compared whole by Map, so no
  * attacker-chosen bytes can collide into another token's entry.
+ *
+ * Recency is approximate, to keep a hit cheap: moving an entry to the young end of the Map
+ * (delete + set) costs more than the rest of a warm verification's bookkeeping, so a hit only
+ * moves it once it has aged past a quarter of the capacity. An entry hit at least once per
+ * maxEntries / 4 insertions is then at most half the capacity old and is never evicted, which
+ * is what an LRU is for here.
  */
 import type { VerifiedMacaroon } from '../macaroon/verify.js';
 
 export interface CachedChain {
   /** The derived root key the chain was verified with; a hit must present the same key. */
   readonly key: Uint8Array;
+  /** The root key as given, when it was a string: the same string needs no derivation to match. */
+  readonly rootKey?: string;
   readonly chain: readonly VerifiedMacaroon[];
 }
 
-export class ChainCache {
-  readonly #entries = new Map<string, CachedChain>();
+interface Slot<T> {
+  readonly value: T;
+  /** The insertion count when this entry was last placed at the young end. */
+  stamp: number;
+}
+
+export class ChainCache<T extends CachedChain = CachedChain> {
+  readonly #entries = new Map<string, Slot<T>>();
+  #insertions = 0;
   constructor(readonly maxEntries: number) {}
 
-  get(key: string): CachedChain | undefined {
-    const hit = this.#entries.get(key);
-    if (hit !== undefined) {
+  get(key: string): T | undefined {
+    const slot = this.#entries.get(key);
+    if (slot === undefined) return undefined;
+    if (this.#insertions - slot.stamp > this.maxEntries / 4) {
       this.#entries.delete(key);
-      this.#entries.set(key, hit);
+      this.#entries.set(key, slot);
+      slot.stamp = ++this.#insertions;
     }
-    return hit;
+    return slot.value;
   }
 
-  set(key: string, value: CachedChain): void {
+  set(key: string, value: T): void {
+    this.#entries.delete(key);
     if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string);
-    this.#entries.set(key, value);
+    this.#entries.set(key, { value, stamp: ++this.#insertions });
   }
 
   get size(): number {

@@ -13,7 +13,7 @@ import { constantTimeEqual, utf8Strict } from '../crypto/bytes.js';
 import { deriveKey, type KeyInput } from '../crypto/keys.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { resolveLimits, type Limits } from '../macaroon/limits.js';
-import { verifySignature, type VerifiedMacaroon } from '../macaroon/verify.js';
+import { verifySignature, type VerifiedMacaroon, type VerifySignatureOptions } from '../macaroon/verify.js';
 import {
   collectDeclared,
   defaultRegistry,
@@ -23,7 +23,7 @@ import {
   type ConditionResult,
   type RequestContext,
 } from '../../caveats/index.js';
-import { ChainCache } from './cache.js';
+import { ChainCache, type CachedChain } from './cache.js';
 
 export type TokenInput = Macaroon | string;
 
@@ -90,10 +90,34 @@ export interface Explanation {
 }
 
 interface Checked {
-  readonly primary: Macaroon;
-  readonly chain: readonly VerifiedMacaroon[];
+  readonly proof: ChainProof;
   readonly context: RequestContext;
 }
+
+/** What a verified chain proves, independent of any request: safe to cache and share. */
+interface ChainProof extends CachedChain {
+  readonly identifier: Uint8Array;
+  readonly identifierText: string | undefined;
+  /** Every first-party condition, the primary's first. */
+  readonly conditions: readonly string[];
+  /** The `declared` facts, or the error collecting them raised (thrown after revocation). */
+  readonly declared: ReadonlyMap<string, string> | TesseraError;
+}
+
+function provenFacts(identifier: Uint8Array, rootKey: string | undefined, key: Uint8Array, chain: readonly VerifiedMacaroon[]): ChainProof {
+  const conditions = Object.freeze(chain.flatMap((m) => m.conditions));
+  let declared: ReadonlyMap<string, string> | TesseraError;
+  try {
+    declared = collectDeclared(conditions);
+  } catch (e) {
+    if (!isTesseraError(e)) throw e;
+    declared = e;
+  }
+  return Object.freeze({ identifier, identifierText: textOrUndefined(identifier), ...(rootKey !== undefined ? { rootKey } : {}), key, chain, conditions, declared });
+}
+
+const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
+  typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 
 const cacheKeyPart = (t: TokenInput): string => {
   const s = typeof t === 'string' ? t : t.encode();
@@ -112,8 +136,11 @@ export class Verifier {
   readonly #options: VerifierOptions;
   readonly #registry: CaveatRegistry;
   readonly #limits: Limits;
-  readonly #cache: ChainCache | undefined;
+  readonly #cache: ChainCache<ChainProof> | undefined;
   readonly #clock: () => Date;
+  readonly #checkOptions: { readonly clockSkewMs: number; readonly allowStateful: boolean };
+  /** Default limits are passed as none: decode and verifySignature would otherwise re-validate a copy per call. */
+  readonly #signatureOptions: VerifySignatureOptions;
 
   constructor(options: VerifierOptions) {
     if (typeof options?.rootKeyFor !== 'function') throw invalidArgument('Verifier needs a rootKeyFor(identifier) function', { field: 'rootKeyFor' });
@@ -123,7 +150,9 @@ export class Verifier {
     this.#clock = options.clock ?? (() => new Date());
     const maxEntries = options.cache === false ? 0 : (options.cache?.maxEntries ?? 1024);
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw invalidArgument('cache.maxEntries must be a non-negative integer');
-    this.#cache = maxEntries > 0 ? new ChainCache(maxEntries) : undefined;
+    this.#cache = maxEntries > 0 ? new ChainCache<ChainProof>(maxEntries) : undefined;
+    this.#signatureOptions = options.limits === undefined ? {} : { limits: this.#limits };
+    this.#checkOptions = Object.freeze({ clockSkewMs: options.clockSkewMs ?? 0, allowStateful: options.usage !== undefined });
   }
 
   /**
@@ -131,16 +160,21 @@ export class Verifier {
    * TesseraError whose code says why (caveat failures carry the caveat and reason as details).
    */
   async verify(token: TokenInput, request: VerifyRequest = {}): Promise<Verified> {
-    const { primary, chain, context } = await this.#check(token, request);
-    const all: string[] = [];
-    for (const m of chain) {
-      const result = evaluateAll(m.conditions, context, this.#checkOptions(), this.#registry);
+    const { proof, context } = await this.#check(token, request);
+    let stateful = false;
+    for (const m of proof.chain) {
+      const result = evaluateAll(m.conditions, context, this.#checkOptions, this.#registry);
       if (!result.ok) throw caveatError(result.failure);
-      all.push(...m.conditions);
+      if (result.stateful.length > 0) stateful = true;
     }
-    await this.#consumeUses(chain);
-    const identifier = primary.identifier;
-    return Object.freeze({ identifier, identifierText: textOrUndefined(identifier), declared: context.declared ?? new Map(), caveats: Object.freeze(all) });
+    // Only a usage-limited caveat (reported as stateful above) needs counting.
+    if (stateful) await this.#consumeUses(proof.chain);
+    return Object.freeze({
+      identifier: proof.identifier.slice(),
+      identifierText: proof.identifierText,
+      declared: context.declared ?? new Map(),
+      caveats: proof.conditions,
+    });
   }
 
   /**
@@ -156,11 +190,11 @@ export class Verifier {
       return Object.freeze({ ok: false, error: { code: e.code, message: e.message }, caveats: [] });
     }
     const caveats: ExplainedCaveat[] = [];
-    for (const m of checked.chain) {
-      const { results } = evaluate(m.conditions, checked.context, { ...this.#checkOptions(), allowStateful: true }, this.#registry);
+    for (const m of checked.proof.chain) {
+      const { results } = evaluate(m.conditions, checked.context, { ...this.#checkOptions, allowStateful: true }, this.#registry);
       for (const r of results) caveats.push(Object.freeze({ ...r, depth: m.depth, source: m.discharge ? 'discharge' : 'token' }));
     }
-    const identifierText = textOrUndefined(checked.primary.identifier);
+    const identifierText = checked.proof.identifierText;
     return Object.freeze({
       ok: caveats.every((c) => c.ok),
       ...(identifierText !== undefined ? { identifierText } : {}),
@@ -173,48 +207,55 @@ export class Verifier {
     this.#cache?.clear();
   }
 
-  #checkOptions(): { clockSkewMs: number; allowStateful: boolean } {
-    return { clockSkewMs: this.#options.clockSkewMs ?? 0, allowStateful: this.#options.usage !== undefined };
-  }
-
-  /** Everything up to caveat evaluation: decode, key, chain (or cache), revocation, context. */
+  /**
+   * Everything up to caveat evaluation: decode, key, chain (or cache), revocation, context.
+   *
+   * On a cache hit the token is not decoded again: the entry remembers the identifier, so the
+   * root key is still looked up (and must still be the one the chain was proved with) and
+   * revocation still checked on every request; only the HMAC work and what follows purely
+   * from the proven conditions (declared facts, identifier text) are reused.
+   */
   async #check(token: TokenInput, request: VerifyRequest): Promise<Checked> {
     const discharges = request.discharges ?? [];
     if (!Array.isArray(discharges)) throw invalidArgument('discharges must be an array', { field: 'discharges' });
     if (discharges.length > this.#limits.maxDischarges) throw new TesseraError('ERR_LIMIT', `more than ${this.#limits.maxDischarges} discharges`);
-    const primary = this.#decode(token);
-    const identifier = primary.identifier;
-    const rootKey = await this.#options.rootKeyFor(identifier);
-    if (rootKey === undefined) throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token');
-    const key = deriveKey(rootKey, 'rootKey');
-
-    const cacheKey = this.#cache !== undefined ? [token, ...discharges].map(cacheKeyPart).join('') : '';
+    const cacheKey = this.#cache === undefined ? '' : discharges.length === 0 ? cacheKeyPart(token) : [token, ...discharges].map(cacheKeyPart).join('');
     const hit = this.#cache?.get(cacheKey);
-    let chain: readonly VerifiedMacaroon[];
-    if (hit !== undefined && constantTimeEqual(hit.key, key)) {
-      chain = hit.chain;
+    const primary = hit === undefined ? this.#decode(token) : undefined;
+    const identifier = hit?.identifier ?? (primary as Macaroon).identifier;
+    const found = this.#options.rootKeyFor(identifier.slice());
+    const rootKey = isThenable(found) ? await found : found; // no microtask turn for a synchronous key store
+    if (rootKey === undefined) throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token');
+
+    let proof: ChainProof;
+    // The same string key needs no derivation to know it derives to the same key.
+    if (hit !== undefined && (typeof rootKey === 'string' ? rootKey === hit.rootKey : constantTimeEqual(deriveKey(rootKey, 'rootKey'), hit.key))) {
+      proof = hit;
     } else {
-      chain = verifySignature(primary, { raw: key }, discharges.map((d) => this.#decode(d)), { limits: this.#limits });
-      this.#cache?.set(cacheKey, { key, chain });
+      const key = deriveKey(rootKey, 'rootKey');
+      const chain = verifySignature(primary ?? this.#decode(token), { raw: key }, discharges.map((d) => this.#decode(d)), this.#signatureOptions);
+      proof = provenFacts(identifier, typeof rootKey === 'string' ? rootKey : undefined, key, chain);
+      this.#cache?.set(cacheKey, proof);
     }
 
-    if (this.#options.revocations !== undefined && (await this.#options.revocations.isRevoked(identifier))) {
-      throw new TesseraError('ERR_REVOKED', 'this token has been revoked');
+    if (this.#options.revocations !== undefined) {
+      const checked = this.#options.revocations.isRevoked(proof.identifier.slice());
+      if (isThenable(checked) ? await checked : checked) throw new TesseraError('ERR_REVOKED', 'this token has been revoked');
     }
-    const declared = collectDeclared(chain.flatMap((m) => m.conditions));
+    if (proof.declared instanceof TesseraError) throw proof.declared;
     const context: RequestContext = {
       now: this.#clock(),
       ...(this.#options.audience !== undefined ? { audience: this.#options.audience } : {}),
       ...request.context,
-      declared,
+      declared: proof.declared,
     };
-    return { primary, chain, context };
+    return { proof, context };
   }
 
   #decode(token: TokenInput): Macaroon {
     if (token instanceof Macaroon) return token;
     if (typeof token !== 'string') throw invalidArgument('a token must be a Macaroon or an encoded string', { field: 'token' });
-    return Macaroon.decode(token, this.#limits);
+    return Macaroon.decode(token, this.#signatureOptions.limits);
   }
 
   /**
