@@ -213,10 +213,23 @@ describe('macaroonAuth: refusals', () => {
     expect(challenge({})).toBe('Macaroon');
   });
 
-  it('refuses with the status of a TesseraError thrown by context(c), before verifying', async () => {
-    const { app: a, state } = app({ context: () => { throw new TesseraError('ERR_FORBIDDEN', 'no operation for this route'); } });
-    const res = await a.request('/docs/a', { headers: auth(`Macaroon ${TOKEN}`) });
-    await refused(res, 403, 'ERR_FORBIDDEN', state.ran);
+  it('refuses with the status of a TesseraError thrown by context(c), sync or async, before verifying', async () => {
+    for (const context of [
+      () => { throw new TesseraError('ERR_FORBIDDEN', 'no operation for this route'); },
+      async () => { throw new TesseraError('ERR_FORBIDDEN', 'no operation for this route'); },
+    ]) {
+      const { app: a, state } = app({ context });
+      await refused(await a.request('/docs/a', { headers: auth(`Macaroon ${TOKEN}`) }), 403, 'ERR_FORBIDDEN', state.ran);
+    }
+  });
+
+  it('accepts a synchronous context(c) and a thenable one', async () => {
+    const thenable = { then: (resolve: (v: { operation: string }) => void) => resolve({ operation: 'read' }) };
+    for (const context of [() => ({ operation: 'read' }), () => thenable as never]) {
+      const { app: a, state } = app({ context });
+      expect((await a.request('/docs/a', { headers: auth(`Macaroon ${TOKEN}`) })).status).toBe(200);
+      expect(state.ran).toBe(1);
+    }
   });
 
   it("leaves other failures to the app's error handler, as HTTPException with the TesseraError as cause", async () => {
@@ -233,7 +246,13 @@ describe('macaroonAuth: refusals', () => {
     expect((causes[0] as Error).message).toBe('database down');
     expect(causes[1]).toBeInstanceOf(TesseraError);
     const { app: b } = app({ context: () => [] as never });
+    b.onError((_err, c) => c.text('server error', 500));
     expect((await b.request('/docs/a', { headers: auth(`Macaroon ${TOKEN}`) })).status).toBe(500);
+    // A misconfigured key store is the server's fault, not the client's: not a 400.
+    const { app: d, state: ds } = app({ verifier: new Verifier({ rootKeyFor: () => ({ raw: new Uint8Array(5) }) }) });
+    d.onError((err, c) => c.text(err instanceof TesseraError ? err.code : 'other', 500));
+    const res = await d.request('/docs/a', { headers: auth(`Macaroon ${TOKEN}`) });
+    expect([res.status, await res.text(), ds.ran]).toEqual([500, 'ERR_INVALID_ARGUMENT', 0]);
   });
 });
 

@@ -144,19 +144,23 @@ export function macaroonAuth(options: MacaroonAuthOptions): MiddlewareHandler {
   /** A refusal for a TesseraError the client can act on; anything else goes to the app. */
   const answer = (e: unknown, presented: boolean): unknown => (isTesseraError(e) && e.status < 500 ? refuse(e, presented) : e);
 
-  const requestContext = async (c: Context): Promise<RequestContext> => {
-    const ip = readIp(c);
-    const base: RequestContext = {
-      method: c.req.method,
-      resource: rawPath(c.req.url),
-      ...(ip !== undefined ? { ip } : {}),
-      ...(clock !== undefined ? { now: clock() } : {}),
-    };
-    if (context === undefined) return base;
-    const extra = await context(c);
+  /** The user's context merged over what the request says; the plain object case stays synchronous. */
+  const merge = (base: RequestContext, extra: RequestContext | undefined): RequestContext => {
     if (extra === undefined) return base;
     if (!isPlainObject(extra)) throw new TesseraError('ERR_CONFIG', 'macaroonAuth context(c) must return a plain object');
     return { ...base, ...extra };
+  };
+
+  const requestContext = (c: Context): RequestContext | Promise<RequestContext> => {
+    const ip = readIp(c);
+    const base: RequestContext = { method: c.req.method, resource: rawPath(c.req.url) };
+    if (ip !== undefined) (base as { ip?: string }).ip = ip;
+    if (clock !== undefined) (base as { now?: Date }).now = clock();
+    if (context === undefined) return base;
+    const extra = context(c);
+    return typeof (extra as { then?: unknown } | undefined)?.then === 'function'
+      ? Promise.resolve(extra).then((e) => merge(base, e))
+      : merge(base, extra as RequestContext | undefined);
   };
 
   return async function macaroonAuth(c, next) {
@@ -167,7 +171,8 @@ export function macaroonAuth(options: MacaroonAuthOptions): MiddlewareHandler {
     let ctx: RequestContext;
     try {
       ({ token, discharges } = parseAuthorization(header, bounds));
-      ctx = await requestContext(c);
+      const built = requestContext(c);
+      ctx = built instanceof Promise ? await built : built; // stays synchronous unless context(c) was async
     } catch (e) {
       throw answer(e, true);
     }
@@ -176,7 +181,10 @@ export function macaroonAuth(options: MacaroonAuthOptions): MiddlewareHandler {
       verified = await verifier.verify(token, { discharges, context: ctx });
     } catch (e) {
       // A token that does not decode (ERR_MALFORMED / ERR_LIMIT, 400 in the table) is still a
-      // presented credential that fails: RFC 6750 §3.1 answers that 401 invalid_token.
+      // presented credential that fails: RFC 6750 §3.1 answers that 401 invalid_token. The
+      // arguments passed here are always well formed, so ERR_INVALID_ARGUMENT means the app's
+      // rootKeyFor (or similar) is wrong: a server error, not the client's.
+      if (isTesseraError(e, 'ERR_INVALID_ARGUMENT')) throw e;
       throw answer(isTesseraError(e, 'ERR_MALFORMED') || isTesseraError(e, 'ERR_LIMIT') ? malformedToken(e) : e, true);
     }
     c.set('tessera', verified);
