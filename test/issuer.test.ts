@@ -4,7 +4,7 @@
  * atomic `uses` counting. Run on PGlite in memory, and on PostgreSQL when DATABASE_URL is set,
  * where revocation propagation and the `uses 1` race are also tested across real processes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { caveat } from '../caveats/index.js';
 import { isTesseraError, type ErrorCode } from '../src/errors.js';
 import { Macaroon } from '../src/index.js';
@@ -20,6 +20,9 @@ import { createSystem, type System } from '../src/server/system.js';
 import { MasterKey, createStore, type Database } from '../src/storage/index.js';
 import { POSTGRES_URL, testBackends } from './support/databases.js';
 import { measurePropagation, percentile, raceUses } from './support/multiprocess.js';
+
+// Each test opens a fresh database (an embedded PGlite takes seconds on a busy machine).
+vi.setConfig({ testTimeout: 60_000 });
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<ErrorCode | 'ok'> {
   try {
