@@ -46,6 +46,11 @@ export async function revocationBench(rounds = 20): Promise<boolean> {
   return ok;
 }
 
+/** For `npm run bench` (test/bench/index.ts): throws when the target is missed. */
+export async function run(): Promise<void> {
+  if (!(await revocationBench())) throw new Error('revocation propagation target missed');
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const rounds = Number(process.argv[2] ?? 20);
   revocationBench(Number.isSafeInteger(rounds) && rounds > 0 ? rounds : 20).then(
