@@ -324,5 +324,10 @@ describe('macaroonAuth: options and types', () => {
       return c.text('');
     });
     expect(parseAuthorization('bearer a,b', { maxHeaderLength: 10, maxDischarges: 1 })).toEqual({ token: 'a', discharges: ['b'] });
+    const bounds = { maxHeaderLength: 20, maxDischarges: 2 };
+    expect(parseAuthorization('Macaroon a,b,c', bounds).discharges).toEqual(['b', 'c']);
+    expect(() => parseAuthorization('Macaroon a,b,c,d', bounds)).toThrow(expect.objectContaining({ code: 'ERR_LIMIT' }));
+    expect(parseAuthorization(`Macaroon ${'a'.repeat(11)}`, bounds).token).toHaveLength(11);
+    expect(() => parseAuthorization(`Macaroon ${'a'.repeat(12)}`, bounds)).toThrow(expect.objectContaining({ code: 'ERR_LIMIT' }));
   });
 });
