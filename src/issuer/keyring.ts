@@ -121,10 +121,10 @@ export class Keyring {
 
   /**
    * The root key for a token identifier of the given purpose (the Verifier's `rootKeyFor`).
-   * Throws ERR_KEY_UNKNOWN or ERR_KEY_RETIRED; never touches the database unless the key id is
-   * new to this process.
+   * Throws ERR_KEY_UNKNOWN or ERR_KEY_RETIRED. Answers synchronously from memory; only a key id
+   * new to this process costs a (bounded) database reload, and so a promise.
    */
-  async rootKeyFor(identifier: Uint8Array | string, purpose: TokenPurpose = 'token'): Promise<KeyInput> {
+  rootKeyFor(identifier: Uint8Array | string, purpose: TokenPurpose = 'token'): KeyInput | Promise<KeyInput> {
     let keyId: string;
     let tokenPurpose: TokenPurpose;
     try {
@@ -135,15 +135,22 @@ export class Keyring {
     if (tokenPurpose !== purpose) {
       throw new TesseraError('ERR_KEY_UNKNOWN', purpose === 'admin' ? 'this is not an admin token' : 'admin tokens are not accepted here');
     }
-    let entry = this.#entries.get(keyId);
-    if (entry === undefined && performance.now() - this.#lastMissReload >= this.#missReloadMs) {
-      // A key id new to this process: another process may have just rotated. Bounded, so a
-      // flood of tokens naming made-up keys costs at most one reload per missReloadMs.
-      this.#lastMissReload = performance.now();
-      await this.reload();
-      entry = this.#entries.get(keyId);
+    const entry = this.#entries.get(keyId);
+    if (entry !== undefined) return this.#keyOf(entry, keyId, purpose);
+    if (performance.now() - this.#lastMissReload < this.#missReloadMs) {
+      throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token', { keyId });
     }
-    if (entry === undefined) throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token', { keyId });
+    // A key id new to this process: another process may have just rotated. Bounded, so a
+    // flood of tokens naming made-up keys costs at most one reload per missReloadMs.
+    this.#lastMissReload = performance.now();
+    return this.reload().then(() => {
+      const loaded = this.#entries.get(keyId);
+      if (loaded === undefined) throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token', { keyId });
+      return this.#keyOf(loaded, keyId, purpose);
+    });
+  }
+
+  #keyOf(entry: Entry, keyId: string, purpose: TokenPurpose): KeyInput {
     if (entry.key === undefined || isRetired(entry.info, this.#clock())) {
       throw new TesseraError('ERR_KEY_RETIRED', 'the root key of this token has been retired', { keyId });
     }

@@ -76,10 +76,12 @@ process.on('message', (m: Message) => {
     case 'prepare':
       raceToken = m.token;
       // Warm the root key (not the token: verifying would count a use).
-      void system.keyring.rootKeyFor(Macaroon.decode(m.token).identifier).then(
-        () => send({ type: 'prepared', id: m.id }),
-        () => send({ type: 'prepared', id: m.id }),
-      );
+      void Promise.resolve()
+        .then(() => system.keyring.rootKeyFor(Macaroon.decode(m.token).identifier))
+        .then(
+          () => send({ type: 'prepared', id: m.id }),
+          () => send({ type: 'prepared', id: m.id }),
+        );
       break;
     case 'go':
       void race(m.id, m.concurrency);
