@@ -9,6 +9,7 @@
  * Parsed conditions are kept in a bounded per-registry LRU so the hot path does not re-parse.
  */
 import { TesseraError, invalidArgument, isTesseraError } from '../src/errors.js';
+import { Lru } from '../src/util/lru.js';
 import { aud } from './aud.js';
 import { clientIp } from './client-ip.js';
 import { MAX_CONDITION_LENGTH } from './common.js';
@@ -47,21 +48,25 @@ export interface ParsedCaveat {
   readonly value: unknown;
 }
 
-type CacheEntry = ParsedCaveat | { readonly code: CaveatErrorCode; readonly reason: string };
+/** A parsed condition as cached, with its success verdict made once instead of per request. */
+interface CachedCaveat extends ParsedCaveat {
+  readonly passed: ConditionResult;
+}
+
+type CacheEntry = CachedCaveat | { readonly code: CaveatErrorCode; readonly reason: string };
 
 const DEFAULT_CACHE_SIZE = 1024;
 
 /** A set of caveat types by name, with a bounded cache of parsed conditions. */
 export class CaveatRegistry {
   readonly #types = new Map<string, CaveatType<unknown>>();
-  readonly #cache = new Map<string, CacheEntry>();
-  readonly #cacheSize: number;
+  readonly #cache: Lru<CacheEntry> | undefined;
   #frozen = false;
 
   constructor(types: Iterable<CaveatType<unknown>> = [], options: { readonly cacheSize?: number } = {}) {
     const size = options.cacheSize ?? DEFAULT_CACHE_SIZE;
     if (!Number.isSafeInteger(size) || size < 0) throw invalidArgument('cacheSize must be a non-negative integer');
-    this.#cacheSize = size;
+    this.#cache = size > 0 ? new Lru<CacheEntry>(size) : undefined;
     for (const type of types) this.register(type);
   }
 
@@ -75,7 +80,7 @@ export class CaveatRegistry {
       throw new TesseraError('ERR_CONFLICT', `caveat ${type.name} is already registered`, { field: 'name' });
     }
     this.#types.set(type.name, type as CaveatType<unknown>);
-    this.#cache.clear(); // a cached "unknown" may now be known
+    this.#cache?.clear(); // a cached "unknown" may now be known
     return this;
   }
 
@@ -101,7 +106,7 @@ export class CaveatRegistry {
 
   /** Parse condition text to its type and value (cached); throws ERR_CAVEAT_UNKNOWN / ERR_CAVEAT_MALFORMED. */
   parse(condition: string): ParsedCaveat {
-    const entry = this.#lookup(condition);
+    const entry = this.lookup(condition);
     if ('type' in entry) return entry;
     throw new TesseraError(entry.code, entry.code === 'ERR_CAVEAT_UNKNOWN' ? 'unknown caveat' : `malformed caveat: ${entry.reason}`, {
       caveat: condition,
@@ -109,19 +114,13 @@ export class CaveatRegistry {
     });
   }
 
-  #lookup(condition: string): CacheEntry {
+  /** @internal The cached parse (or parse failure) of a condition; never throws. */
+  lookup(condition: string): CacheEntry {
     if (typeof condition !== 'string') return { code: 'ERR_CAVEAT_MALFORMED', reason: 'condition must be a string' };
-    const hit = this.#cache.get(condition);
-    if (hit !== undefined) {
-      this.#cache.delete(condition); // move to the young end
-      this.#cache.set(condition, hit);
-      return hit;
-    }
+    const hit = this.#cache?.get(condition);
+    if (hit !== undefined) return hit;
     const entry = this.#parseUncached(condition);
-    if (this.#cacheSize > 0 && condition.length <= MAX_CONDITION_LENGTH) {
-      if (this.#cache.size >= this.#cacheSize) this.#cache.delete(this.#cache.keys().next().value as string);
-      this.#cache.set(condition, entry);
-    }
+    if (condition.length <= MAX_CONDITION_LENGTH) this.#cache?.set(condition, entry);
     return entry;
   }
 
@@ -129,7 +128,7 @@ export class CaveatRegistry {
     try {
       const { name, arg } = parseCondition(condition);
       const type = this.resolve(name);
-      return Object.freeze({ condition, type, value: type.parse(arg) });
+      return Object.freeze({ condition, type, value: type.parse(arg), passed: Object.freeze({ condition, ok: true }) });
     } catch (e) {
       const code = isTesseraError(e, 'ERR_CAVEAT_UNKNOWN') ? 'ERR_CAVEAT_UNKNOWN' : 'ERR_CAVEAT_MALFORMED';
       const reason = isTesseraError(e) && typeof e.details.reason === 'string' ? e.details.reason : 'argument does not parse';
@@ -182,6 +181,9 @@ function resolveOptions(opts: CheckOptions): ResolvedCheckOptions {
   return { clockSkewMs, allowStateful: opts.allowStateful === true };
 }
 
+const failed = (condition: string, code: CaveatErrorCode, reason: string): Required<ConditionResult> =>
+  Object.freeze({ condition, ok: false, code, reason });
+
 /** Judge one condition; never throws. */
 function judge(
   registry: CaveatRegistry,
@@ -190,26 +192,19 @@ function judge(
   opts: ResolvedCheckOptions,
   stateful: StatefulCaveat[],
 ): ConditionResult {
-  const failed = (code: CaveatErrorCode, reason: string): Required<ConditionResult> =>
-    Object.freeze({ condition, ok: false, code, reason });
-  let parsed: ParsedCaveat;
-  try {
-    parsed = registry.parse(condition);
-  } catch (e) {
-    const err = e as TesseraError; // registry.parse only throws caveat TesseraErrors
-    return failed(err.code as CaveatErrorCode, String(err.details.reason));
-  }
+  const parsed = registry.lookup(condition);
+  if (!('type' in parsed)) return failed(condition, parsed.code, parsed.reason);
   if (parsed.type.stateful === true) {
-    if (!opts.allowStateful) return failed('ERR_CAVEAT_FAILED', STATEFUL_REASON);
+    if (!opts.allowStateful) return failed(condition, 'ERR_CAVEAT_FAILED', STATEFUL_REASON);
     stateful.push(Object.freeze({ condition, name: parsed.type.name, value: parsed.value }));
-    return Object.freeze({ condition, ok: true });
+    return parsed.passed;
   }
   try {
     const r = parsed.type.check(parsed.value, ctx, opts);
-    if (r?.ok === true) return Object.freeze({ condition, ok: true });
-    return failed('ERR_CAVEAT_FAILED', typeof r?.reason === 'string' ? r.reason : 'caveat not satisfied');
+    if (r?.ok === true) return parsed.passed;
+    return failed(condition, 'ERR_CAVEAT_FAILED', typeof r?.reason === 'string' ? r.reason : 'caveat not satisfied');
   } catch {
-    return failed('ERR_CAVEAT_FAILED', 'caveat check failed with an error');
+    return failed(condition, 'ERR_CAVEAT_FAILED', 'caveat check failed with an error');
   }
 }
 

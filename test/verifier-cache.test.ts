@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { caveat } from '../caveats/index.js';
 import { Macaroon } from '../src/index.js';
-import { ChainCache, type CachedChain } from '../src/verifier/cache.js';
+import { Lru } from '../src/util/lru.js';
 import { Verifier, type UsageCounter } from '../src/verifier/index.js';
 
 const now = new Date('2026-06-01T12:00:00Z');
@@ -104,11 +104,11 @@ describe('Verifier with a cached chain', () => {
   });
 });
 
-describe('ChainCache', () => {
-  const entry = (n: number): CachedChain => ({ key: new Uint8Array([n]), chain: [] });
+describe('Lru', () => {
+  const entry = (n: number): { key: Uint8Array } => ({ key: new Uint8Array([n]) });
 
   it('holds at most maxEntries and evicts the oldest first', () => {
-    const cache = new ChainCache(4);
+    const cache = new Lru<{ key: Uint8Array }>(4);
     for (let i = 0; i < 10; i++) cache.set(`k${i}`, entry(i));
     expect(cache.size).toBe(4);
     expect(cache.get('k5')).toBeUndefined();
@@ -119,7 +119,7 @@ describe('ChainCache', () => {
   });
 
   it('never evicts an entry hit at least once per maxEntries / 4 insertions', () => {
-    const cache = new ChainCache(8);
+    const cache = new Lru<{ key: Uint8Array }>(8);
     cache.set('hot', entry(0));
     for (let i = 0; i < 1000; i++) {
       cache.set(`cold${i}`, entry(1));

@@ -23,7 +23,7 @@ import {
   type ConditionResult,
   type RequestContext,
 } from '../../caveats/index.js';
-import { ChainCache, type CachedChain } from './cache.js';
+import { Lru } from '../util/lru.js';
 
 export type TokenInput = Macaroon | string;
 
@@ -95,7 +95,12 @@ interface Checked {
 }
 
 /** What a verified chain proves, independent of any request: safe to cache and share. */
-interface ChainProof extends CachedChain {
+interface ChainProof {
+  /** The derived root key the chain was verified with; a hit must present the same key. */
+  readonly key: Uint8Array;
+  /** The root key as given, when it was a string: the same string needs no derivation to match. */
+  readonly rootKey?: string;
+  readonly chain: readonly VerifiedMacaroon[];
   readonly identifier: Uint8Array;
   readonly identifierText: string | undefined;
   /** Every first-party condition, the primary's first. */
@@ -136,7 +141,7 @@ export class Verifier {
   readonly #options: VerifierOptions;
   readonly #registry: CaveatRegistry;
   readonly #limits: Limits;
-  readonly #cache: ChainCache<ChainProof> | undefined;
+  readonly #cache: Lru<ChainProof> | undefined;
   readonly #clock: () => Date;
   readonly #checkOptions: { readonly clockSkewMs: number; readonly allowStateful: boolean };
   /** Default limits are passed as none: decode and verifySignature would otherwise re-validate a copy per call. */
@@ -150,7 +155,7 @@ export class Verifier {
     this.#clock = options.clock ?? (() => new Date());
     const maxEntries = options.cache === false ? 0 : (options.cache?.maxEntries ?? 1024);
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw invalidArgument('cache.maxEntries must be a non-negative integer');
-    this.#cache = maxEntries > 0 ? new ChainCache<ChainProof>(maxEntries) : undefined;
+    this.#cache = maxEntries > 0 ? new Lru<ChainProof>(maxEntries) : undefined;
     this.#signatureOptions = options.limits === undefined ? {} : { limits: this.#limits };
     this.#checkOptions = Object.freeze({ clockSkewMs: options.clockSkewMs ?? 0, allowStateful: options.usage !== undefined });
   }
