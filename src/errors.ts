@@ -63,6 +63,8 @@ export const ERROR_STATUS = {
   ERR_CONFIG: 500,
   /** The database failed. */
   ERR_STORAGE: 500,
+  /** An unexpected failure (a bug); the details stay in the server's log. */
+  ERR_INTERNAL: 500,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

@@ -7,6 +7,7 @@ import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDischargeCaveat } from '../src/client/index.js';
+import { Macaroon } from '../src/index.js';
 import { makeDischargeCommand } from '../src/cli/commands/discharge.js';
 import type { CliIO } from '../src/cli/io.js';
 import { run } from '../src/cli/run.js';
@@ -91,6 +92,38 @@ describe('tessera discharge (CLI over HTTP)', () => {
     fx.service.close();
     (server as { closeAllConnections?: () => void }).closeAllConnections?.();
     await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('attenuate --third-party adds the approval caveat offline with the published key; the discharge then satisfies it', async () => {
+    const io = testIo();
+    const args = ['attenuate', fx.mint().encode(), '--caveat', 'tool deploy', '--third-party', base, '--condition', 'approve alice deploy web'];
+    expect(await run(args, io)).toBe(0);
+    const narrowed = Macaroon.decode(io.stdout[0] as string);
+    expect(narrowed.caveats.map((c) => [c.thirdParty, c.thirdParty ? c.location : c.text])).toEqual([
+      [false, 'tool deploy'],
+      [true, base],
+    ]);
+    await expect(fx.verifier.verify(narrowed, { context: { tool: 'deploy' } })).rejects.toMatchObject({ code: 'ERR_DISCHARGE_MISSING' });
+
+    const approving = setInterval(async () => {
+      for (const v of await fx.service.listPending(ALICE)) await fx.service.decide(v.id, ALICE, { approve: true }).catch(() => undefined);
+    }, 100);
+    const discharged = testIo();
+    try {
+      expect(await run(['discharge', narrowed.encode()], discharged)).toBe(0);
+    } finally {
+      clearInterval(approving);
+    }
+    const credential = parseAuthorization(discharged.stdout[0] as string, { maxHeaderLength: 16_384, maxDischarges: 32 });
+    const verified = await fx.verifier.verify(credential.token, { discharges: credential.discharges, context: { tool: 'deploy' } });
+    expect(verified.declared.get('approved-by')).toBe('alice');
+
+    const half = testIo();
+    expect(await run(['attenuate', fx.mint().encode(), '--third-party', base], half)).toBe(2);
+    expect(half.stderr.join('\n')).toContain('--third-party and --condition go together');
+    const bad = testIo();
+    expect(await run(['attenuate', fx.mint().encode(), '--third-party', base, '--condition', 'frobnicate everything'], bad)).toBe(1);
+    expect(bad.stderr.join('\n')).toContain('unknown third-party condition');
   });
 
   it('is in the command table; gets an approved discharge; exits 1 (ERR_PENDING) at its timeout', async () => {

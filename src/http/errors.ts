@@ -15,8 +15,8 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { TesseraError, type ErrorCode } from '../errors.js';
 
-/** Code of the generic body sent for unexpected failures (not a TesseraError code). */
-export const INTERNAL_ERROR_CODE = 'ERR_INTERNAL';
+/** Code of the generic body sent for unexpected failures. */
+export const INTERNAL_ERROR_CODE: ErrorCode = 'ERR_INTERNAL';
 
 /** Where unexpected errors are logged (replaceable in tests). */
 export type ErrorLogger = (line: string) => void;
@@ -57,7 +57,7 @@ export function onError(err: unknown, c: Context): Response {
   const name = err instanceof Error ? err.name : typeof err;
   const frames = framesOf(err);
   log(`tessera: unexpected ${name} in ${route}${frames === '' ? '' : `\n${frames}`}`);
-  return c.json({ error: { code: INTERNAL_ERROR_CODE, message: 'internal server error' } }, 500);
+  return c.json(new TesseraError(INTERNAL_ERROR_CODE, 'internal server error').toJSON(), 500);
 }
 
 export function notFound(c: Context): Response {
