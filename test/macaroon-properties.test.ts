@@ -3,8 +3,11 @@
  * single-byte change of a token's V2 or V1 binary form yields a token that still verifies; and
  * arbitrary or mutated input to Macaroon.decode only ever raises TesseraError.
  */
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { hmacSha256, hmacSha256OfPair } from '../src/crypto/hmac.js';
 import { Macaroon, TesseraError, verifySignature, type EncodedMacaroon, type Format, type KeyInput } from '../src/index.js';
 import { expectTesseraError, outcome } from './support/macaroon-test-utils.js';
 
@@ -104,6 +107,35 @@ function decodesAndVerifies(input: EncodedMacaroon, rootKey: KeyInput, discharge
     throw e;
   }
 }
+
+describe('the chain primitive', () => {
+  it('hmacSha256 and hmacSha256OfPair equal @noble/hashes hmac for any key and message length', () => {
+    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+    const noble = (k: Uint8Array, m: Uint8Array): Uint8Array => hmac(sha256, k, m);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ maxLength: 80 }), (k, a, b) => {
+        expect(hex(hmacSha256(k, a))).toBe(hex(noble(k, a)));
+        const out = new Uint8Array(40).fill(9);
+        hmacSha256(k, a, out.subarray(4, 36));
+        expect(hex(out.subarray(4, 36))).toBe(hex(noble(k, a)));
+        expect(out[3]).toBe(9);
+        expect(out[36]).toBe(9);
+        const pair = new Uint8Array(64);
+        pair.set(noble(k, a), 0);
+        pair.set(noble(k, b), 32);
+        expect(hex(hmacSha256OfPair(k, a, b))).toBe(hex(noble(k, pair)));
+      }),
+      { numRuns: 500 },
+    );
+    // Every length around the block and padding boundaries, for 32-byte and long keys.
+    for (const k of [new Uint8Array(32).fill(7), new Uint8Array(64).fill(8), new Uint8Array(65).fill(9)]) {
+      for (let n = 0; n <= 130; n++) {
+        const m = Uint8Array.from({ length: n }, (_, i) => (i * 31) & 0xff);
+        expect(hex(hmacSha256(k, m))).toBe(hex(noble(k, m)));
+      }
+    }
+  });
+});
 
 describe('round trips', () => {
   for (const format of ['v2', 'v1', 'json'] as const satisfies readonly Format[]) {

@@ -13,7 +13,7 @@
  */
 import { invalidArgument } from '../errors.js';
 import { constantTimeEqual, utf8, utf8Strict } from '../crypto/bytes.js';
-import { hmacSha256 } from '../crypto/hmac.js';
+import { hmacSha256, hmacSha256OfPair } from '../crypto/hmac.js';
 import { deriveKey, sealCaveatKey, type KeyInput } from '../crypto/keys.js';
 import { decodeData, encodeData, encodeV2, toJSONObject, type EncodedMacaroon, type Format } from './codec.js';
 import type { CaveatData, MacaroonData } from './data.js';
@@ -61,12 +61,7 @@ const toBytes = (value: Bytes, what: string): Uint8Array => {
 };
 
 /** sig' = HMAC(sig, HMAC(sig, a) || HMAC(sig, b)), the third-party and binding step. */
-export function hmac2(key: Uint8Array, a: Uint8Array, b: Uint8Array): Uint8Array {
-  const both = new Uint8Array(64);
-  hmacSha256(key, a, both.subarray(0, 32));
-  hmacSha256(key, b, both.subarray(32));
-  return hmacSha256(key, both);
-}
+export const hmac2 = hmacSha256OfPair;
 
 /** Bind a discharge's signature to the primary's, as go-macaroon and js-macaroon do. */
 export function bindSignature(primarySig: Uint8Array, dischargeSig: Uint8Array): Uint8Array {
