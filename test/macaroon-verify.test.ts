@@ -204,6 +204,14 @@ describe('what verifySignature returns', () => {
     expect(v?.anchors[0]).toEqual(Macaroon.mint({ rootKey: 'k', identifier: 'id' }).addFirstPartyCaveat('a').signature);
   });
 
+  it('a binary first-party condition fails closed (ERR_MALFORMED), but only once the chain is intact', () => {
+    const m = Macaroon.mint({ rootKey: 'k', identifier: 'id' }).addFirstPartyCaveat('ok').addFirstPartyCaveat(new Uint8Array([0xff, 0xfe]));
+    expectTesseraError(() => verifySignature(m, 'k'), 'ERR_MALFORMED');
+    expectTesseraError(() => verifySignature(m, 'other key'), 'ERR_SIGNATURE');
+    const tampered = Macaroon.decode({ ...m.toJSON(), s64: b64url(new Uint8Array(32)) });
+    expectTesseraError(() => verifySignature(tampered, 'k'), 'ERR_SIGNATURE');
+  });
+
   it('a raw key equal to the derived key verifies the same token; a raw key must be 32 bytes', () => {
     const m = Macaroon.mint({ rootKey: 'secret', identifier: 'id' }).addFirstPartyCaveat('a');
     expect(verifySignature(m, { raw: deriveKey('secret') })).toHaveLength(1);

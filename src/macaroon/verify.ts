@@ -6,8 +6,8 @@
  * returned. Evaluating the conditions is the caller's job (see the Verifier): this module
  * answers "was this minted from that key and only attenuated since?".
  */
-import { TesseraError, limit } from '../errors.js';
-import { constantTimeEqual, utf8Strict } from '../crypto/bytes.js';
+import { TesseraError, limit, malformed } from '../errors.js';
+import { constantTimeEqual, utf8Text } from '../crypto/bytes.js';
 import { hmacSha256 } from '../crypto/hmac.js';
 import { deriveKey, openCaveatKey, type KeyInput } from '../crypto/keys.js';
 import type { MacaroonData } from './data.js';
@@ -35,6 +35,18 @@ export interface VerifySignatureOptions {
 
 const idKey = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
 
+/** What one verification carries through its walk over the discharges. */
+interface Walk {
+  readonly limits: Limits;
+  readonly primarySignature: Uint8Array;
+  readonly discharges: readonly MacaroonData[];
+  /** Discharge index by identifier; undefined when there are no discharges. */
+  readonly byId: Map<string, number> | undefined;
+  readonly used: Uint8Array;
+  readonly onPath: Uint8Array;
+  readonly verified: VerifiedMacaroon[];
+}
+
 /**
  * Verify `primary` against `rootKey` with the given discharges. Returns the primary and every
  * discharge used (each exactly once), with their first-party conditions; throws
@@ -44,75 +56,91 @@ export function verifySignature(
   primary: Macaroon,
   rootKey: KeyInput,
   discharges: readonly Macaroon[] = [],
-  options: VerifySignatureOptions = {},
+  options?: VerifySignatureOptions,
 ): readonly VerifiedMacaroon[] {
-  const limits = resolveLimits(options.limits);
+  const limits = resolveLimits(options?.limits);
   if (discharges.length > limits.maxDischarges) throw limit(`more than ${limits.maxDischarges} discharges`);
   const primaryData = dataOf(primary);
-  const dischargeData = discharges.map(dataOf);
-  const byId = new Map<string, number>();
-  dischargeData.forEach((d, i) => {
-    const key = idKey(d.identifier);
-    if (byId.has(key)) throw new TesseraError('ERR_DISCHARGE_UNUSED', 'two discharges share an identifier');
-    byId.set(key, i);
-  });
-  const used = new Uint8Array(dischargeData.length);
-  const onPath = new Uint8Array(dischargeData.length);
-  const verified: VerifiedMacaroon[] = [];
-
-  const visit = (m: MacaroonData, key: Uint8Array, depth: number): void => {
-    // 1. Recompute this macaroon's whole chain; a vid that fails to open also means tampering.
-    let sig = hmacSha256(key, m.identifier);
-    let intact = true;
-    const thirdParty: { identifier: Uint8Array; key: Uint8Array }[] = [];
-    const conditions: Uint8Array[] = [];
-    const anchors: Uint8Array[] = [];
-    for (const c of m.caveats) {
-      if (c.verificationId === undefined) {
-        sig = hmacSha256(sig, c.identifier);
-        conditions.push(c.identifier);
-        anchors.push(sig);
-        continue;
-      }
-      try {
-        thirdParty.push({ identifier: c.identifier, key: openCaveatKey(sig, c.verificationId) });
-      } catch {
-        intact = false;
-      }
-      sig = hmac2(sig, c.verificationId, c.identifier);
+  const dischargeData: MacaroonData[] = [];
+  let byId: Map<string, number> | undefined;
+  if (discharges.length > 0) {
+    byId = new Map();
+    for (let i = 0; i < discharges.length; i++) {
+      const d = dataOf(discharges[i] as Macaroon);
+      const key = idKey(d.identifier);
+      if (byId.has(key)) throw new TesseraError('ERR_DISCHARGE_UNUSED', 'two discharges share an identifier');
+      byId.set(key, i);
+      dischargeData.push(d);
     }
-    // 2. Compare once, in constant time. Discharges must be bound to the primary's signature.
-    const expected = depth === 0 ? sig : bindSignature(primaryData.signature, sig);
-    if (!constantTimeEqual(expected, m.signature) || !intact) {
-      throw new TesseraError('ERR_SIGNATURE', depth === 0 ? 'macaroon signature does not verify' : 'discharge macaroon signature does not verify');
-    }
-    verified.push(
-      Object.freeze({
-        identifier: m.identifier.slice(),
-        conditions: Object.freeze(conditions.map((c) => utf8Strict(c, 'caveat condition'))),
-        anchors: Object.freeze(anchors),
-        discharge: depth > 0,
-        depth,
-      }),
-    );
-    // 3. Only now follow its third-party caveats into their discharges.
-    for (const tp of thirdParty) {
-      const index = byId.get(idKey(tp.identifier));
-      if (index === undefined) throw new TesseraError('ERR_DISCHARGE_MISSING', 'no discharge for a third-party caveat');
-      if (onPath[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'discharges form a cycle');
-      if (used[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'a discharge would be used for more than one caveat');
-      if (depth + 1 > limits.maxDepth) throw limit(`discharges nest deeper than ${limits.maxDepth}`);
-      used[index] = 1;
-      onPath[index] = 1;
-      visit(dischargeData[index] as MacaroonData, tp.key, depth + 1);
-      onPath[index] = 0;
-    }
+  }
+  const walk: Walk = {
+    limits,
+    primarySignature: primaryData.signature,
+    discharges: dischargeData,
+    byId,
+    used: new Uint8Array(dischargeData.length),
+    onPath: new Uint8Array(dischargeData.length),
+    verified: [],
   };
-
-  visit(primaryData, deriveKey(rootKey, 'rootKey'), 0);
-  if (used.includes(0)) throw new TesseraError('ERR_DISCHARGE_UNUSED', 'a discharge was presented that no caveat asked for');
+  visit(walk, primaryData, deriveKey(rootKey, 'rootKey'), 0);
+  if (walk.used.includes(0)) throw new TesseraError('ERR_DISCHARGE_UNUSED', 'a discharge was presented that no caveat asked for');
   // Primary first, then discharges in the order they were reached.
-  return Object.freeze(verified);
+  return Object.freeze(walk.verified);
+}
+
+function visit(walk: Walk, m: MacaroonData, key: Uint8Array, depth: number): void {
+  // 1. Recompute this macaroon's whole chain; a vid that fails to open also means tampering.
+  let sig = hmacSha256(key, m.identifier);
+  let intact = true;
+  let thirdParty: { identifier: Uint8Array; key: Uint8Array }[] | undefined;
+  const conditions: string[] = [];
+  const anchors: Uint8Array[] = [];
+  let binary = false;
+  for (const c of m.caveats) {
+    if (c.verificationId === undefined) {
+      sig = hmacSha256(sig, c.identifier);
+      const text = utf8Text(c.identifier);
+      if (text === undefined) binary = true;
+      else conditions.push(text);
+      anchors.push(sig);
+      continue;
+    }
+    try {
+      (thirdParty ??= []).push({ identifier: c.identifier, key: openCaveatKey(sig, c.verificationId) });
+    } catch {
+      intact = false;
+    }
+    sig = hmac2(sig, c.verificationId, c.identifier);
+  }
+  // 2. Compare once, in constant time. Discharges must be bound to the primary's signature.
+  const expected = depth === 0 ? sig : bindSignature(walk.primarySignature, sig);
+  if (!constantTimeEqual(expected, m.signature) || !intact) {
+    throw new TesseraError('ERR_SIGNATURE', depth === 0 ? 'macaroon signature does not verify' : 'discharge macaroon signature does not verify');
+  }
+  // A condition no verifier could read fails closed, once the chain is known to be intact.
+  if (binary) throw malformed('caveat condition is not valid UTF-8', { field: 'caveat condition' });
+  walk.verified.push(
+    Object.freeze({
+      identifier: m.identifier.slice(),
+      conditions: Object.freeze(conditions),
+      anchors: Object.freeze(anchors),
+      discharge: depth > 0,
+      depth,
+    }),
+  );
+  // 3. Only now follow its third-party caveats into their discharges.
+  if (thirdParty === undefined) return;
+  for (const tp of thirdParty) {
+    const index = walk.byId?.get(idKey(tp.identifier));
+    if (index === undefined) throw new TesseraError('ERR_DISCHARGE_MISSING', 'no discharge for a third-party caveat');
+    if (walk.onPath[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'discharges form a cycle');
+    if (walk.used[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'a discharge would be used for more than one caveat');
+    if (depth + 1 > walk.limits.maxDepth) throw limit(`discharges nest deeper than ${walk.limits.maxDepth}`);
+    walk.used[index] = 1;
+    walk.onPath[index] = 1;
+    visit(walk, walk.discharges[index] as MacaroonData, tp.key, depth + 1);
+    walk.onPath[index] = 0;
+  }
 }
 
 export { Macaroon };
