@@ -55,29 +55,37 @@ export function encodeV2(m: MacaroonData): Uint8Array {
   return out;
 }
 
+/** One section's fields; a section has at most one of each. */
+interface Section {
+  location: Uint8Array | undefined;
+  identifier: Uint8Array | undefined;
+  vid: Uint8Array | undefined;
+}
+
 /** Read one section's fields up to its end marker, enforcing increasing type order. */
-function readSection(r: ByteReader): Map<number, Uint8Array> {
-  const fields = new Map<number, Uint8Array>();
+function readSection(r: ByteReader): Section {
+  const section: Section = { location: undefined, identifier: undefined, vid: undefined };
   let last = EOS;
   for (;;) {
     const type = r.uvarint();
-    if (type === EOS) return fields;
+    if (type === EOS) return section;
     if (type <= last) throw malformed('macaroon fields are out of order or repeated');
     if (type !== LOCATION && type !== IDENTIFIER && type !== VID) throw malformed(`macaroon has an unknown field type ${type}`);
     last = type;
-    fields.set(type, r.take(r.uvarint()));
+    const data = r.take(r.uvarint());
+    if (type === LOCATION) section.location = data;
+    else if (type === IDENTIFIER) section.identifier = data;
+    else section.vid = data;
   }
 }
 
-function required(fields: Map<number, Uint8Array>, what: string): Uint8Array {
-  const id = fields.get(IDENTIFIER);
-  if (id === undefined) throw malformed(`${what} has no identifier`);
-  return id;
+function required(section: Section, what: string): Uint8Array {
+  if (section.identifier === undefined) throw malformed(`${what} has no identifier`);
+  return section.identifier;
 }
 
-function optionalLocation(fields: Map<number, Uint8Array>, what: string): string | undefined {
-  const loc = fields.get(LOCATION);
-  return loc === undefined ? undefined : utf8Strict(loc, `${what} location`);
+function optionalLocation(section: Section, what: string): string | undefined {
+  return section.location === undefined ? undefined : utf8Strict(section.location, `${what} location`);
 }
 
 /** Decode V2 binary. `bytes` must be exactly one macaroon: trailing bytes are an error. */
@@ -86,7 +94,7 @@ export function decodeV2(bytes: Uint8Array, limits: Limits): MacaroonData {
   const r = new ByteReader(bytes, 'macaroon');
   if (r.byte() !== VERSION) throw malformed('macaroon is not V2 binary');
   const header = readSection(r);
-  if (header.has(VID)) throw malformed('macaroon header has a verification id');
+  if (header.vid !== undefined) throw malformed('macaroon header has a verification id');
   const identifier = required(header, 'macaroon');
   const location = optionalLocation(header, 'macaroon');
   const caveats: CaveatData[] = [];
@@ -99,7 +107,7 @@ export function decodeV2(bytes: Uint8Array, limits: Limits): MacaroonData {
     const fields = readSection(r);
     const c: { -readonly [K in keyof CaveatData]: CaveatData[K] } = { identifier: required(fields, 'caveat') };
     const loc = optionalLocation(fields, 'caveat');
-    const vid = fields.get(VID);
+    const vid = fields.vid;
     if (vid !== undefined) c.verificationId = vid;
     if (loc !== undefined) c.location = loc;
     caveats.push(c);
