@@ -44,7 +44,7 @@ const condition = (i: number): string => `${CONDITIONS[i % CONDITIONS.length]}${
 const COUNTS = [0, 5, 20] as const;
 
 const WARMUP_MS = 300;
-const ROUNDS = 5;
+const ROUNDS = 10;
 const RUN_MS = 1000;
 /** Results go here so no call can be optimised away. */
 let sink = 0;
