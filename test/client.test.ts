@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isTesseraError, type ErrorCode } from '../src/errors.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { parseAuthorization } from '../src/hono/authorization.js';
 import {
@@ -20,16 +19,8 @@ import {
 import { decodeTicket, generateDischargerKeyPair, type Approver } from '../src/discharge/index.js';
 import { pgliteBackend } from './support/databases.js';
 import { ALICE, BOB, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
+import { expectCode } from './support/expect-code.js';
 
-async function expectCode(p: Promise<unknown> | (() => unknown), code: ErrorCode): Promise<Error> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(isTesseraError(e, code), `expected ${code}, got ${String(e)}`).toBe(true);
-    return e as Error;
-  }
-  throw new Error(`expected ${code}, but nothing was thrown`);
-}
 
 const OTHER = 'https://other.test';
 

@@ -9,7 +9,6 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caveat } from '../caveats/index.js';
-import { isTesseraError, type ErrorCode } from '../src/errors.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { addDischargeCaveat } from '../src/client/index.js';
 import {
@@ -23,16 +22,8 @@ import {
 import { MasterKey, openDatabase, type Database } from '../src/storage/index.js';
 import { testBackends, type TestBackend } from './support/databases.js';
 import { ALICE, BOB, CAROL, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
+import { expectCode } from './support/expect-code.js';
 
-async function expectCode(p: Promise<unknown> | (() => unknown), code: ErrorCode): Promise<Error> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(isTesseraError(e, code), `expected ${code}, got ${String(e)}`).toBe(true);
-    return e as Error;
-  }
-  throw new Error(`expected ${code}, but nothing was thrown`);
-}
 
 const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64url');
 

@@ -13,7 +13,6 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { pushSchema } from 'drizzle-kit/api';
 import postgres from 'postgres';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { isTesseraError, type ErrorCode } from '../src/errors.js';
 import {
   MASTER_KEY_FILE,
   MIGRATIONS,
@@ -27,16 +26,8 @@ import {
   type TesseraDb,
 } from '../src/storage/index.js';
 import * as schema from '../src/storage/schema.js';
+import { expectCode } from './support/expect-code.js';
 
-async function expectCode(p: Promise<unknown> | (() => unknown), code: ErrorCode): Promise<unknown> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(isTesseraError(e, code), `expected ${code}, got ${String(e)}`).toBe(true);
-    return e;
-  }
-  throw new Error(`expected ${code}, but nothing was thrown`);
-}
 
 /** Rows of a raw query, whichever driver (postgres.js returns an array, PGlite `{ rows }`). */
 async function rows(db: TesseraDb, query: ReturnType<typeof sql>): Promise<Record<string, unknown>[]> {
