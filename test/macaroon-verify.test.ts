@@ -375,3 +375,16 @@ describe('discharge graph', () => {
     expect(verifySignature(p, 'root', [dx])).toHaveLength(2);
   });
 });
+
+describe('verifySignature arguments', () => {
+  it('refuses what is not a Macaroon with a typed error, not a TypeError', () => {
+    const m = Macaroon.mint({ rootKey: 'k', identifier: 'id' });
+    for (const call of [
+      () => verifySignature(m.encode() as unknown as Macaroon, 'k'),
+      () => verifySignature(m, 'k', [m.encode() as unknown as Macaroon]),
+      () => verifySignature(m, 'k', 'nope' as unknown as Macaroon[]),
+    ]) {
+      expect(call).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    }
+  });
+});

@@ -88,7 +88,10 @@ let readData: (m: Macaroon) => MacaroonData;
 let withNonce: (m: Macaroon, options: ThirdPartyCaveatOptions, nonce: Uint8Array) => Macaroon;
 
 /** @internal The macaroon's data without copying, for the verifier's hot path. Do not mutate. */
-export const dataOf = (m: Macaroon): MacaroonData => readData(m);
+export const dataOf = (m: Macaroon): MacaroonData => {
+  if (!(m instanceof Macaroon)) throw invalidArgument('expected a Macaroon (decode encoded tokens with Macaroon.decode)', { field: 'macaroon' });
+  return readData(m);
+};
 
 /**
  * @internal Test-only: add a third-party caveat with a chosen nonce, to reproduce published

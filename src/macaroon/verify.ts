@@ -6,7 +6,7 @@
  * returned. Evaluating the conditions is the caller's job (see the Verifier): this module
  * answers "was this minted from that key and only attenuated since?".
  */
-import { TesseraError, limit, malformed } from '../errors.js';
+import { TesseraError, invalidArgument, limit, malformed } from '../errors.js';
 import { constantTimeEqual, utf8Text } from '../crypto/bytes.js';
 import { hmacSha256 } from '../crypto/hmac.js';
 import { deriveKey, openCaveatKey, type KeyInput } from '../crypto/keys.js';
@@ -59,6 +59,7 @@ export function verifySignature(
   options?: VerifySignatureOptions,
 ): readonly VerifiedMacaroon[] {
   const limits = resolveLimits(options?.limits);
+  if (!Array.isArray(discharges)) throw invalidArgument('discharges must be an array of Macaroons', { field: 'discharges' });
   if (discharges.length > limits.maxDischarges) throw limit(`more than ${limits.maxDischarges} discharges`);
   const primaryData = dataOf(primary);
   const dischargeData: MacaroonData[] = [];

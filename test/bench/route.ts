@@ -23,6 +23,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { macaroonAuth } from '../../src/hono/index.js';
 import type { LoadConfig, LoadResult } from './load.js';
 import { benchToken, benchVerifier, cpuMs, fmt, printTable } from './verify.js';
+import { scriptArgs } from '../support/script.js';
 
 const CONNECTIONS = 32;
 const WARMUP_MS = 500;
@@ -30,7 +31,7 @@ const DURATION_MS = 2000;
 const ROUNDS = 3;
 const TARGET = 0.7;
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const LOAD = fileURLToPath(new URL('./load.ts', import.meta.url));
+const LOAD = scriptArgs('load', import.meta.url);
 
 function benchApp(): Hono {
   const app = new Hono();
@@ -44,7 +45,7 @@ function benchApp(): Hono {
 /** Run the load generator in its own Node process; resolves with its report. */
 function load(config: LoadConfig): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', LOAD, JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...LOAD, JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), config.warmupMs + config.durationMs + 30_000);

@@ -2,7 +2,7 @@
  * Verification throughput: Tessera's full `verifier.verify` against js-macaroon and jose, in one
  * run, on one core, sequentially awaited.
  *
- *   npx tsx test/bench/verify.ts
+ *   npm run bench            (all modules, compiled)      npx tsx test/bench/verify.ts   (this one)
  *
  * Every case proves the same thing about the same request: a token minted from a root key,
  * carrying five first-party restrictions (expiry, operation, resource, method, audience), is
@@ -17,8 +17,9 @@
  *   jose           jwtVerify HS256 with exp and aud, then the same 3 custom claims checked
  * Time is CPU time of this process (process.cpuUsage), which other work on a shared machine
  * disturbs far less than wall time; each case keeps its best of several interleaved rounds.
- * Like every bench this runs under tsx, whose esbuild transform (keepNames) wraps closures in
- * `__name` calls: TypeScript code pays for that, js-macaroon's plain JavaScript does not.
+ * `npm run bench` runs the code compiled by tsc, as a user's build runs it; under tsx the
+ * esbuild transform (keepNames) wraps closures in `__name` calls, which plain JavaScript
+ * peers do not pay, so figures from `npx tsx` are a little lower.
  * Root keys: Tessera's `rootKeyFor` returns `{ raw }` (a fresh object per call), as the issuer's
  * keyring does (src/issuer/keyring.ts); js-macaroon has no raw-key API and derives its key from
  * the string on every verify (libmacaroons' derivation). Both hold the same logical key. An info
