@@ -4,7 +4,8 @@
  * DATABASE_URL is set).
  *
  *   1. a client asks for a discharge (202) and long-polls; a person signs in, sees the request,
- *      approves it; the client receives the discharge and it verifies;
+ *      approves it; the client receives the discharge, it verifies once, and a second use is
+ *      refused (`uses 1`);
  *   2. a person denies with a reason; the waiting client gets 403 ERR_DENIED with that reason;
  *   3. a page on another origin auto-submits a form to the approve URL while the person is
  *      signed in: refused (403), and the request stays pending.
@@ -83,6 +84,10 @@ describe.runIf(browser !== undefined).each(testBackends('browser'))('approval pa
     const discharge = Macaroon.decode(String(result.body.discharge));
     const verified = await system.system.verifier.verify(token, { discharges: [token.bindForRequest(discharge)], context: { operation: 'deploy' } });
     expect(verified.declared.get('approved-by')).toBe('alice');
+    // One approval authorises one action: the discharge carries `uses 1`.
+    await expect(
+      system.system.verifier.verify(token, { discharges: [token.bindForRequest(discharge)], context: { operation: 'deploy' } }),
+    ).rejects.toMatchObject({ code: 'ERR_USAGE_EXCEEDED' });
     const limit = discharge.caveats.map((c) => new TextDecoder().decode(c.identifier)).find((c) => c.startsWith('time-before '));
     const expiresIn = Date.parse(String(limit?.slice('time-before '.length))) - Date.now();
     expect(expiresIn).toBeGreaterThan(60_000);
