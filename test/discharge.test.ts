@@ -7,12 +7,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
+import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caveat } from '../caveats/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { addDischargeCaveat } from '../src/client/index.js';
 import {
   approveCondition,
+  dischargeRoutes,
   encodeTicket,
   generateDischargerKeyPair,
   loginCondition,
@@ -388,6 +390,26 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
     other.service.close();
     expect((await waiting).status).toBe('pending');
     expect(Date.now() - t0).toBeLessThan(5_000);
+  });
+});
+
+describe('discharge requests are throttled per client IP', () => {
+  it('answers 429 ERR_RATE_LIMITED with Retry-After past the window\'s budget, and again after it', async () => {
+    const fx = await dischargeFixture(await backends[0]!.open());
+    let now = 0;
+    const app = new Hono().route('/', dischargeRoutes(fx.service, { requestsPerIp: { max: 3, windowSeconds: 60 }, now: () => now }));
+    const token = addDischargeCaveat(fx.mint(), { location: LOCATION, publicKey: fx.service.publicKey, condition: 'approve alice look' });
+    const id = Buffer.from(token.caveats[0]!.identifier).toString('base64url');
+    const post = (): Promise<Response> =>
+      Promise.resolve(app.request('/v1/discharge', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) }));
+    for (let i = 0; i < 3; i++) expect((await post()).status).toBe(202);
+    const refused = await post();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('60');
+    expect(await refused.json()).toMatchObject({ error: { code: 'ERR_RATE_LIMITED' } });
+    now += 60_000;
+    expect((await post()).status).toBe(202);
+    fx.service.close();
   });
 });
 

@@ -350,7 +350,7 @@ describe('sign-in', () => {
   });
 
   it('rate-limits failed sign-ins per client IP across user names', async () => {
-    const f = await setup({ loginLimits: { perIp: { maxFailures: 3, windowSeconds: 600 } } });
+    const f = await setup({ loginLimits: { perIp: { max: 3, windowSeconds: 600 } } });
     const attacker = new Client(f.app, { 'x-test-ip': '198.51.100.9' });
     for (const name of ['u1', 'u2', 'u3']) expect((await attacker.login(name, 'password1')).status).toBe(401);
     expect((await attacker.login('alice', PASSWORDS.alice)).status).toBe(429);

@@ -22,6 +22,8 @@ import { Hono, type Context } from 'hono';
 import { base64Decode } from '../crypto/bytes.js';
 import { badRequest, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { onError } from '../http/errors.js';
+import { WindowLimiter, type WindowLimit } from '../http/rate-limit.js';
+import { TesseraError } from '../errors.js';
 import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from './conditions.js';
 import { TICKET_MAX_BYTES } from './ticket.js';
 import type { DischargeService, RequesterInfo } from './service.js';
@@ -55,8 +57,22 @@ function waitSeconds(c: Context, maxWaitMs: number): number {
   return Math.min(Number(raw) * 1000, maxWaitMs);
 }
 
+export interface DischargeRoutesOptions {
+  /**
+   * Discharge requests allowed per client IP (the TCP peer) in a window; past it, 429
+   * ERR_RATE_LIMITED with Retry-After. The route needs no credential and each request costs an
+   * X25519 operation and a database row, so it is throttled. Default 120 per minute.
+   */
+  readonly requestsPerIp?: WindowLimit;
+  /** Clock for the window (tests). */
+  readonly now?: () => number;
+}
+
+const DEFAULT_REQUESTS_PER_IP: WindowLimit = { max: 120, windowSeconds: 60 };
+
 /** The discharge protocol routes over `service`. */
-export function dischargeRoutes(service: DischargeService): Hono {
+export function dischargeRoutes(service: DischargeService, options: DischargeRoutesOptions = {}): Hono {
+  const perIp = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
   const app = new Hono();
   // Per route, not `use('*')`: mounted at '/', a wildcard middleware would reach every route of
   // the host app.
@@ -73,10 +89,18 @@ export function dischargeRoutes(service: DischargeService): Hono {
 
   app.post('/v1/discharge', async (c) => {
     c.header('Cache-Control', NO_STORE);
+    const requester = requesterOf(c);
+    const ipKey = typeof requester.ip === 'string' ? requester.ip : 'unknown';
+    const wait = perIp.retryAfter(ipKey);
+    if (wait > 0) {
+      c.header('Retry-After', String(wait));
+      throw new TesseraError('ERR_RATE_LIMITED', 'too many discharge requests from this address; try again later');
+    }
+    perIp.count(ipKey);
     const body = await readJsonObject(c, ['id', 'caveats'], { maxBytes: MAX_BODY });
     const id = base64Decode(stringField(body, 'id', { max: MAX_ID_CHARS }), 'id');
     const caveats = stringArrayField(body, 'caveats', MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH);
-    const result = await service.request(id, requesterOf(c), caveats);
+    const result = await service.request(id, requester, caveats);
     if (result.status === 'discharged') return c.json({ discharge: result.discharge.encode() }, 200);
     return c.json({ approvalUrl: result.approvalUrl, pollUrl: result.pollUrl, expiresAt: result.expiresAt.toISOString() }, 202);
   });

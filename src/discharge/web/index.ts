@@ -17,5 +17,5 @@ export {
 } from './passwords.js';
 export type { ScryptParams } from './passwords.js';
 export { LOGIN_CSRF_COOKIE, SESSION_COOKIE } from './session.js';
-export type { FailureLimit } from './rate-limit.js';
+export type { WindowLimit } from '../../http/rate-limit.js';
 export type { ApprovalService, Approver, Decision, PendingView } from './types.js';

@@ -22,7 +22,7 @@
  *
  * Sign-in: the same answer and about the same time for an unknown name as for a wrong password
  * (a dummy scrypt runs); after 5 failures for a name, or 20 from one client IP, within 15
- * minutes, sign-ins answer 429 ERR_RATE_LIMITED (in memory, see rate-limit.ts).
+ * minutes, sign-ins answer 429 ERR_RATE_LIMITED (in memory, see src/http/rate-limit.ts).
  */
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { equalBytes } from '@noble/ciphers/utils.js';
@@ -36,7 +36,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { utf8 } from '../../crypto/bytes.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../../errors.js';
 import { dummyVerify, verifyPassword } from './passwords.js';
-import { ConcurrencyGate, FailureLimiter, type FailureLimit } from './rate-limit.js';
+import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
 import {
@@ -72,13 +72,13 @@ export interface ApprovalPagesOptions {
   /** Seconds after sign-in that end a session regardless (default 28 800). */
   readonly sessionMaxSeconds?: number;
   /** Failed sign-ins allowed per user name and per client IP (defaults 5 and 20 per 15 minutes). */
-  readonly loginLimits?: { readonly perUser?: FailureLimit; readonly perIp?: FailureLimit };
+  readonly loginLimits?: { readonly perUser?: WindowLimit; readonly perIp?: WindowLimit };
   /** Password checks running at once (default 4); more are refused with 429. */
   readonly maxConcurrentLogins?: number;
 }
 
-const DEFAULT_PER_USER: FailureLimit = { maxFailures: 5, windowSeconds: 15 * 60 };
-const DEFAULT_PER_IP: FailureLimit = { maxFailures: 20, windowSeconds: 15 * 60 };
+const DEFAULT_PER_USER: WindowLimit = { max: 5, windowSeconds: 15 * 60 };
+const DEFAULT_PER_IP: WindowLimit = { max: 20, windowSeconds: 15 * 60 };
 const MAX_BODY = 16 * 1024;
 const MAX_NAME = 256;
 const MAX_REASON = 500;
@@ -175,8 +175,8 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     clock,
   });
   const now = (): number => clock().getTime();
-  const perUser = new FailureLimiter(options.loginLimits?.perUser ?? DEFAULT_PER_USER, now);
-  const perIp = new FailureLimiter(options.loginLimits?.perIp ?? DEFAULT_PER_IP, now);
+  const perUser = new WindowLimiter(options.loginLimits?.perUser ?? DEFAULT_PER_USER, now);
+  const perIp = new WindowLimiter(options.loginLimits?.perIp ?? DEFAULT_PER_IP, now);
   const gate = new ConcurrencyGate(options.maxConcurrentLogins ?? 4);
 
   const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken });
@@ -290,8 +290,8 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     }
     const user = checked.value;
     if (user === undefined) {
-      perUser.fail(userKey);
-      perIp.fail(ipKey);
+      perUser.count(userKey);
+      perIp.count(ipKey);
       return again(401, 'Wrong user name or password.');
     }
     perUser.reset(userKey);

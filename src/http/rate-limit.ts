@@ -1,39 +1,40 @@
 /**
- * In-memory login throttling: counts failed logins per key (a user name, a client IP) in a fixed
- * window, and caps how many password checks run at once.
+ * In-memory throttling for the unauthenticated HTTP surfaces: counts events per key (a failed
+ * sign-in per user name or client IP, a discharge request per client IP) in a fixed window, and
+ * caps how many expensive tasks (password checks) run at once.
  *
  * In memory by design: it is per process and forgets on restart, which is enough to make online
- * guessing slow (5 guesses per name per 15 minutes by default) without a database write per
- * attempt. A deployment with several processes gets one budget per process. The table is
- * bounded: when full, expired entries go first, then the oldest.
+ * guessing slow and floods expensive without a database write per attempt. A deployment with
+ * several processes gets one budget per process. The table is bounded: when full, expired
+ * entries go first, then the oldest.
  */
-import { TesseraError } from '../../errors.js';
+import { TesseraError } from '../errors.js';
 
-export interface FailureLimit {
-  /** Failures allowed within the window; the next attempt is refused. */
-  readonly maxFailures: number;
-  /** Window length in seconds, counted from the first failure. */
+export interface WindowLimit {
+  /** Events allowed within the window; the next attempt is refused. */
+  readonly max: number;
+  /** Window length in seconds, counted from the first event. */
   readonly windowSeconds: number;
 }
 
 interface Entry {
-  failures: number;
+  events: number;
   resetAt: number;
 }
 
 const MAX_ENTRIES = 10_000;
 
-export class FailureLimiter {
+export class WindowLimiter {
   readonly #entries = new Map<string, Entry>();
-  readonly #limit: FailureLimit;
+  readonly #limit: WindowLimit;
   readonly #now: () => number;
 
-  constructor(limit: FailureLimit, now: () => number = Date.now) {
-    const { maxFailures, windowSeconds } = limit;
-    if (!Number.isSafeInteger(maxFailures) || maxFailures < 1 || !Number.isSafeInteger(windowSeconds) || windowSeconds < 1) {
-      throw new TesseraError('ERR_INVALID_ARGUMENT', 'a failure limit needs positive integer maxFailures and windowSeconds');
+  constructor(limit: WindowLimit, now: () => number = Date.now) {
+    const { max, windowSeconds } = limit;
+    if (!Number.isSafeInteger(max) || max < 1 || !Number.isSafeInteger(windowSeconds) || windowSeconds < 1) {
+      throw new TesseraError('ERR_INVALID_ARGUMENT', 'a window limit needs positive integer max and windowSeconds');
     }
-    this.#limit = { maxFailures, windowSeconds };
+    this.#limit = { max, windowSeconds };
     this.#now = now;
   }
 
@@ -49,22 +50,22 @@ export class FailureLimiter {
   /** Seconds until `key` may try again, or 0 if it may try now. */
   retryAfter(key: string): number {
     const entry = this.#live(key);
-    if (entry === undefined || entry.failures < this.#limit.maxFailures) return 0;
+    if (entry === undefined || entry.events < this.#limit.max) return 0;
     return Math.max(1, Math.ceil((entry.resetAt - this.#now()) / 1000));
   }
 
-  /** Count one failure for `key`. */
-  fail(key: string): void {
+  /** Count one event for `key`. */
+  count(key: string): void {
     const entry = this.#live(key);
     if (entry !== undefined) {
-      entry.failures++;
+      entry.events++;
       return;
     }
     if (this.#entries.size >= MAX_ENTRIES) this.#evict();
-    this.#entries.set(key, { failures: 1, resetAt: this.#now() + this.#limit.windowSeconds * 1000 });
+    this.#entries.set(key, { events: 1, resetAt: this.#now() + this.#limit.windowSeconds * 1000 });
   }
 
-  /** Forget `key`'s failures (after a successful login). */
+  /** Forget `key`'s events (e.g. after a successful sign-in). */
   reset(key: string): void {
     this.#entries.delete(key);
   }
