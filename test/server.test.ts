@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isTesseraError } from '../src/errors.js';
 import { startServer } from '../src/server/server.js';
+import type { CliIO } from '../src/cli/io.js';
+import { run } from '../src/cli/run.js';
 import { hasStackTrace, runCli, spawnCli } from './support/cli.js';
 
 const dirs: string[] = [];
@@ -110,5 +112,50 @@ describe('tessera serve', { timeout: 240_000 }, () => {
     } finally {
       await a.close();
     }
+  });
+});
+
+describe('tessera admin-token (recovering a lost admin token)', () => {
+  const cliIo = (env: Record<string, string | undefined> = {}) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIO = { out: (t) => void out.push(t), err: (t) => void err.push(t), readStdin: async () => undefined, env, cwd: process.cwd(), stopSignal: () => new Promise(() => undefined) };
+    return { io, out, err };
+  };
+  const keysWith = (url: string, token: string): Promise<Response> => fetch(`${url}/v1/keys`, { headers: { authorization: `Macaroon ${token}` } });
+
+  it('mints a new admin token on the database, replaces the 0600 file, and the server accepts it', async () => {
+    const dataDir = await tempDir();
+    const first = await startServer({ port: 0, dataDir, log: () => undefined });
+    const lost = first.adminToken as string;
+    await first.close();
+    await rm(join(dataDir, 'admin-token'));
+
+    const { io, out, err } = cliIo();
+    expect(await run(['admin-token', '--data-dir', dataDir], io)).toBe(0);
+    const token = out[0] as string;
+    expect(token).not.toBe(lost);
+    expect(err.join('\n')).toContain('mode 0600');
+    expect((await readFile(join(dataDir, 'admin-token'), 'utf8')).trim()).toBe(token);
+    expect((await stat(join(dataDir, 'admin-token'))).mode & 0o777).toBe(0o600);
+
+    const again = await startServer({ port: 0, dataDir, log: () => undefined });
+    try {
+      expect(again.adminToken).toBeUndefined(); // not a first start
+      expect((await keysWith(again.url, token)).status).toBe(200);
+      expect((await keysWith(again.url, lost)).status).toBe(200); // until revoked
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('refuses a directory that is not a server\'s data directory, and a database with no keys', async () => {
+    const empty = cliIo();
+    expect(await run(['admin-token', '--data-dir', await tempDir()], empty.io)).toBe(1);
+    expect(empty.err.join('\n')).toMatch(/no master key in .* \(ERR_CONFIG\)/);
+
+    const withKey = cliIo({ TESSERA_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') });
+    expect(await run(['admin-token', '--data-dir', await tempDir()], withKey.io)).toBe(1);
+    expect(withKey.err.join('\n')).toContain('no root keys yet');
   });
 });

@@ -60,7 +60,7 @@ function checkPort(port: number): number {
 }
 
 /** Write the admin token file: owner-only, never following or reusing an existing file. */
-async function writeAdminToken(path: string, token: string): Promise<void> {
+export async function writeAdminToken(path: string, token: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       const fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
@@ -72,7 +72,7 @@ async function writeAdminToken(path: string, token: string): Promise<void> {
       }
       return;
     } catch (e) {
-      // A file left by an earlier database (this one is empty, so its token is dead): replace it.
+      // A file left by an earlier database, or an admin token being replaced: write it anew.
       if ((e as NodeJS.ErrnoException).code === 'EEXIST' && attempt === 0) {
         await unlink(path);
         continue;

@@ -4,6 +4,7 @@
  * `users`).
  */
 import type { Command } from '../command.js';
+import { adminToken } from './admin-token.js';
 import { attenuate } from './attenuate.js';
 import { discharge } from './discharge.js';
 import { inspect } from './inspect.js';
@@ -15,4 +16,4 @@ import { status } from './status.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
 
-export const COMMANDS: readonly Command[] = Object.freeze([serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys, users]);
+export const COMMANDS: readonly Command[] = Object.freeze([serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys, adminToken, users]);
