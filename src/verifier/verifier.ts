@@ -69,7 +69,14 @@ export interface Verified {
   readonly identifier: Uint8Array;
   /** The identifier as text, when it is UTF-8. */
   readonly identifierText: string | undefined;
-  /** `declared key value` facts from the token and its discharges. */
+  /**
+   * `declared key value` facts from the token and its discharges. As in the macaroon bakery, a
+   * holder can add `declared` caveats (and third-party caveats it discharges itself), so a fact
+   * is only as trustworthy as the third-party caveat that requires it: rely on key X only when
+   * the token as you issued it carries a third-party caveat whose discharger always declares X
+   * (Tessera's discharger declares `approved-by` and `user`); the conflict rule then stops a
+   * holder from claiming another value.
+   */
   readonly declared: ReadonlyMap<string, string>;
   /** Every first-party condition that was checked, the primary's first. */
   readonly caveats: readonly string[];
