@@ -19,11 +19,9 @@ import {
   waitForDischarge,
 } from '../support/web-system.js';
 import { freshDatabase } from './fresh-database.js';
+import { summarize } from '../support/latency.js';
 
 const TARGET_MS = 1000;
-
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 
 /** Run the benchmark; resolves to whether p95 met the target (true when it could not run). */
 export async function approvalBrowserBench(runs = 10): Promise<boolean> {
@@ -57,15 +55,8 @@ export async function approvalBrowserBench(runs = 10): Promise<boolean> {
       await page.waitForURL(asked.body.approvalUrl); // let the page settle before the next run
       if (i > 0) samples.push(elapsed); // run 0 warms up
     }
-    const sorted = [...samples].sort((a, b) => a - b);
-    const p50 = percentile(sorted, 50);
-    const p95 = percentile(sorted, 95);
-    const ok = p95 < TARGET_MS;
-    console.log(
-      `approval-browser (${database.kind}): approve click → client holds discharge, ${samples.length} runs: ` +
-        `p50 ${p50.toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${(sorted.at(-1) ?? 0).toFixed(0)} ms ` +
-        `(target < ${TARGET_MS} ms: ${ok ? 'met' : 'MISSED'})`,
-    );
+    const { ok, text } = summarize(samples, TARGET_MS, 0);
+    console.log(`approval-browser (${database.kind}): approve click → client holds discharge, ${samples.length} runs: ${text}`);
     return ok;
   } finally {
     await system.close();

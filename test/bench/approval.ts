@@ -20,12 +20,10 @@ import { createDischargeService, dischargeRoutes } from '../../src/discharge/ind
 import { Macaroon } from '../../src/macaroon/macaroon.js';
 import { MasterKey, createStore } from '../../src/storage/index.js';
 import { freshDatabase } from './fresh-database.js';
+import { summarize } from '../support/latency.js';
 
 const TARGET_MS = 1000;
 const APPROVER = { name: 'alice', groups: ['ops'] };
-
-const percentile = (sorted: readonly number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
 
 /** Run the benchmark; resolves to whether p95 met the target. */
 export async function approvalBench(runs = 20): Promise<boolean> {
@@ -60,15 +58,8 @@ export async function approvalBench(runs = 20): Promise<boolean> {
       if (bundle.discharges.length !== 1) throw new Error('no discharge');
       if (i > 0) samples.push(elapsed); // run 0 warms up
     }
-    const sorted = [...samples].sort((a, b) => a - b);
-    const p50 = percentile(sorted, 50);
-    const p95 = percentile(sorted, 95);
-    const ok = p95 < TARGET_MS;
-    console.log(
-      `approval (${fresh.database.kind}): decide() → client holds the bound discharge (HTTP long-poll), ${samples.length} runs: ` +
-        `p50 ${p50.toFixed(1)} ms, p95 ${p95.toFixed(1)} ms, max ${(sorted.at(-1) ?? 0).toFixed(1)} ms ` +
-        `(target < ${TARGET_MS} ms: ${ok ? 'met' : 'MISSED'})`,
-    );
+    const { ok, text } = summarize(samples, TARGET_MS);
+    console.log(`approval (${fresh.database.kind}): decide() → client holds the bound discharge (HTTP long-poll), ${samples.length} runs: ${text}`);
     return ok;
   } finally {
     service.close();

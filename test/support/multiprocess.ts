@@ -203,10 +203,5 @@ export async function raceUses(
   });
 }
 
-/** The p-th percentile (0..100) by nearest rank. */
-export function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank] ?? Number.NaN;
-}
+export { percentile } from './latency.js';
 
