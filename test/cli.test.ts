@@ -112,11 +112,17 @@ describe('tessera (against a server)', { timeout: 120_000 }, () => {
     expect(minted.stderr).toContain(`minted ${identifier}`);
     const narrowed = (await runCli(['attenuate', tok, '--caveat', 'resource /docs/*'])).stdout.trim();
 
-    const [ok, denied, json] = await Promise.all([
+    const [ok, denied, json, explained] = await Promise.all([
       runCli(['verify', ...base, narrowed, '--operation', 'read', '--resource', '/docs/a']),
       runCli(['verify', ...base, narrowed, '--operation', 'read', '--resource', '/etc/passwd']),
       runCli(['verify', ...base, '--json', '--operation', 'read', '--resource', '/docs/a'], { input: narrowed }),
+      runCli(['verify', ...base, narrowed, '--explain', '--operation', 'write', '--resource', '/docs/a']),
     ]);
+    expect(explained.code).toBe(1);
+    const lines = explained.stdout.trim().split('\n');
+    expect(lines[0]).toBe('denied');
+    expect(lines.slice(1).map((l) => l.trim().split(/\s+/).slice(0, 2).join(' '))).toEqual(['FAIL ops', 'pass time-before', 'pass resource']);
+    expect(lines[1]).toMatch(/FAIL {2}ops read: .+/);
     expect(ok.code).toBe(0);
     expect(ok.stdout.trim()).toBe(`allowed (${identifier})`);
     expect(denied.code).toBe(1);

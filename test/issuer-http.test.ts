@@ -171,6 +171,26 @@ describe('status, revoke and verify', () => {
     expect((await call('GET', `/v1/tokens/${minted.identifier}`, { token: admin })).json).toMatchObject({ revoked: true, active: false, revocationReason: 'test' });
   });
 
+  it('POST /v1/verify with explain judges every caveat and counts no use', async () => {
+    const minted = await system.issuer.mint({ caveats: ['ops read', 'resource /docs/**', 'uses 1'] });
+    const body = { token: minted.token, context: { operation: 'write', resource: '/docs/a' }, explain: true };
+    const report = await call('POST', '/v1/verify', { token: admin, body });
+    expect(report.status).toBe(200);
+    expect(report.json).toMatchObject({ allowed: false, explain: true, identifier: minted.identifier });
+    expect(report.json.caveats.map((c: Json) => [c.condition, c.ok, c.source])).toEqual([
+      ['ops read', false, 'token'],
+      ['resource /docs/**', true, 'token'],
+      ['uses 1', true, 'token'],
+    ]);
+    expect(report.json.caveats[0].code).toBe('ERR_CAVEAT_FAILED');
+    // explain counted no use: the single use is still there for a real verification.
+    const real = await call('POST', '/v1/verify', { token: admin, body: { token: minted.token, context: { operation: 'read', resource: '/docs/a' } } });
+    expect(real.json.allowed).toBe(true);
+    const bad = await call('POST', '/v1/verify', { token: admin, body: { token: 'AAAA', explain: true } });
+    expect(bad.json).toMatchObject({ allowed: false, explain: true, error: { code: 'ERR_MALFORMED' }, caveats: [] });
+    expect((await call('POST', '/v1/verify', { token: admin, body: { token: minted.token, explain: 'yes' } })).status).toBe(400);
+  });
+
   it('uses 1 through /v1/verify lets one verification through', async () => {
     const minted = await system.issuer.mint({ caveats: ['uses 1'] });
     const answers = await Promise.all(Array.from({ length: 5 }, () => call('POST', '/v1/verify', { token: admin, body: { token: minted.token } })));

@@ -7,6 +7,7 @@
  *   GET  /v1/keys            list root keys          op keys:read
  *   POST /v1/keys/rotate     rotate root keys        op keys:rotate
  *   POST /v1/verify          verify a token for a request, for services in any language
+ *                            (`explain: true`: every caveat with pass or fail, no use counted)
  *                                                    op verify
  *   GET  /healthz            liveness (no auth)
  *
@@ -204,11 +205,16 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
   });
 
   app.post('/v1/verify', auth(ADMIN_OPS.verify), sized(MAX_VERIFY_BODY), async (c) => {
-    const body = await readJsonObject(c, ['token', 'discharges', 'context'], { maxBytes: MAX_VERIFY_BODY });
+    const body = await readJsonObject(c, ['token', 'discharges', 'context', 'explain'], { maxBytes: MAX_VERIFY_BODY });
     const token = stringField(body, 'token', { max: MAX_TOKEN_TEXT });
     const discharges = stringArrayField(body, 'discharges', DEFAULT_LIMITS.maxDischarges, MAX_TOKEN_TEXT);
     const context = verifyContext(objectField(body, 'context', CONTEXT_FIELDS));
     c.header('cache-control', 'no-store');
+    if (booleanField(body, 'explain') === true) {
+      // Every caveat judged, none short-circuited, no use counted: for debugging.
+      const report = await verifier.explain(token, { discharges, context });
+      return c.json({ allowed: report.ok, explain: true, identifier: report.identifierText ?? null, ...(report.error !== undefined ? { error: report.error } : {}), caveats: report.caveats });
+    }
     try {
       const verified = await verifier.verify(token, { discharges, context });
       return c.json({

@@ -5,10 +5,18 @@ import { adminTokenOf, dataDirOf, pretty, readValue, serverUrlOf } from '../io.j
 
 const CONTEXT = ['operation', 'resource', 'method', 'ip', 'tool', 'audience'] as const;
 
+interface ExplainedCaveat {
+  readonly condition: string;
+  readonly ok: boolean;
+  readonly code?: string;
+  readonly reason?: string;
+  readonly source: 'token' | 'discharge';
+}
+
 interface Verdict {
   readonly allowed: boolean;
   readonly identifier?: string | null;
-  readonly caveats?: readonly string[];
+  readonly caveats?: readonly (string | ExplainedCaveat)[];
   readonly error?: { readonly code: string; readonly message: string; readonly details?: { readonly caveat?: string; readonly reason?: string } };
 }
 
@@ -17,7 +25,7 @@ export const verify: Command = {
   summary: 'check a token against a request, on the server',
   help: `Usage: tessera verify [<token>|-] [--operation <op>] [--resource <path>] [--method <m>]
                        [--ip <addr>] [--tool <name>] [--audience <service>]
-                       [--discharge <token>...] [--json]
+                       [--discharge <token>...] [--explain] [--json]
 
 Asks the server whether the token (with its discharges) grants the request described by the
 flags. Prints "allowed", or "denied" with the failing caveat and why; exits 0 when allowed,
@@ -32,6 +40,8 @@ Request options:
   --tool <name>         agent tool name (for tool caveats)
   --audience <service>  the service asking (for aud caveats)
   --discharge <token>   a discharge macaroon (repeatable)
+  --explain             judge every caveat and list each with pass or fail (no use is
+                        counted), instead of stopping at the first that fails
   --json                print the server's answer as JSON
   -h, --help            show this help
 
@@ -42,6 +52,7 @@ ${SERVER_HELP}
     ...SERVER_OPTIONS,
     ...Object.fromEntries(CONTEXT.map((k) => [k, { type: 'string' as const }])),
     discharge: { type: 'string', multiple: true },
+    explain: { type: 'boolean' },
     json: { type: 'boolean' },
   },
   positionals: { min: 0, max: 1 },
@@ -57,8 +68,16 @@ ${SERVER_HELP}
       token,
       discharges: strs(args, 'discharge'),
       context,
+      ...(bool(args, 'explain') ? { explain: true } : {}),
     });
     if (bool(args, 'json')) io.out(pretty(verdict));
+    else if (bool(args, 'explain')) {
+      io.out(verdict.allowed ? 'allowed' : `denied${verdict.error !== undefined ? `: ${verdict.error.message} (${verdict.error.code})` : ''}`);
+      for (const c of verdict.caveats ?? []) {
+        if (typeof c === 'string') continue;
+        io.out(`  ${c.ok ? 'pass' : 'FAIL'}  ${c.source === 'discharge' ? '[discharge] ' : ''}${c.condition}${c.ok ? '' : `: ${c.reason ?? c.code ?? ''}`}`);
+      }
+    }
     else if (verdict.allowed) io.out(`allowed${verdict.identifier ? ` (${verdict.identifier})` : ''}`);
     else {
       const e = verdict.error;
