@@ -98,7 +98,7 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
   let now = new Date('2030-01-01T00:00:00Z');
   const clock = (): Date => new Date(now);
 
-  async function system(database?: Database, masterKey = MasterKey.generate(), extra: { resyncMs?: number } = {}): Promise<System> {
+  async function system(database?: Database, masterKey = MasterKey.generate(), extra: { resyncMs?: number; keyRefreshMs?: number } = {}): Promise<System> {
     const s = await createSystem({ database: database ?? (await backend.open()), masterKey, publicUrl: 'http://tessera.test', clock, ...extra });
     systems.push(s);
     return s;
@@ -182,6 +182,27 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
     while (b.revocations.has(minted.identifier) === false && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 2));
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(await codeOf(b.verifier.verify(minted.token, ctx))).toBe('ERR_REVOKED');
+  });
+
+  it('a second process learns of a retired key by NOTIFY, long before its periodic refresh', async () => {
+    const masterKey = MasterKey.generate();
+    const { database, another } = await backend.fresh();
+    const a = await system(database, masterKey, { keyRefreshMs: 600_000 });
+    const b = await system(await another(), masterKey, { keyRefreshMs: 600_000 });
+    const minted = await a.issuer.mint({ caveats: ['ops read'] });
+    const ctx = { context: { operation: 'read' } };
+    await b.verifier.verify(minted.token, ctx);
+    await a.keyring.rotate({ retireOld: true });
+    const t0 = performance.now();
+    let code = await codeOf(b.verifier.verify(minted.token, ctx));
+    while (code !== 'ERR_KEY_RETIRED' && performance.now() - t0 < 5000) {
+      await new Promise((r) => setTimeout(r, 5));
+      code = await codeOf(b.verifier.verify(minted.token, ctx));
+    }
+    expect(code).toBe('ERR_KEY_RETIRED');
+    expect(performance.now() - t0).toBeLessThan(1000);
+    // And the new current key's tokens verify there.
+    await expect(b.verifier.verify((await a.issuer.mint({ caveats: ['ops read'] })).token, ctx)).resolves.toBeDefined();
   });
 
   it('resync catches revocations whose notification was lost', async () => {

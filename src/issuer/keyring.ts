@@ -11,9 +11,10 @@
  * Admin tokens (`tsa1.` identifiers) are signed with a key derived from the root key for that
  * purpose only (see identifier.ts), so each verifier accepts exactly one kind of token.
  *
- * Other processes sharing the database learn of new keys at once (an unknown key id triggers a
- * reload, at most one per `missReloadMs`, so made-up key ids cannot flood the database) and of
- * retirements within `refreshMs`.
+ * Other processes sharing the database learn of key changes at once: storage announces every
+ * created, expired or retired key on the `tessera_keys` channel and the system reloads on it
+ * (src/server/system.ts). As safety nets, an unknown key id triggers a reload (at most one per
+ * `missReloadMs`, so made-up key ids cannot flood the database) and `refreshMs` reloads anyway.
  */
 import { utf8, utf8Strict } from '../crypto/bytes.js';
 import { hmacSha256 } from '../crypto/hmac.js';

@@ -67,13 +67,18 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const discharge = await createDischargeService({ store, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}) });
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
   let revocations: RevocationSet;
+  let unlistenKeys: () => Promise<void> = async () => undefined;
   try {
+    // Another process rotating or retiring a key is heard at once (the periodic refresh stays as a safety net).
+    const reloadKeys = (): void => void keyring.reload().catch(() => log('tessera: root key reload failed'));
+    unlistenKeys = await database.listenKeyChanges(reloadKeys, { onReconnect: reloadKeys });
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       onError: (e) => log(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
   } catch (e) {
+    await unlistenKeys();
     keyring.close();
     discharge.close();
     throw e;
@@ -114,6 +119,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     async close() {
       if (closed) return;
       closed = true;
+      await unlistenKeys();
       keyring.close();
       discharge.close();
       await revocations.close();

@@ -18,9 +18,9 @@ import postgres from 'postgres';
 import { TesseraError } from '../errors.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
-import { REVOCATION_CHANNEL, type TesseraDb } from './types.js';
+import { KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
 
-export { REVOCATION_CHANNEL } from './types.js';
+export { KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -55,6 +55,8 @@ export interface Database {
    * `onRevoked` receives the revoked identifier; exceptions it throws are swallowed.
    */
   listenRevocations(onRevoked: (identifier: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /** Subscribe to root key changes (created, expired, retired); `onChange` receives the key id. */
+  listenKeyChanges(onChange: (keyId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Close connections (and release the embedded database's lock). */
   close(): Promise<void>;
 }
@@ -92,18 +94,20 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     // Never echo the URL: it may hold a password.
     throw storageError('cannot open the PostgreSQL database (connection or migration failed)', e);
   }
+  const listen = async (channel: string, onMessage: (payload: string) => void, listenOptions?: ListenOptions): Promise<() => Promise<void>> => {
+    let listens = 0;
+    const meta = await client.listen(channel, safely(onMessage), () => {
+      listens += 1;
+      if (listens > 1) listenOptions?.onReconnect?.();
+    });
+    return () => meta.unlisten();
+  };
   return {
     kind: 'postgres',
     db,
     appliedMigrations,
-    async listenRevocations(onRevoked, listenOptions) {
-      let listens = 0;
-      const meta = await client.listen(REVOCATION_CHANNEL, safely(onRevoked), () => {
-        listens += 1;
-        if (listens > 1) listenOptions?.onReconnect?.();
-      });
-      return () => meta.unlisten();
-    },
+    listenRevocations: (onRevoked, listenOptions) => listen(REVOCATION_CHANNEL, onRevoked, listenOptions),
+    listenKeyChanges: (onChange, listenOptions) => listen(KEY_CHANNEL, onChange, listenOptions),
     async close() {
       await client.end({ timeout: 5 });
     },
@@ -129,11 +133,9 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       kind: 'pglite',
       db,
       appliedMigrations,
-      async listenRevocations(onRevoked) {
-        // In-process only; PGlite never disconnects, so onReconnect is never called.
-        const unlisten = await client.listen(REVOCATION_CHANNEL, safely(onRevoked));
-        return () => unlisten();
-      },
+      // In-process only; PGlite never disconnects, so onReconnect is never called.
+      listenRevocations: async (onRevoked) => client.listen(REVOCATION_CHANNEL, safely(onRevoked)),
+      listenKeyChanges: async (onChange) => client.listen(KEY_CHANNEL, safely(onChange)),
       async close() {
         try {
           await client.close();

@@ -11,7 +11,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { TesseraError } from '../errors.js';
 import type { MasterKey } from './keyring.js';
 import { rootKeys } from './schema.js';
-import type { TesseraDb } from './types.js';
+import { KEY_CHANNEL, type TesseraDb } from './types.js';
 import { checkDate, checkOptionalDate, checkText, guard } from './util.js';
 
 /** Root key metadata (no key bytes). */
@@ -60,6 +60,9 @@ type Row = typeof rootKeys.$inferSelect;
 
 const info = (r: Row): RootKeyInfo => ({ id: r.id, createdAt: r.createdAt, expiresAt: r.expiresAt, retiredAt: r.retiredAt });
 
+/** Tell every process sharing the database that key `id` changed (PGlite: this process only). */
+const announce = (db: TesseraDb, id: string): Promise<unknown> => db.execute(sql`select pg_notify(${KEY_CHANNEL}, ${id})`);
+
 export function keyRepository(db: TesseraDb, masterKey: MasterKey): KeyRepository {
   const unseal = (r: Row): RootKey => ({ ...info(r), key: masterKey.open(PURPOSE, r.id, r.sealedKey) });
 
@@ -74,6 +77,7 @@ export function keyRepository(db: TesseraDb, masterKey: MasterKey): KeyRepositor
           .values({ id, sealedKey: masterKey.seal(PURPOSE, id, key), expiresAt })
           .returning();
         if (row === undefined) throw new TesseraError('ERR_STORAGE', 'create root key returned no row');
+        await announce(db, id);
         return { ...info(row), key };
       }),
 
@@ -115,6 +119,7 @@ export function keyRepository(db: TesseraDb, masterKey: MasterKey): KeyRepositor
           .from(rootKeys)
           .where(eq(rootKeys.id, id));
         if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such root key', { field: 'id' });
+        await announce(db, id);
         return { ...row };
       }),
 
@@ -128,6 +133,7 @@ export function keyRepository(db: TesseraDb, masterKey: MasterKey): KeyRepositor
           .where(eq(rootKeys.id, id))
           .returning({ id: rootKeys.id, createdAt: rootKeys.createdAt, expiresAt: rootKeys.expiresAt, retiredAt: rootKeys.retiredAt });
         if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such root key', { field: 'id' });
+        await announce(db, id);
         return { ...row };
       }),
   };

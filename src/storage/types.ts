@@ -7,3 +7,6 @@ export type TesseraDb = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 /** LISTEN/NOTIFY channel carrying revoked identifiers (payload: the identifier). */
 export const REVOCATION_CHANNEL = 'tessera_revocations';
+
+/** LISTEN/NOTIFY channel carrying root key changes (payload: the key id): created, expired, retired. */
+export const KEY_CHANNEL = 'tessera_keys';
