@@ -323,7 +323,11 @@ describe('sign-in', () => {
     const noToken = await client.post('/approve/login', { name: 'alice', password: PASSWORDS.alice });
     expect(noToken.status).toBe(403);
     expect(await noToken.text()).toContain('ERR_CSRF');
-    const wrongToken = await client.post('/approve/login', { csrf: `${token.slice(0, -1)}A`, name: 'alice', password: PASSWORDS.alice });
+    // Another valid-looking token: change the last character (a 32-byte token's last character
+    // is one of 16, so pick one that differs).
+    const wrong = `${token.slice(0, -1)}${token.endsWith('A') ? 'Q' : 'A'}`;
+    expect(wrong).not.toBe(token);
+    const wrongToken = await client.post('/approve/login', { csrf: wrong, name: 'alice', password: PASSWORDS.alice });
     expect(wrongToken.status).toBe(403);
     const crossOrigin = await client.post('/approve/login', { csrf: token, name: 'alice', password: PASSWORDS.alice }, { origin: 'http://evil.example' });
     expect(crossOrigin.status).toBe(403);
