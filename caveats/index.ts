@@ -173,7 +173,8 @@ export type EvaluateAllResult =
 
 const MAX_CLOCK_SKEW_MS = 300_000;
 
-function resolveOptions(opts: CheckOptions): ResolvedCheckOptions {
+/** Check options with defaults applied; throws ERR_INVALID_ARGUMENT for an out-of-range skew. */
+export function resolveCheckOptions(opts: CheckOptions): ResolvedCheckOptions {
   const clockSkewMs = opts.clockSkewMs ?? 0;
   if (!Number.isSafeInteger(clockSkewMs) || clockSkewMs < 0 || clockSkewMs > MAX_CLOCK_SKEW_MS) {
     throw invalidArgument(`clockSkewMs must be an integer from 0 to ${MAX_CLOCK_SKEW_MS}`, { field: 'clockSkewMs' });
@@ -211,7 +212,7 @@ function judge(
 function start(conditions: readonly string[], ctx: RequestContext, opts: CheckOptions): ResolvedCheckOptions {
   if (!Array.isArray(conditions)) throw invalidArgument('conditions must be an array');
   if (typeof ctx !== 'object' || ctx === null) throw invalidArgument('request context must be an object');
-  return resolveOptions(opts);
+  return resolveCheckOptions(opts);
 }
 
 /** Evaluate every condition (no short-circuit), for verification reports and `explain`. */

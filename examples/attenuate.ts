@@ -34,7 +34,7 @@ const narrowed = original
   .addFirstPartyCaveat(caveat.resource('/docs/**'));
 
 // 2. A holder who tries to widen it back (rewriting `ops read`) breaks the signature chain.
-const json = narrowed.toJSON();
+const json = narrowed.toJSONObject();
 const widened = Macaroon.decode({
   ...json,
   c: json.c?.map((c) => (c.i === 'ops read' ? { ...c, i: 'ops read,write' } : c)),

@@ -48,7 +48,7 @@ const v1Token = (...packets: Uint8Array[]): Uint8Array => bytesOf(...packets);
 
 describe('the well-formed fixtures decode', () => {
   it('in every format, binary and text', () => {
-    for (const input of [v2, v1, jsonText, base.encode('v2'), base.encode('v1'), base.toJSON(), utf8(jsonText)]) {
+    for (const input of [v2, v1, jsonText, base.encode('v2'), base.encode('v1'), base.toJSONObject(), utf8(jsonText)]) {
       const m = Macaroon.decode(input);
       expect(m.encode()).toBe(base.encode());
       expect(verifyBase(m)).toHaveLength(2);
@@ -148,7 +148,7 @@ describe('V2 binary', () => {
     overLimit(many.toBytes());
     overLimit(many.encode('v1'));
     overLimit(many.encode('json'));
-    overLimit(many.toJSON());
+    overLimit(many.toJSONObject());
   });
 });
 
@@ -332,8 +332,8 @@ describe('V2 JSON', () => {
   it('bounds the size and the caveat count', () => {
     overLimit(jsonText, { maxBytes: 64 });
     overLimit(utf8(jsonText), { maxBytes: 64 });
-    overLimit(base.toJSON(), { maxBytes: 32 });
-    overLimit(base.toJSON(), { maxCaveats: 2 });
+    overLimit(base.toJSONObject(), { maxBytes: 32 });
+    overLimit(base.toJSONObject(), { maxCaveats: 2 });
     overLimit(`{"v":2,"i":"${'x'.repeat(DEFAULT_LIMITS.maxBytes * 2)}"}`);
     overLimit({ v: 2, i: 'a', s64: goodSig, c: Array.from({ length: 129 }, () => ({ i: 'c' })) });
   });
@@ -394,7 +394,7 @@ describe('error messages', () => {
       () => Macaroon.decode(bytesOf(v2, [0])),
       () => Macaroon.decode(v2.subarray(0, v2.length - 1)),
       () => Macaroon.decode(`${jsonText}x`),
-      () => Macaroon.decode({ ...base.toJSON(), extra: 1 } as MacaroonJSON),
+      () => Macaroon.decode({ ...base.toJSONObject(), extra: 1 } as MacaroonJSON),
       () => Macaroon.decode(`${base.encode()}!`),
       () => verifySignature(base, 'wrong key'),
       () => verifySignature(Macaroon.decode(v2), ROOT_KEY, [base]),
@@ -473,13 +473,14 @@ describe('immutability and printing', () => {
     expect(base.location).toBe('https://issuer.example');
   });
 
-  it('String(m), template literals and util.inspect do not reveal the token', () => {
+  it('String(m), template literals, util.inspect and JSON.stringify do not reveal the token', () => {
     const shown = [String(base), `${base}`, inspect(base), inspect({ nested: base }, { depth: 5 })];
-    for (const s of shown) {
-      expect(s).toMatch(/Macaroon/);
+    for (const s of shown) expect(s).toMatch(/Macaroon/);
+    for (const s of [...shown, JSON.stringify({ logged: base })]) {
       for (const secret of [...SECRETS, 'decode-test-identifier', b64url(v2).slice(0, 20)]) expect(s).not.toContain(secret);
     }
-    // JSON.stringify is the deliberate way to serialise: it gives the standard V2 JSON.
-    expect(JSON.parse(JSON.stringify(base))).toEqual(JSON.parse(jsonText));
+    // Serialising is explicit: encode('json'), or the object form.
+    expect(JSON.parse(JSON.stringify(base.toJSONObject()))).toEqual(JSON.parse(jsonText));
+    expect(JSON.parse(base.encode('json'))).toEqual(JSON.parse(jsonText));
   });
 });

@@ -9,6 +9,8 @@
 import { describe, expect, it } from 'vitest';
 import { Macaroon, verifySignature, type ErrorCode, type MacaroonJSON, type VerifiedMacaroon } from '../src/index.js';
 import { deriveKey } from '../src/crypto/keys.js';
+import { conditionAnchor } from '../src/macaroon/verify.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { expectTesseraError, fromB64, b64url, outcome } from './support/macaroon-test-utils.js';
 
 interface CaveatSpec {
@@ -196,19 +198,23 @@ describe('what verifySignature returns', () => {
     expect(Object.isFrozen(verified)).toBe(true);
   });
 
-  it('anchors: each condition\'s chain signature, the last one being the unbound signature', () => {
+  it('anchors: the hash of each condition\'s chain signature, never the signature itself', () => {
     const m = Macaroon.mint({ rootKey: 'k', identifier: 'id' }).addFirstPartyCaveat('a').addFirstPartyCaveat('b');
     const [v] = verifySignature(m, 'k');
-    expect(v?.anchors).toHaveLength(2);
-    expect(v?.anchors[1]).toEqual(m.signature);
-    expect(v?.anchors[0]).toEqual(Macaroon.mint({ rootKey: 'k', identifier: 'id' }).addFirstPartyCaveat('a').signature);
+    expect(conditionAnchor(v!, 1)).toEqual(sha256(m.signature));
+    expect(conditionAnchor(v!, 0)).toEqual(sha256(Macaroon.mint({ rootKey: 'k', identifier: 'id' }).addFirstPartyCaveat('a').signature));
+    expect(() => conditionAnchor(v!, 2)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    // What verifySignature hands out holds no chain signature (each would be a credential).
+    const shown = JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? Buffer.from(x).toString('hex') : x));
+    expect(shown).not.toContain(Buffer.from(m.signature).toString('hex'));
+    expect(Object.keys(v!)).toEqual(['identifier', 'conditions', 'discharge', 'depth']);
   });
 
   it('a binary first-party condition fails closed (ERR_MALFORMED), but only once the chain is intact', () => {
     const m = Macaroon.mint({ rootKey: 'k', identifier: 'id' }).addFirstPartyCaveat('ok').addFirstPartyCaveat(new Uint8Array([0xff, 0xfe]));
     expectTesseraError(() => verifySignature(m, 'k'), 'ERR_MALFORMED');
     expectTesseraError(() => verifySignature(m, 'other key'), 'ERR_SIGNATURE');
-    const tampered = Macaroon.decode({ ...m.toJSON(), s64: b64url(new Uint8Array(32)) });
+    const tampered = Macaroon.decode({ ...m.toJSONObject(), s64: b64url(new Uint8Array(32)) });
     expectTesseraError(() => verifySignature(tampered, 'k'), 'ERR_SIGNATURE');
   });
 
@@ -275,7 +281,7 @@ describe('signatures', () => {
   });
 
   it('any change to a caveat, vid or identifier, or a dropped or added caveat, is ERR_SIGNATURE', () => {
-    const json = primary.toJSON();
+    const json = primary.toJSONObject();
     const c = json.c!;
     const tamper = (f: (j: { -readonly [K in keyof MacaroonJSON]: MacaroonJSON[K] }) => void): Macaroon => {
       const copy = JSON.parse(JSON.stringify(json)) as MacaroonJSON;
@@ -305,7 +311,7 @@ describe('signatures', () => {
 
   it('a tampered discharge is ERR_SIGNATURE', () => {
     expectTesseraError(() => verifySignature(primary, 'root', [bound.addFirstPartyCaveat('more')]), 'ERR_SIGNATURE');
-    const stripped = { ...bound.toJSON() };
+    const stripped = { ...bound.toJSONObject() };
     delete (stripped as { c?: unknown }).c;
     expectTesseraError(() => verifySignature(primary, 'root', [Macaroon.decode(stripped)]), 'ERR_SIGNATURE');
   });

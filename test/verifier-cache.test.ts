@@ -131,3 +131,28 @@ describe('Lru', () => {
     expect(cache.size).toBe(0);
   });
 });
+
+describe('review fixes', () => {
+  it('refuses a bad clock skew when constructed, not on every request', () => {
+    expect(() => new Verifier({ rootKeyFor: () => 'k', clockSkewMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => new Verifier({ rootKeyFor: () => 'k', clockSkewMs: 300_001 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+
+  it('does not cache the chain of an oversized token (the cache stays small), but still verifies it', async () => {
+    const key = { raw: new Uint8Array(32).fill(5) };
+    const v = new Verifier({ rootKeyFor: () => key });
+    let big = Macaroon.mint({ rootKey: key, identifier: 'big' });
+    for (let i = 0; i < 40; i++) big = big.addFirstPartyCaveat(`declared k${i} ${'x'.repeat(200)}`);
+    const text = big.encode();
+    expect(text.length).toBeGreaterThan(8 * 1024);
+    await v.verify(text);
+    await v.verify(text);
+    expect(v.cachedChains).toBe(0);
+    await v.verify(Macaroon.mint({ rootKey: key, identifier: 'small' }).encode());
+    expect(v.cachedChains).toBe(1);
+  });
+
+  it('refuses string keys with lone surrogates, which would collide after encoding', () => {
+    expect(() => Macaroon.mint({ rootKey: '\uD800', identifier: 'x' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+  });
+});

@@ -19,7 +19,11 @@ export type KeyInput = string | Uint8Array | { readonly raw: Uint8Array };
 const GENERATOR = utf8('macaroons-key-generator');
 
 export function deriveKey(key: KeyInput, what = 'key'): Uint8Array {
-  if (typeof key === 'string') return hmacSha256(GENERATOR, utf8(key));
+  if (typeof key === 'string') {
+    // Lone surrogates all encode to U+FFFD: distinct strings must not derive one key.
+    if (!key.isWellFormed()) throw invalidArgument(`${what} is not valid Unicode text`, { field: what });
+    return hmacSha256(GENERATOR, utf8(key));
+  }
   if (key instanceof Uint8Array) return hmacSha256(GENERATOR, key);
   if (key !== null && typeof key === 'object' && key.raw instanceof Uint8Array) {
     if (key.raw.length !== 32) throw invalidArgument(`raw ${what} must be exactly 32 bytes`, { field: what });

@@ -206,8 +206,11 @@ export class Macaroon {
     return encodeV2(this.#data);
   }
 
-  /** The V2 JSON object, so `JSON.stringify(macaroon)` gives the standard JSON form. */
-  toJSON(): MacaroonJSON {
+  /**
+   * The V2 JSON object (`JSON.stringify` of it is `encode('json')`). Deliberately not named
+   * `toJSON`: a logger serialising an object that holds a Macaroon must not write the token.
+   */
+  toJSONObject(): MacaroonJSON {
     return toJSONObject(this.#data);
   }
 

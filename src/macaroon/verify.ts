@@ -6,6 +6,7 @@
  * returned. Evaluating the conditions is the caller's job (see the Verifier): this module
  * answers "was this minted from that key and only attenuated since?".
  */
+import { sha256 } from '@noble/hashes/sha2.js';
 import { TesseraError, invalidArgument, limit, malformed } from '../errors.js';
 import { constantTimeEqual, utf8Text } from '../crypto/bytes.js';
 import { hmacSha256 } from '../crypto/hmac.js';
@@ -18,15 +19,25 @@ export interface VerifiedMacaroon {
   readonly identifier: Uint8Array;
   /** First-party conditions, in order, still to be evaluated by the caller. */
   readonly conditions: readonly string[];
-  /**
-   * For each condition, the chain signature right after it. Later attenuation cannot change
-   * it, so it names "this caveat on this token" for stateful caveats (`uses n` counters).
-   */
-  readonly anchors: readonly Uint8Array[];
   /** False for the primary (always first), true for discharges. */
   readonly discharge: boolean;
   /** 0 for the primary, 1 for its discharges, 2 for theirs… */
   readonly depth: number;
+}
+
+/** Each verified macaroon's chain signature after each condition; never handed out as is. */
+const CHAIN = new WeakMap<VerifiedMacaroon, readonly Uint8Array[]>();
+
+/**
+ * A stable, non-secret name for condition `index` of a verified macaroon: SHA-256 of the chain
+ * signature right after it. Later attenuation cannot change it, so it names "this caveat on
+ * this token" for stateful caveats (`uses n` counters). The signature itself is a credential
+ * (the token cut at that caveat), so only its hash leaves this module.
+ */
+export function conditionAnchor(verified: VerifiedMacaroon, index: number): Uint8Array {
+  const sig = CHAIN.get(verified)?.[index];
+  if (sig === undefined) throw invalidArgument('no such verified condition', { field: 'index' });
+  return sha256(sig);
 }
 
 export interface VerifySignatureOptions {
@@ -120,15 +131,15 @@ function visit(walk: Walk, m: MacaroonData, key: Uint8Array, depth: number): voi
   }
   // A condition no verifier could read fails closed, once the chain is known to be intact.
   if (binary) throw malformed('caveat condition is not valid UTF-8', { field: 'caveat condition' });
-  walk.verified.push(
-    Object.freeze({
+  const entry: VerifiedMacaroon = Object.freeze({
       identifier: m.identifier.slice(),
       conditions: Object.freeze(conditions),
-      anchors: Object.freeze(anchors),
       discharge: depth > 0,
       depth,
-    }),
-  );
+    });
+  // The chain signatures stay here: each is a credential for the token cut at that caveat.
+  CHAIN.set(entry, Object.freeze(anchors));
+  walk.verified.push(entry);
   // 3. Only now follow its third-party caveats into their discharges.
   if (thirdParty === undefined) return;
   for (const tp of thirdParty) {

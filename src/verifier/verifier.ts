@@ -7,18 +7,18 @@
  * failing closed; and last, count usage-limited caveats atomically. Nothing a caveat says is
  * believed before its chain verifies.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
 import { constantTimeEqual, utf8Strict } from '../crypto/bytes.js';
 import { deriveKey, type KeyInput } from '../crypto/keys.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { resolveLimits, type Limits } from '../macaroon/limits.js';
-import { verifySignature, type VerifiedMacaroon, type VerifySignatureOptions } from '../macaroon/verify.js';
+import { conditionAnchor, verifySignature, type VerifiedMacaroon, type VerifySignatureOptions } from '../macaroon/verify.js';
 import {
   collectDeclared,
   defaultRegistry,
   evaluate,
   evaluateAll,
+  resolveCheckOptions,
   type CaveatRegistry,
   type ConditionResult,
   type RequestContext,
@@ -131,6 +131,9 @@ function provenFacts(identifier: Uint8Array, rootKey: string | undefined, key: U
 const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
   typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 
+/** Longest token text (with its discharges) whose verified chain is cached: bounds the cache's memory. */
+const MAX_CACHED_CHARS = 8 * 1024;
+
 const cacheKeyPart = (t: TokenInput): string => {
   const s = typeof t === 'string' ? t : t.encode();
   return `${s.length}:${s}`;
@@ -164,7 +167,8 @@ export class Verifier {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw invalidArgument('cache.maxEntries must be a non-negative integer');
     this.#cache = maxEntries > 0 ? new Lru<ChainProof>(maxEntries) : undefined;
     this.#signatureOptions = options.limits === undefined ? {} : { limits: this.#limits };
-    this.#checkOptions = Object.freeze({ clockSkewMs: options.clockSkewMs ?? 0, allowStateful: options.usage !== undefined });
+    // Validated here, so a bad setting fails at construction rather than on every request.
+    this.#checkOptions = Object.freeze(resolveCheckOptions({ clockSkewMs: options.clockSkewMs ?? 0, allowStateful: options.usage !== undefined }));
   }
 
   /**
@@ -214,6 +218,11 @@ export class Verifier {
     });
   }
 
+  /** How many verified chains the cache holds (for monitoring and tests). */
+  get cachedChains(): number {
+    return this.#cache?.size ?? 0;
+  }
+
   /** Forget cached chains (e.g. after a key is retired). Revocations never need this. */
   clearCache(): void {
     this.#cache?.clear();
@@ -247,7 +256,7 @@ export class Verifier {
       const key = deriveKey(rootKey, 'rootKey');
       const chain = verifySignature(primary ?? this.#decode(token), { raw: key }, discharges.map((d) => this.#decode(d)), this.#signatureOptions);
       proof = provenFacts(identifier, typeof rootKey === 'string' ? rootKey : undefined, key, chain);
-      this.#cache?.set(cacheKey, proof);
+      if (cacheKey.length <= MAX_CACHED_CHARS) this.#cache?.set(cacheKey, proof);
     }
 
     if (this.#options.revocations !== undefined) {
@@ -282,7 +291,7 @@ export class Verifier {
         if (parsed.type.stateful !== true) continue;
         const usage = this.#options.usage;
         if (usage === undefined) throw caveatError({ condition, code: 'ERR_CAVEAT_FAILED', reason: 'usage-limited caveat needs a usage counter' });
-        const scope = `uses:${Buffer.from(sha256(m.anchors[i] as Uint8Array)).toString('hex')}`;
+        const scope = `uses:${Buffer.from(conditionAnchor(m, i)).toString('hex')}`;
         if (!(await usage.consume(scope, parsed.value as number))) {
           throw new TesseraError('ERR_USAGE_EXCEEDED', 'this token has been used as many times as it allows', { caveat: condition, reason: 'usage limit reached' });
         }
