@@ -411,6 +411,28 @@ describe('discharge requests are throttled per client IP', () => {
     expect((await post()).status).toBe(202);
     fx.service.close();
   });
+
+  it('throttles polls too, and refuses a chunked body past the bound without reading it all', async () => {
+    const fx = await dischargeFixture(await backends[0]!.open());
+    const app = new Hono().route('/', dischargeRoutes(fx.service, { pollsPerIp: { max: 2, windowSeconds: 60 } }));
+    const poll = (): Promise<Response> => Promise.resolve(app.request(`/v1/discharge/poll/${'A'.repeat(43)}`));
+    expect((await poll()).status).toBe(404);
+    expect((await poll()).status).toBe(404);
+    expect((await poll()).status).toBe(429);
+
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulled++;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(0x20));
+      },
+    });
+    const res = await app.request('/v1/discharge', { method: 'POST', headers: { 'content-type': 'application/json' }, body: endless, duplex: 'half' } as RequestInit);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'ERR_LIMIT' } });
+    expect(pulled).toBeLessThan(10);
+    fx.service.close();
+  });
 });
 
 describe.each(backends)('restarts on $name', (backend: TestBackend) => {

@@ -149,6 +149,13 @@ describe('tessera admin-token (recovering a lost admin token)', () => {
     }
   });
 
+  it('refuses a --url with credentials in it, without echoing them', async () => {
+    const { io, err } = cliIo();
+    expect(await run(['status', 'tsr1.rk_x.AAAAAAAAAAAAAAAAAAAAAA', '--token', 'x', '--url', 'http://admin:pa55word@127.0.0.1:1'], io)).toBe(2);
+    expect(err.join('\n')).toContain('must not contain a user name or password');
+    expect(err.join('\n')).not.toContain('pa55word');
+  });
+
   it('refuses a directory that is not a server\'s data directory, and a database with no keys', async () => {
     const empty = cliIo();
     expect(await run(['admin-token', '--data-dir', await tempDir()], empty.io)).toBe(1);

@@ -600,7 +600,11 @@ describe.each(backends)('storage on $name', (backend) => {
       const store = createStore(database, MasterKey.generate());
       const u = await store.users.create({ name: 'alice', passwordHash: 'scrypt$N=16384$salt$hash', groups: ['ops', 'ops', 'dev'] });
       expect(u.groups).toEqual(['ops', 'dev']);
-      await expectCode(store.users.create({ name: 'alice', passwordHash: 'h' }), 'ERR_CONFLICT');
+      const conflict = await expectCode(store.users.create({ name: 'alice', passwordHash: 'scrypt$secret-hash-9f3a' }), 'ERR_CONFLICT');
+      // The error, cause and all, never carries a query parameter (here a password hash).
+      const everything = JSON.stringify({ message: conflict.message, details: conflict.details, cause: conflict.cause }, (_k, v: unknown) => v);
+      expect(everything).not.toContain('secret-hash-9f3a');
+      expect(conflict.cause).toMatchObject({ code: '23505' });
       await store.users.create({ name: 'bob', passwordHash: 'h2' });
       expect((await store.users.get('bob'))?.groups).toEqual([]);
       expect((await store.users.update('bob', { groups: ['ops'] })).groups).toEqual(['ops']);
@@ -745,3 +749,11 @@ if (pgAdminUrl !== undefined) {
     });
   });
 }
+
+describe('DATABASE_URL errors', () => {
+  it('a malformed URL is ERR_CONFIG and the error (cause included) never holds the password', async () => {
+    const e = await expectCode(openDatabase({ url: 'postgres://user:hunter2-secret@[bad' }), 'ERR_CONFIG');
+    expect(e.cause).toBeUndefined();
+    expect(`${e.message} ${JSON.stringify(e.details)}`).not.toContain('hunter2-secret');
+  });
+});

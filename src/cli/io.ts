@@ -66,6 +66,8 @@ export function serverUrlOf(option: string | undefined, io: CliIO): string {
     throw new UsageError('--url must be an http(s) URL, e.g. http://127.0.0.1:8470');
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--url must be an http(s) URL');
+  // Credentials in the URL would be echoed in error messages; the admin token is the credential.
+  if (url.username !== '' || url.password !== '') throw new UsageError('--url must not contain a user name or password');
   return url.toString().replace(/\/+$/, '');
 }
 

@@ -64,15 +64,32 @@ export interface DischargeRoutesOptions {
    * X25519 operation and a database row, so it is throttled. Default 120 per minute.
    */
   readonly requestsPerIp?: WindowLimit;
+  /** Polls allowed per client IP in a window (each may open a locking transaction). Default 600 per minute. */
+  readonly pollsPerIp?: WindowLimit;
   /** Clock for the window (tests). */
   readonly now?: () => number;
 }
 
 const DEFAULT_REQUESTS_PER_IP: WindowLimit = { max: 120, windowSeconds: 60 };
+const DEFAULT_POLLS_PER_IP: WindowLimit = { max: 600, windowSeconds: 60 };
+
+/** Count one event for the caller's IP on `limiter`; 429 with Retry-After once over budget. */
+function throttle(c: Context, limiter: WindowLimiter, what: string): RequesterInfo {
+  const requester = requesterOf(c);
+  const key = typeof requester.ip === 'string' ? requester.ip : 'unknown';
+  const wait = limiter.retryAfter(key);
+  if (wait > 0) {
+    c.header('Retry-After', String(wait));
+    throw new TesseraError('ERR_RATE_LIMITED', `too many ${what} from this address; try again later`);
+  }
+  limiter.count(key);
+  return requester;
+}
 
 /** The discharge protocol routes over `service`. */
 export function dischargeRoutes(service: DischargeService, options: DischargeRoutesOptions = {}): Hono {
-  const perIp = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
+  const requests = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
+  const polls = new WindowLimiter(options.pollsPerIp ?? DEFAULT_POLLS_PER_IP, options.now);
   const app = new Hono();
   // Per route, not `use('*')`: mounted at '/', a wildcard middleware would reach every route of
   // the host app.
@@ -89,14 +106,7 @@ export function dischargeRoutes(service: DischargeService, options: DischargeRou
 
   app.post('/v1/discharge', async (c) => {
     c.header('Cache-Control', NO_STORE);
-    const requester = requesterOf(c);
-    const ipKey = typeof requester.ip === 'string' ? requester.ip : 'unknown';
-    const wait = perIp.retryAfter(ipKey);
-    if (wait > 0) {
-      c.header('Retry-After', String(wait));
-      throw new TesseraError('ERR_RATE_LIMITED', 'too many discharge requests from this address; try again later');
-    }
-    perIp.count(ipKey);
+    const requester = throttle(c, requests, 'discharge requests');
     const body = await readJsonObject(c, ['id', 'caveats'], { maxBytes: MAX_BODY });
     const id = base64Decode(stringField(body, 'id', { max: MAX_ID_CHARS }), 'id');
     const caveats = stringArrayField(body, 'caveats', MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH);
@@ -107,6 +117,7 @@ export function dischargeRoutes(service: DischargeService, options: DischargeRou
 
   app.get('/v1/discharge/poll/:secret', async (c) => {
     c.header('Cache-Control', NO_STORE);
+    throttle(c, polls, 'polls');
     const wait = waitSeconds(c, service.maxWaitMs);
     const result = await service.poll(c.req.param('secret'), wait);
     if (result.status === 'discharged') return c.json({ discharge: result.discharge.encode() }, 200);

@@ -18,6 +18,31 @@ const isPlainObject = (v: unknown): v is JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;
 
 /**
+ * The request body, refused as soon as it passes `maxBytes`: a declared Content-Length is
+ * checked first, and a chunked body is read only up to the bound, never buffered whole.
+ */
+async function readBounded(c: Context, maxBytes: number): Promise<Uint8Array> {
+  const tooLarge = (): TesseraError => limit(`request body is larger than ${maxBytes} bytes`, { field: 'body' });
+  if (Number(c.req.header('content-length') ?? '0') > maxBytes) throw tooLarge();
+  const stream = c.req.raw.body;
+  if (stream === null) return new Uint8Array(0);
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
  * The request's JSON body as a plain object with no fields outside `allowed`. An empty body
  * counts as `{}` when `emptyOk`.
  */
@@ -26,11 +51,7 @@ export async function readJsonObject(
   allowed: readonly string[],
   options: { readonly maxBytes?: number; readonly emptyOk?: boolean } = {},
 ): Promise<JsonObject> {
-  const maxBytes = options.maxBytes ?? MAX_JSON_BODY;
-  const declared = Number(c.req.header('content-length') ?? '0');
-  if (declared > maxBytes) throw limit(`request body is larger than ${maxBytes} bytes`, { field: 'body' });
-  const buffer = await c.req.arrayBuffer();
-  if (buffer.byteLength > maxBytes) throw limit(`request body is larger than ${maxBytes} bytes`, { field: 'body' });
+  const buffer = await readBounded(c, options.maxBytes ?? MAX_JSON_BODY);
   if (buffer.byteLength === 0 && options.emptyOk === true) return {};
   const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') throw badRequest('request body must be JSON (Content-Type: application/json)', 'body');

@@ -74,6 +74,8 @@ export class Keyring {
   readonly #entries = new Map<string, Entry>();
   #lastMissReload = Number.NEGATIVE_INFINITY;
   #reloading: Promise<void> | undefined;
+  /** A reload was asked for while one ran. */
+  #again = false;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(store: Store, options: KeyringOptions = {}) {
@@ -95,29 +97,41 @@ export class Keyring {
 
   /** Reload every key's metadata, and the bytes of usable keys not yet in memory. */
   async reload(): Promise<void> {
-    if (this.#reloading !== undefined) return this.#reloading;
+    // A change announced while a reload runs may have committed after that reload read the
+    // keys: ask for one more pass instead of dropping it (a retired key must not linger).
+    if (this.#reloading !== undefined) {
+      this.#again = true;
+      return this.#reloading;
+    }
     this.#reloading = (async () => {
       try {
-        const infos = await this.#store.keys.list();
-        const now = this.#clock();
-        for (const info of infos) {
-          const entry = this.#entries.get(info.id);
-          if (isRetired(info, now)) {
-            this.#entries.set(info.id, { info });
-            continue;
-          }
-          if (entry?.key !== undefined) {
-            entry.info = info;
-            continue;
-          }
-          const full = await this.#store.keys.get(info.id);
-          if (full !== undefined) this.#entries.set(info.id, { info: strip(full), key: full.key });
-        }
+        do {
+          this.#again = false;
+          await this.#loadOnce();
+        } while (this.#again);
       } finally {
         this.#reloading = undefined;
       }
     })();
     return this.#reloading;
+  }
+
+  async #loadOnce(): Promise<void> {
+    const infos = await this.#store.keys.list();
+    const now = this.#clock();
+    for (const info of infos) {
+      const entry = this.#entries.get(info.id);
+      if (isRetired(info, now)) {
+        this.#entries.set(info.id, { info });
+        continue;
+      }
+      if (entry?.key !== undefined) {
+        entry.info = info;
+        continue;
+      }
+      const full = await this.#store.keys.get(info.id);
+      if (full !== undefined) this.#entries.set(info.id, { info: strip(full), key: full.key });
+    }
   }
 
   /**

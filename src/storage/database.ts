@@ -84,7 +84,13 @@ function safely(fn: (identifier: string) => void): (identifier: string) => void 
 }
 
 async function openPostgres(url: string, max: number): Promise<Database> {
-  const client = postgres(url, { max, onnotice: () => undefined });
+  let client: ReturnType<typeof postgres>;
+  try {
+    client = postgres(url, { max, onnotice: () => undefined });
+  } catch {
+    // No cause: a URL parse error carries the whole URL, password included.
+    throw new TesseraError('ERR_CONFIG', 'DATABASE_URL is not a valid PostgreSQL URL');
+  }
   const db: TesseraDb = drizzlePostgres({ client, schema });
   let appliedMigrations: number[];
   try {

@@ -90,9 +90,22 @@ export function sqlState(e: unknown): string | undefined {
   return undefined;
 }
 
-function safeCause(e: unknown): unknown {
-  // DrizzleQueryError puts the parameters in its message; keep only the driver error underneath.
-  return e instanceof DrizzleQueryError ? e.cause : e;
+/**
+ * What of a driver error may travel as a cause: its SQLSTATE, constraint and table. Drivers
+ * attach the query and its parameters (PGlite as plain fields, drizzle in its message), and
+ * parameters can be password hashes, tickets or discharges, so nothing else is kept.
+ */
+function safeCause(e: unknown): { readonly code?: string; readonly constraint?: string; readonly table?: string } | undefined {
+  const source = e instanceof DrizzleQueryError ? e.cause : e;
+  if (source === null || typeof source !== 'object') return undefined;
+  const pick = (key: string): string | undefined => {
+    const v = (source as Record<string, unknown>)[key];
+    return typeof v === 'string' && v.length <= 128 ? v : undefined;
+  };
+  const code = sqlState(e);
+  const constraint = pick('constraint') ?? pick('constraint_name');
+  const table = pick('table') ?? pick('table_name');
+  return { ...(code !== undefined ? { code } : {}), ...(constraint !== undefined ? { constraint } : {}), ...(table !== undefined ? { table } : {}) };
 }
 
 /** Run a database operation, translating failures into TesseraErrors (see module comment). */
