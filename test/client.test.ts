@@ -185,6 +185,16 @@ describe('gathering discharges', () => {
       'ERR_THIRD_PARTY',
     );
     expect((refused as unknown as { details: object }).details).toMatchObject({ remoteCode: 'ERR_CAVEAT_UNKNOWN', httpStatus: 403 });
+    // An endless answer is cut at the bound, not buffered whole.
+    let pulled = 0;
+    const endless = (): Response =>
+      new Response(new ReadableStream<Uint8Array>({ pull: (ctl) => void (pulled++, ctl.enqueue(new Uint8Array(64 * 1024).fill(0x20))) }), {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+      });
+    const huge = await expectCode(gatherDischarges(token, { fetch: async () => endless() }), 'ERR_THIRD_PARTY');
+    expect(huge.message).toContain('too large');
+    expect(pulled).toBeLessThan(10);
     // A poll URL on another origin is never followed.
     await expectCode(
       gatherDischarges(token, { fetch: answering((c) => c.json({ approvalUrl: `${OTHER}/a`, pollUrl: 'https://evil.test/poll' }, 202)) }),

@@ -70,7 +70,9 @@ export interface DischargeBundle {
 }
 
 const CAVEAT_KEY_BYTES = 32;
-const MAX_RESPONSE_CHARS = 256 * 1024;
+const MAX_RESPONSE_BYTES = 256 * 1024;
+/** Longest wait for a discharge service's answer to a request that does not long-poll. */
+const REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_TIMEOUT_MS = 15 * 60_000;
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 5_000;
@@ -131,7 +133,8 @@ export function addDischargeCaveat(token: Macaroon | string, options: DischargeC
 /** Read `<location>/.well-known/tessera/discharger`. ERR_THIRD_PARTY if it is not usable. */
 export async function fetchDischargerInfo(location: string, options: { readonly fetch?: FetchLike; readonly signal?: AbortSignal } = {}): Promise<DischargerInfo> {
   const base = baseUrl(location, 'location', argumentError('location'));
-  const res = await send(options.fetch, `${base}/.well-known/tessera/discharger`, { method: 'GET', ...(options.signal ? { signal: options.signal } : {}) }, base);
+  const signal = options.signal === undefined ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
+  const res = await send(options.fetch, `${base}/.well-known/tessera/discharger`, { method: 'GET', signal }, base);
   if (res.status !== 200) throw await remoteError(res, base);
   const body = await readJson(res, base);
   const info = body as { location?: unknown; publicKey?: unknown; version?: unknown };
@@ -237,7 +240,7 @@ async function obtain(p: Pending, ctx: Ctx): Promise<Macaroon> {
   const location = baseUrl(p.location, 'third-party caveat location', (m) => thirdParty(m));
   const body = JSON.stringify({ id: base64url(p.identifier), ...(ctx.caveats.length > 0 ? { caveats: ctx.caveats } : {}) });
   const res = await withRetry(ctx, location, () =>
-    send(ctx.options.fetch, `${location}/v1/discharge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, ...signalFor(ctx) }, location),
+    send(ctx.options.fetch, `${location}/v1/discharge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, ...signalFor(ctx, REQUEST_TIMEOUT_MS) }, location),
   );
   if (res.status === 200) return dischargeFrom(await readJson(res, location), p, location);
   if (res.status !== 202) throw await remoteError(res, location);
@@ -331,14 +334,37 @@ async function send(fetchImpl: FetchLike | undefined, url: string, init: Request
   }
 }
 
-async function readJson(res: Response, location: string): Promise<unknown> {
-  let text: string;
+/** The answer's body as text, read only up to MAX_RESPONSE_BYTES: the service is a stranger. */
+async function readCapped(res: Response, location: string): Promise<string> {
+  const tooLarge = (): TesseraError => thirdParty('the discharge service answer is too large', { location });
+  if (Number(res.headers.get('content-length') ?? '0') > MAX_RESPONSE_BYTES) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (res.body === null) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    text = await res.text();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > MAX_RESPONSE_BYTES) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
   } catch (cause) {
+    if (isTesseraError(cause)) throw cause;
     throw new TesseraError('ERR_THIRD_PARTY', 'the discharge service answer could not be read', { location }, { cause });
   }
-  if (text.length > MAX_RESPONSE_CHARS) throw thirdParty('the discharge service answer is too large', { location });
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+async function readJson(res: Response, location: string): Promise<unknown> {
+  const text = await readCapped(res, location);
   try {
     const value: unknown = JSON.parse(text);
     if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
