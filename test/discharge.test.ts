@@ -412,6 +412,21 @@ describe('discharge requests are throttled per client IP', () => {
     fx.service.close();
   });
 
+  it('keys the throttle on the configured client IP source (a proxy\'s X-Forwarded-For), not one shared address', async () => {
+    const fx = await dischargeFixture(await backends[0]!.open());
+    const app = new Hono().route('/', dischargeRoutes(fx.service, { requestsPerIp: { max: 1, windowSeconds: 60 }, clientIp: { from: 'x-forwarded-for', trustedProxies: 1 } }));
+    const token = addDischargeCaveat(fx.mint(), { location: LOCATION, publicKey: fx.service.publicKey, condition: 'approve alice look' });
+    const id = Buffer.from(token.caveats[0]!.identifier).toString('base64url');
+    const post = (ip: string): Promise<Response> =>
+      Promise.resolve(app.request('/v1/discharge', { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': ip }, body: JSON.stringify({ id }) }));
+    expect((await post('10.0.0.1')).status).toBe(202);
+    expect((await post('10.0.0.1')).status).toBe(429);
+    expect((await post('10.0.0.2')).status).toBe(202);
+    const pending = await fx.service.listPending(ALICE);
+    expect(pending.map((p) => p.requester.ip).sort()).toEqual(['10.0.0.1', '10.0.0.2']);
+    fx.service.close();
+  });
+
   it('throttles polls too, and refuses a chunked body past the bound without reading it all', async () => {
     const fx = await dischargeFixture(await backends[0]!.open());
     const app = new Hono().route('/', dischargeRoutes(fx.service, { pollsPerIp: { max: 2, windowSeconds: 60 } }));

@@ -21,6 +21,7 @@
 import { Hono, type Context } from 'hono';
 import { base64Decode } from '../crypto/bytes.js';
 import { badRequest, readJsonObject, stringArrayField, stringField } from '../http/body.js';
+import { clientIpReader, type ClientIpSource } from '../hono/index.js';
 import { onError } from '../http/errors.js';
 import { WindowLimiter, type WindowLimit } from '../http/rate-limit.js';
 import { TesseraError } from '../errors.js';
@@ -34,18 +35,11 @@ const MAX_ID_CHARS = Math.ceil((TICKET_MAX_BYTES * 4) / 3) + 4;
 const MAX_USER_AGENT = 256;
 const NO_STORE = 'no-store';
 
-function requesterOf(c: Context): RequesterInfo {
+function requesterOf(c: Context, clientIp: (c: Context) => string | undefined): RequesterInfo {
   const agent = c.req.header('user-agent');
   // Printable ASCII only, bounded: it is shown to approvers.
   const userAgent = agent === undefined ? undefined : agent.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_USER_AGENT);
-  let ip: string | undefined;
-  try {
-    const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: unknown } } } | undefined)?.incoming;
-    const address = incoming?.socket?.remoteAddress;
-    ip = typeof address === 'string' ? address : undefined;
-  } catch {
-    ip = undefined; // not served by @hono/node-server (e.g. app.request in tests)
-  }
+  const ip = clientIp(c);
   return { ...(userAgent !== undefined && userAgent !== '' ? { userAgent } : {}), ...(ip !== undefined ? { ip } : {}) };
 }
 
@@ -66,6 +60,8 @@ export interface DischargeRoutesOptions {
   readonly requestsPerIp?: WindowLimit;
   /** Polls allowed per client IP in a window (each may open a locking transaction). Default 600 per minute. */
   readonly pollsPerIp?: WindowLimit;
+  /** Where the client's IP comes from (default the TCP peer; behind a proxy, its header). */
+  readonly clientIp?: ClientIpSource;
   /** Clock for the window (tests). */
   readonly now?: () => number;
 }
@@ -74,8 +70,8 @@ const DEFAULT_REQUESTS_PER_IP: WindowLimit = { max: 120, windowSeconds: 60 };
 const DEFAULT_POLLS_PER_IP: WindowLimit = { max: 600, windowSeconds: 60 };
 
 /** Count one event for the caller's IP on `limiter`; 429 with Retry-After once over budget. */
-function throttle(c: Context, limiter: WindowLimiter, what: string): RequesterInfo {
-  const requester = requesterOf(c);
+function throttle(c: Context, limiter: WindowLimiter, what: string, clientIp: (c: Context) => string | undefined): RequesterInfo {
+  const requester = requesterOf(c, clientIp);
   const key = typeof requester.ip === 'string' ? requester.ip : 'unknown';
   const wait = limiter.retryAfter(key);
   if (wait > 0) {
@@ -90,6 +86,7 @@ function throttle(c: Context, limiter: WindowLimiter, what: string): RequesterIn
 export function dischargeRoutes(service: DischargeService, options: DischargeRoutesOptions = {}): Hono {
   const requests = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
   const polls = new WindowLimiter(options.pollsPerIp ?? DEFAULT_POLLS_PER_IP, options.now);
+  const clientIp = clientIpReader(options.clientIp);
   const app = new Hono();
   // Per route, not `use('*')`: mounted at '/', a wildcard middleware would reach every route of
   // the host app.
@@ -106,7 +103,7 @@ export function dischargeRoutes(service: DischargeService, options: DischargeRou
 
   app.post('/v1/discharge', async (c) => {
     c.header('Cache-Control', NO_STORE);
-    const requester = throttle(c, requests, 'discharge requests');
+    const requester = throttle(c, requests, 'discharge requests', clientIp);
     const body = await readJsonObject(c, ['id', 'caveats'], { maxBytes: MAX_BODY });
     const id = base64Decode(stringField(body, 'id', { max: MAX_ID_CHARS }), 'id');
     const caveats = stringArrayField(body, 'caveats', MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH);
@@ -117,7 +114,7 @@ export function dischargeRoutes(service: DischargeService, options: DischargeRou
 
   app.get('/v1/discharge/poll/:secret', async (c) => {
     c.header('Cache-Control', NO_STORE);
-    throttle(c, polls, 'polls');
+    throttle(c, polls, 'polls', clientIp);
     const wait = waitSeconds(c, service.maxWaitMs);
     const result = await service.poll(c.req.param('secret'), wait);
     if (result.status === 'discharged') return c.json({ discharge: result.discharge.encode() }, 200);

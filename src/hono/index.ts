@@ -76,7 +76,11 @@ const positiveInteger = (value: number | undefined, fallback: number, field: str
   return value;
 };
 
-function ipReader(source: ClientIpSource = { from: 'socket' }): (c: Context) => string | undefined {
+/**
+ * How to read the client's IP for a request, from a ClientIpSource (default: the TCP peer).
+ * Shared by every surface that keys anything on the client address (caveats, rate limits).
+ */
+export function clientIpReader(source: ClientIpSource = { from: 'socket' }): (c: Context) => string | undefined {
   switch (source?.from) {
     case 'socket':
       return (c) => {
@@ -127,7 +131,7 @@ export function macaroonAuth(options: MacaroonAuthOptions): MiddlewareHandler {
     maxHeaderLength: positiveInteger(options.maxHeaderLength, 16_384, 'maxHeaderLength'),
     maxDischarges: positiveInteger(options.maxDischarges, DEFAULT_LIMITS.maxDischarges, 'maxDischarges'),
   });
-  const readIp = ipReader(options.clientIp);
+  const readIp = clientIpReader(options.clientIp);
   const realmParam = realm !== undefined ? { realm } : {};
 
   /** The response for a refused request, thrown as hono's HTTPException with the error as cause. */

@@ -5,6 +5,7 @@
  */
 import { Hono } from 'hono';
 import type { CaveatRegistry } from '../../caveats/index.js';
+import { clientIpReader } from '../hono/index.js';
 import { TesseraError } from '../errors.js';
 import type { ClientIpSource } from '../hono/index.js';
 import { notFound, onError } from '../http/errors.js';
@@ -101,8 +102,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
     }),
   );
-  app.route('/', dischargeRoutes(discharge));
-  app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, ...(clock !== undefined ? { clock } : {}) }));
+  app.route('/', dischargeRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
+  app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
   return Object.freeze({

@@ -24,7 +24,6 @@
  * (a dummy scrypt runs); after 5 failures for a name, or 20 from one client IP, within 15
  * minutes, sign-ins answer 429 ERR_RATE_LIMITED (in memory, see src/http/rate-limit.ts).
  */
-import { getConnInfo } from '@hono/node-server/conninfo';
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -39,6 +38,7 @@ import { dummyVerify, verifyPassword } from './passwords.js';
 import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
+import { clientIpReader } from '../../hono/index.js';
 import {
   BASE,
   STYLESHEET,
@@ -96,13 +96,6 @@ const CSP = {
   objectSrc: ["'none'"],
 };
 
-function socketIp(c: Context): string | undefined {
-  try {
-    return getConnInfo(c).remote.address;
-  } catch {
-    return undefined; // not served by @hono/node-server (app.request in tests)
-  }
-}
 
 /**
  * `next` after sign-in: only a plain path under /approve/ (no scheme, host, `//`, backslash,
@@ -167,7 +160,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const clock = options.clock ?? (() => new Date());
   const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
   const secureCookies = options.secureCookies ?? options.publicUrl?.startsWith('https:') ?? false;
-  const clientIp = options.clientIp ?? socketIp;
+  const clientIp = options.clientIp ?? clientIpReader();
   const sessions = new BrowserSessions(store, {
     idleSeconds: options.sessionIdleSeconds ?? 30 * 60,
     maxSeconds: options.sessionMaxSeconds ?? 8 * 60 * 60,
