@@ -20,7 +20,7 @@ export interface Cidr {
 }
 
 /** The bytes of an IP address (IPv4-mapped IPv6 folded to IPv4), or undefined if it is not one. */
-export function ipBytes(text: string): number[] | undefined {
+function ipBytes(text: string): number[] | undefined {
   if (text.includes('%')) return undefined; // zone ids name an interface, not an address
   const family = isIP(text);
   if (family === 4) return text.split('.').map(Number);

@@ -40,7 +40,7 @@ export function asInvalidArgument<T>(parse: () => T): T {
 /** Longest condition text accepted, in UTF-16 code units. */
 export const MAX_CONDITION_LENGTH = 4096;
 /** Most items in one comma list. */
-export const MAX_LIST_ITEMS = 64;
+const MAX_LIST_ITEMS = 64;
 
 /**
  * Characters never allowed in caveat text: control characters (C0, DEL, C1), format characters

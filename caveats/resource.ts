@@ -45,7 +45,7 @@ function parsePattern(arg: string): readonly string[] {
 }
 
 /** The segments of a request path after normalisation, or the reason it is refused. */
-export function normalizeRequestPath(path: string): readonly string[] | { readonly problem: string } {
+function normalizeRequestPath(path: string): readonly string[] | { readonly problem: string } {
   const refuse = (problem: string) => ({ problem });
   if (!path.startsWith('/')) return refuse('resource is not an absolute path');
   const unsafe = unsafeTextProblem(path);
@@ -92,7 +92,7 @@ const segmentMatches = (pat: string, seg: string): boolean =>
   pat.includes('*') ? wildcard(pat, seg, '*', sameChar) : pat === seg;
 
 /** True when the normalised path segments match the pattern segments. */
-export function matchResource(pattern: readonly string[], path: readonly string[]): boolean {
+function matchResource(pattern: readonly string[], path: readonly string[]): boolean {
   return wildcard(pattern, path, '**', segmentMatches);
 }
 

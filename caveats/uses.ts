@@ -7,7 +7,7 @@
 import { fail, formatGuard, parseGuard } from './common.js';
 import type { CaveatType } from './types.js';
 
-export const MAX_USES = 1_000_000_000;
+const MAX_USES = 1_000_000_000;
 export const STATEFUL_REASON = 'usage-limited caveat needs a usage counter';
 
 const problem = (n: unknown): string | undefined =>

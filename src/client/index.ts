@@ -16,6 +16,7 @@
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
+import { httpBaseUrl } from '../http/url.js';
 import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import { Macaroon } from '../macaroon/macaroon.js';
@@ -89,18 +90,6 @@ const toMacaroon = (token: Macaroon | string): Macaroon => {
 };
 
 /** An http(s) URL without credentials, query or fragment, without trailing slash. */
-function baseUrl(value: unknown, field: string, make: (message: string) => TesseraError): string {
-  let url: URL;
-  try {
-    url = new URL(String(value));
-  } catch {
-    throw make(`${field} is not an absolute URL`);
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-    throw make(`${field} must be an http(s) URL without credentials, query or fragment`);
-  }
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
-}
 
 const argumentError = (field: string) => (message: string) => invalidArgument(message, { field });
 
@@ -118,7 +107,7 @@ function publicKeyBytes(value: Uint8Array | string): Uint8Array {
 export function addDischargeCaveat(token: Macaroon | string, options: DischargeCaveatOptions): Macaroon {
   const primary = toMacaroon(token);
   if (typeof options !== 'object' || options === null) throw invalidArgument('options must be { location, publicKey, condition }');
-  const location = baseUrl(options.location, 'location', argumentError('location'));
+  const location = httpBaseUrl(options.location, 'location', argumentError('location'));
   const thirdPartyPublicKey = publicKeyBytes(options.publicKey);
   checkDischargeCondition(options.condition);
   const caveatKey = randomBytes(CAVEAT_KEY_BYTES);
@@ -132,7 +121,7 @@ export function addDischargeCaveat(token: Macaroon | string, options: DischargeC
 
 /** Read `<location>/.well-known/tessera/discharger`. ERR_THIRD_PARTY if it is not usable. */
 export async function fetchDischargerInfo(location: string, options: { readonly fetch?: FetchLike; readonly signal?: AbortSignal } = {}): Promise<DischargerInfo> {
-  const base = baseUrl(location, 'location', argumentError('location'));
+  const base = httpBaseUrl(location, 'location', argumentError('location'));
   const signal = options.signal === undefined ? AbortSignal.timeout(REQUEST_TIMEOUT_MS) : AbortSignal.any([options.signal, AbortSignal.timeout(REQUEST_TIMEOUT_MS)]);
   const res = await send(options.fetch, `${base}/.well-known/tessera/discharger`, { method: 'GET', signal }, base);
   if (res.status !== 200) throw await remoteError(res, base);
@@ -147,7 +136,7 @@ export async function fetchDischargerInfo(location: string, options: { readonly 
   } catch {
     throw thirdParty('the discharge service published no usable public key', { location: base });
   }
-  const published = baseUrl(info.location, 'location', (m) => thirdParty(`the discharge service's ${m}`, { location: base }));
+  const published = httpBaseUrl(info.location, 'location', (m) => thirdParty(`the discharge service's ${m}`, { location: base }));
   return Object.freeze({ location: published, publicKey, version: typeof info.version === 'number' ? info.version : 2 });
 }
 
@@ -237,7 +226,7 @@ interface Ctx {
 
 /** One discharge: request, then (if a person must act) long-poll until decided. */
 async function obtain(p: Pending, ctx: Ctx): Promise<Macaroon> {
-  const location = baseUrl(p.location, 'third-party caveat location', (m) => thirdParty(m));
+  const location = httpBaseUrl(p.location, 'third-party caveat location', (m) => thirdParty(m));
   const body = JSON.stringify({ id: base64url(p.identifier), ...(ctx.caveats.length > 0 ? { caveats: ctx.caveats } : {}) });
   const res = await withRetry(ctx, location, () =>
     send(ctx.options.fetch, `${location}/v1/discharge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, ...signalFor(ctx, REQUEST_TIMEOUT_MS) }, location),

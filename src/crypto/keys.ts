@@ -35,7 +35,7 @@ export function deriveKey(key: KeyInput, what = 'key'): Uint8Array {
 export const NONCE_LENGTH = 24;
 const TAG_LENGTH = 16;
 /** A verification id: nonce(24) || secretbox(32-byte key) (16-byte tag + 32 bytes). */
-export const VID_LENGTH = NONCE_LENGTH + TAG_LENGTH + 32;
+const VID_LENGTH = NONCE_LENGTH + TAG_LENGTH + 32;
 
 /** Seal a 32-byte caveat root key under the macaroon's current signature. */
 export function sealCaveatKey(signature: Uint8Array, caveatRootKey: Uint8Array, nonce: Uint8Array = randomBytes(NONCE_LENGTH)): Uint8Array {

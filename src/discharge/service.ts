@@ -39,6 +39,7 @@ import {
   type DischargeCondition,
 } from './conditions.js';
 import { decodeTicket, type DischargerKeyPair } from './ticket.js';
+import { httpBaseUrl } from '../http/url.js';
 
 export type { Approver } from './conditions.js';
 export type { DischargeStatus, RequesterInfo } from '../storage/index.js';
@@ -173,17 +174,7 @@ function int(value: number | undefined, fallback: number, min: number, max: numb
 /** Normalise the public URL: http(s), no credentials, query or fragment, no trailing slash. */
 export function normaliseLocation(location: unknown): string {
   if (typeof location !== 'string') throw invalidArgument('location must be a URL', { field: 'location' });
-  let url: URL;
-  try {
-    url = new URL(location);
-  } catch {
-    throw invalidArgument('location must be an absolute URL', { field: 'location' });
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw invalidArgument('location must be an http(s) URL', { field: 'location' });
-  if (url.username !== '' || url.password !== '' || url.search !== '' || url.hash !== '') {
-    throw invalidArgument('location must not carry credentials, a query or a fragment', { field: 'location' });
-  }
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+  return httpBaseUrl(location, 'location', (message) => invalidArgument(message, { field: 'location' }));
 }
 
 function checkApprover(approver: Approver): Approver {

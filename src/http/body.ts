@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { TesseraError, limit } from '../errors.js';
 
 /** Default cap on a JSON request body, in bytes. */
-export const MAX_JSON_BODY = 64 * 1024;
+const MAX_JSON_BODY = 64 * 1024;
 
 export type JsonObject = { readonly [key: string]: unknown };
 

@@ -16,10 +16,10 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { TesseraError, type ErrorCode } from '../errors.js';
 
 /** Code of the generic body sent for unexpected failures. */
-export const INTERNAL_ERROR_CODE: ErrorCode = 'ERR_INTERNAL';
+const INTERNAL_ERROR_CODE: ErrorCode = 'ERR_INTERNAL';
 
 /** Where unexpected errors are logged (replaceable in tests). */
-export type ErrorLogger = (line: string) => void;
+type ErrorLogger = (line: string) => void;
 
 let log: ErrorLogger = (line) => console.error(line);
 

@@ -13,7 +13,7 @@ import { MIGRATIONS, type Migration } from './migrations/index.js';
 import type { TesseraDb } from './types.js';
 
 /** Bookkeeping table; deliberately not part of `schema.ts` (it is not application data). */
-export const tesseraMigrations = pgTable('tessera_migrations', {
+const tesseraMigrations = pgTable('tessera_migrations', {
   id: integer('id').primaryKey(),
   name: text('name').notNull(),
   appliedAt: timestamp('applied_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),

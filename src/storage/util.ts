@@ -12,13 +12,13 @@ import { DrizzleQueryError } from 'drizzle-orm';
 import { TesseraError, invalidArgument, limit as limitError } from '../errors.js';
 
 /** Upper bound on identifiers, names and other short text (also keeps NOTIFY payloads small). */
-export const MAX_TEXT = 1024;
+const MAX_TEXT = 1024;
 /** Upper bound on longer text (conditions, reasons, encoded discharges). */
 export const MAX_LONG_TEXT = 64 * 1024;
 /** Upper bound on a serialised JSON column value. */
-export const MAX_JSON = 16 * 1024;
+const MAX_JSON = 16 * 1024;
 /** Secrets we hash (poll tokens, session ids, CSRF tokens) must be at least this long. */
-export const MIN_SECRET = 16;
+const MIN_SECRET = 16;
 
 const encoder = new TextEncoder();
 

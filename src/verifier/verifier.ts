@@ -289,8 +289,8 @@ export class Verifier {
       for (const [i, condition] of m.conditions.entries()) {
         const parsed = this.#registry.parse(condition);
         if (parsed.type.stateful !== true) continue;
-        const usage = this.#options.usage;
-        if (usage === undefined) throw caveatError({ condition, code: 'ERR_CAVEAT_FAILED', reason: 'usage-limited caveat needs a usage counter' });
+        // Reached only with a usage counter: without one, evaluation already failed `uses` closed.
+        const usage = this.#options.usage as UsageCounter;
         const scope = `uses:${Buffer.from(conditionAnchor(m, i)).toString('hex')}`;
         if (!(await usage.consume(scope, parsed.value as number))) {
           throw new TesseraError('ERR_USAGE_EXCEEDED', 'this token has been used as many times as it allows', { caveat: condition, reason: 'usage limit reached' });

@@ -11,7 +11,7 @@ import { bool, str, strs, type Command } from '../command.js';
 import { readValue, UsageError } from '../io.js';
 
 /** Add first-party conditions to an encoded token; checks them against the standard caveats unless `unchecked`. */
-export function attenuateToken(token: string, conditions: readonly string[], options: { readonly unchecked?: boolean } = {}): string {
+function attenuateToken(token: string, conditions: readonly string[], options: { readonly unchecked?: boolean } = {}): string {
   if (options.unchecked !== true) checkConditions(conditions, defaultRegistry, 'caveat');
   let m = Macaroon.decode(token);
   for (const c of conditions) m = m.addFirstPartyCaveat(c);
