@@ -25,8 +25,28 @@ export interface VerifiedMacaroon {
   readonly depth: number;
 }
 
-/** Each verified macaroon's chain signature after each condition; never handed out as is. */
-const CHAIN = new WeakMap<VerifiedMacaroon, readonly Uint8Array[]>();
+/**
+ * A verified macaroon. The chain signature after each condition is kept in a private field:
+ * never enumerable, serialised or inspected, and (unlike a WeakMap side table) free for the
+ * garbage collector on the hot path.
+ */
+class Verified implements VerifiedMacaroon {
+  readonly #chain: readonly Uint8Array[];
+  constructor(
+    readonly identifier: Uint8Array,
+    readonly conditions: readonly string[],
+    readonly discharge: boolean,
+    readonly depth: number,
+    chain: readonly Uint8Array[],
+  ) {
+    this.#chain = chain;
+    Object.freeze(this);
+  }
+
+  static chainOf(v: VerifiedMacaroon): readonly Uint8Array[] | undefined {
+    return v instanceof Verified ? v.#chain : undefined;
+  }
+}
 
 /**
  * A stable, non-secret name for condition `index` of a verified macaroon: SHA-256 of the chain
@@ -35,7 +55,7 @@ const CHAIN = new WeakMap<VerifiedMacaroon, readonly Uint8Array[]>();
  * (the token cut at that caveat), so only its hash leaves this module.
  */
 export function conditionAnchor(verified: VerifiedMacaroon, index: number): Uint8Array {
-  const sig = CHAIN.get(verified)?.[index];
+  const sig = Verified.chainOf(verified)?.[index];
   if (sig === undefined) throw invalidArgument('no such verified condition', { field: 'index' });
   return sha256(sig);
 }
@@ -131,14 +151,8 @@ function visit(walk: Walk, m: MacaroonData, key: Uint8Array, depth: number): voi
   }
   // A condition no verifier could read fails closed, once the chain is known to be intact.
   if (binary) throw malformed('caveat condition is not valid UTF-8', { field: 'caveat condition' });
-  const entry: VerifiedMacaroon = Object.freeze({
-      identifier: m.identifier.slice(),
-      conditions: Object.freeze(conditions),
-      discharge: depth > 0,
-      depth,
-    });
-  // The chain signatures stay here: each is a credential for the token cut at that caveat.
-  CHAIN.set(entry, Object.freeze(anchors));
+  // The chain signatures stay private: each is a credential for the token cut at that caveat.
+  const entry = new Verified(m.identifier.slice(), Object.freeze(conditions), depth > 0, depth, anchors);
   walk.verified.push(entry);
   // 3. Only now follow its third-party caveats into their discharges.
   if (thirdParty === undefined) return;
