@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { TesseraError } from '../errors.js';
+import { TesseraError, isTesseraError } from '../errors.js';
+import { parseDuration as parseDurationValue, type DurationBounds } from '../util/duration.js';
 import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../server/server.js';
 
 export interface CliIO {
@@ -40,15 +41,16 @@ export async function readValue(arg: string | undefined, io: CliIO, what = 'toke
   return value;
 }
 
-const UNITS: Readonly<Record<string, number>> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
-
-/** A duration in whole seconds: `90`, `90s`, `15m`, `2h`, `7d`, `2w`. */
-export function parseDuration(text: string, option: string): number {
-  const m = /^([1-9][0-9]{0,9}|0)([smhdw]?)$/.exec(text.trim());
-  if (m === null) throw new UsageError(`--${option} must be a duration like 90s, 15m, 2h or 7d`);
-  const seconds = Number(m[1]) * (UNITS[m[2] === '' ? 's' : (m[2] as string)] as number);
-  if (!Number.isSafeInteger(seconds)) throw new UsageError(`--${option} is too long`);
-  return seconds;
+/**
+ * A duration option in whole seconds (`90`, `90s`, `15m`, `2h`, `7d`, `2w`): the one parser of
+ * src/util/duration.ts, refused as a usage error with the same message the HTTP API gives.
+ */
+export function parseDuration(text: string, option: string, bounds: DurationBounds): number {
+  try {
+    return parseDurationValue(text, `--${option}`, bounds);
+  } catch (e) {
+    throw isTesseraError(e) ? new UsageError(e.message) : e;
+  }
 }
 
 /** The data directory: --data-dir, TESSERA_DATA_DIR, or `.tessera` in the working directory. */

@@ -5,6 +5,7 @@
  */
 import type { Context } from 'hono';
 import { TesseraError, limit } from '../errors.js';
+import { parseDuration, type DurationBounds } from '../util/duration.js';
 
 /** Default cap on a JSON request body, in bytes. */
 const MAX_JSON_BODY = 64 * 1024;
@@ -82,14 +83,10 @@ export function stringField(body: JsonObject, field: string, options: { readonly
   return v;
 }
 
-/** An integer field in [min, max], or undefined when absent. */
-export function intField(body: JsonObject, field: string, min: number, max: number): number | undefined {
+/** A duration field (seconds, or text such as `15m`; see src/util/duration.ts), or undefined when absent. */
+export function durationField(body: JsonObject, field: string, bounds: DurationBounds): number | undefined {
   const v = body[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw badRequest(`${field} must be an integer from ${min} to ${max}`, field);
-  }
-  return v;
+  return v === undefined || v === null ? undefined : parseDuration(v, field, bounds);
 }
 
 /** A boolean field, or undefined when absent. */

@@ -13,11 +13,14 @@ import type { Store, TokenRecord } from '../storage/index.js';
 import { isIdentifier, newIdentifier, parseIdentifier, type TokenPurpose } from './identifier.js';
 import { purposeKey, type Keyring, type KeyView, type RotateOptions, type RotateResult } from './keyring.js';
 import type { RevocationSet } from './revocation-set.js';
+import type { DurationBounds } from '../util/duration.js';
 
 /** Most caveats one mint request may ask for. */
 export const MAX_MINT_CAVEATS = 64;
 /** Longest ttl accepted: ten years. */
 export const MAX_TTL_SECONDS = 10 * 366 * 24 * 3600;
+/** A minted token's lifetime, in the one duration syntax (src/util/duration.ts). */
+export const TTL_BOUNDS: DurationBounds = { min: 1, max: MAX_TTL_SECONDS };
 /** Longest label or subject. */
 export const MAX_LABEL_LENGTH = 256;
 

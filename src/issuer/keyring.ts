@@ -22,6 +22,7 @@ import type { KeyInput } from '../crypto/keys.js';
 import { TesseraError } from '../errors.js';
 import type { RootKeyInfo, Store } from '../storage/index.js';
 import { parseIdentifier, type TokenPurpose } from './identifier.js';
+import type { DurationBounds } from '../util/duration.js';
 
 export interface KeyringOptions {
   readonly clock?: () => Date;
@@ -52,6 +53,8 @@ export interface RotateResult {
 export const DEFAULT_GRACE_SECONDS = 7 * 24 * 3600;
 /** The longest grace period accepted: one year. */
 export const MAX_GRACE_SECONDS = 366 * 24 * 3600;
+/** How long replaced keys keep verifying after a rotation, in the one duration syntax. */
+export const GRACE_BOUNDS: DurationBounds = { min: 0, max: MAX_GRACE_SECONDS };
 
 interface Entry {
   info: RootKeyInfo;

@@ -23,13 +23,13 @@ import { buildCondition, defaultRegistry, ops as opsCaveat, type RequestContext 
 import { isTesseraError, limit } from '../errors.js';
 import { parseAuthorization } from '../hono/authorization.js';
 import { macaroonAuth, type ClientIpSource } from '../hono/index.js';
-import { badRequest, booleanField, intField, objectField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
+import { badRequest, booleanField, durationField, objectField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import type { Verifier } from '../verifier/index.js';
 import { MAX_IDENTIFIER_LENGTH } from './identifier.js';
-import { MAX_GRACE_SECONDS } from './keyring.js';
-import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS, MAX_TTL_SECONDS, type Issuer, type MintedToken, type TokenStatus } from './issuer.js';
+import { GRACE_BOUNDS } from './keyring.js';
+import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS, TTL_BOUNDS, type Issuer, type MintedToken, type TokenStatus } from './issuer.js';
 
 /** The audience of admin tokens (an `aud` caveat on them, and the admin verifier's audience). */
 export const ADMIN_AUDIENCE = 'tessera-admin';
@@ -156,7 +156,7 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
       caveats: stringArrayField(body, 'caveats', MAX_MINT_CAVEATS, MAX_CONDITION_TEXT),
       label: stringField(body, 'label', { max: MAX_LABEL_LENGTH, optional: true }),
       subject: stringField(body, 'subject', { max: MAX_LABEL_LENGTH, optional: true }),
-      ttlSeconds: intField(body, 'ttl', 1, MAX_TTL_SECONDS),
+      ttlSeconds: durationField(body, 'ttl', TTL_BOUNDS),
       actor: actorOf(c),
     });
     c.header('cache-control', 'no-store');
@@ -184,7 +184,7 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
 
   app.post('/v1/keys/rotate', auth(ADMIN_OPS.keysRotate), sized(MAX_BODY), async (c) => {
     const body = await readJsonObject(c, ['graceSeconds', 'retireOld'], { emptyOk: true });
-    const graceSeconds = intField(body, 'graceSeconds', 0, MAX_GRACE_SECONDS);
+    const graceSeconds = durationField(body, 'graceSeconds', GRACE_BOUNDS);
     const retireOld = booleanField(body, 'retireOld');
     const actor = actorOf(c);
     const result = await issuer.rotateKey({ ...(graceSeconds !== undefined ? { graceSeconds } : {}), ...(retireOld !== undefined ? { retireOld } : {}) }, actor);

@@ -10,6 +10,7 @@ import { bool, str, type Command } from '../command.js';
 import { parseDuration, pretty, readValue } from '../io.js';
 
 const DEFAULT_TIMEOUT = '15m';
+const TIMEOUT_BOUNDS = { min: 1, max: 7 * 86_400 };
 
 /** Open an http(s) URL in the desktop browser, if there is one; never through a shell. */
 function openInBrowser(url: string): void {
@@ -56,7 +57,7 @@ Example:
     positionals: { min: 0, max: 1 },
     async run(args, io) {
       const token = await readValue(args.positionals[0], io);
-      const timeoutMs = parseDuration(str(args, 'timeout') ?? DEFAULT_TIMEOUT, 'timeout') * 1000;
+      const timeoutMs = parseDuration(str(args, 'timeout') ?? DEFAULT_TIMEOUT, 'timeout', TIMEOUT_BOUNDS) * 1000;
       const open = bool(args, 'open') ? (deps.open ?? openInBrowser) : undefined;
       const bundle = await gatherDischarges(token, {
         timeoutMs,

@@ -4,6 +4,7 @@ import { constants as fsConstants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { api } from '../client.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, type Command } from '../command.js';
+import { GRACE_BOUNDS } from '../../issuer/keyring.js';
 import { UsageError, adminTokenOf, dataDirOf, parseDuration, pretty, serverUrlOf } from '../io.js';
 
 interface KeyJson {
@@ -69,7 +70,7 @@ ${SERVER_HELP}`,
       return;
     }
     const grace = str(args, 'grace');
-    const body = { ...(grace !== undefined ? { graceSeconds: parseDuration(grace, 'grace') } : {}), ...(bool(args, 'retire-old') ? { retireOld: true } : {}) };
+    const body = { ...(grace !== undefined ? { graceSeconds: parseDuration(grace, 'grace', GRACE_BOUNDS) } : {}), ...(bool(args, 'retire-old') ? { retireOld: true } : {}) };
     const answer = await api<{ current: KeyJson; previous: KeyJson[]; adminToken?: string; adminIdentifier?: string }>(options, 'POST', '/v1/keys/rotate', body);
     let saved = false;
     if (answer.adminToken !== undefined && admin.source === 'file') {

@@ -1,6 +1,7 @@
 /** `tessera mint`: ask the server for a new token. */
 import { api } from '../client.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, strs, type Command } from '../command.js';
+import { TTL_BOUNDS } from '../../issuer/issuer.js';
 import { adminTokenOf, dataDirOf, parseDuration, pretty, serverUrlOf } from '../io.js';
 
 export const mint: Command = {
@@ -35,7 +36,7 @@ Example:
     const ttl = str(args, 'ttl');
     const body = {
       caveats: strs(args, 'caveat'),
-      ...(ttl !== undefined ? { ttl: parseDuration(ttl, 'ttl') } : {}),
+      ...(ttl !== undefined ? { ttl: parseDuration(ttl, 'ttl', TTL_BOUNDS) } : {}),
       ...(str(args, 'label') !== undefined ? { label: str(args, 'label') } : {}),
       ...(str(args, 'subject') !== undefined ? { subject: str(args, 'subject') } : {}),
     };
