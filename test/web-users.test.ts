@@ -77,7 +77,12 @@ describe('tessera users', () => {
   it('lists users with their groups', async () => {
     const r = await tessera(['list']);
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^alice\tops,release\t\d{4}-\d\d-\d\dT/m);
+    expect(r.out).toMatch(/^alice\tops,release\tadded \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((\d+ sec\. ago|now)\)$/m);
+    const json = await tessera(['list', '--json']);
+    expect(json.code).toBe(0);
+    const listed = JSON.parse(json.out) as { name: string; groups: string[]; createdAt: string }[];
+    expect(listed.find((u) => u.name === 'alice')).toMatchObject({ groups: ['ops', 'release'], createdAt: expect.stringMatching(/^\d{4}-/) });
+    expect((await tessera(['add', 'x', '--group', 'g', '--json'])).code).toBe(2);
   });
 
   it('asks twice on the terminal prompt; refuses when the answers differ', async () => {

@@ -22,6 +22,8 @@ export interface Command {
   readonly options: OptionSpec;
   /** How many positional arguments the command takes (default none). */
   readonly positionals?: { readonly min: number; readonly max: number };
+  /** The words its first argument can be (`users add|list…`), for shell completion. */
+  readonly actions?: readonly string[];
   /** Runs the command; resolves with the exit status (default 0). */
   run(args: ParsedArgs, io: CliIO): Promise<number | void>;
 }

@@ -99,3 +99,23 @@ export async function adminTokenOf(
 
 /** JSON for people: two-space indent, dates as ISO strings. */
 export const pretty = (value: unknown): string => JSON.stringify(value, null, 2);
+
+const RELATIVE_UNITS: readonly [Intl.RelativeTimeFormatUnit, number][] = [
+  ['year', 365 * 86_400_000],
+  ['month', 30 * 86_400_000],
+  ['week', 7 * 86_400_000],
+  ['day', 86_400_000],
+  ['hour', 3_600_000],
+  ['minute', 60_000],
+  ['second', 1000],
+];
+const relativeFormat = new Intl.RelativeTimeFormat('en', { numeric: 'auto', style: 'short' });
+
+/** `time` for a person: the absolute UTC time and, beside it, how far away it is ("in 14 min."). */
+export function when(time: string | Date, now: Date = new Date()): string {
+  const date = typeof time === 'string' ? new Date(time) : time;
+  if (Number.isNaN(date.getTime())) return String(time);
+  const delta = date.getTime() - now.getTime();
+  const [unit, size] = RELATIVE_UNITS.find(([, ms]) => Math.abs(delta) >= ms) ?? ['second', 1000];
+  return `${date.toISOString().replace(/\.\d{3}Z$/, 'Z')} (${relativeFormat.format(Math.trunc(delta / size), unit)})`;
+}

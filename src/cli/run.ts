@@ -8,6 +8,7 @@ import { isTesseraError } from '../errors.js';
 import type { Command, ParsedArgs } from './command.js';
 import { COMMANDS } from './commands/index.js';
 import { UsageError, type CliIO } from './io.js';
+import { tesseraVersion } from './version.js';
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -46,6 +47,10 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     io.out(topic?.help ?? overview());
+    return 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.out(`tessera ${tesseraVersion()}`);
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);

@@ -6,6 +6,7 @@
 import type { Command } from '../command.js';
 import { adminToken } from './admin-token.js';
 import { attenuate } from './attenuate.js';
+import { completion } from './completion.js';
 import { discharge } from './discharge.js';
 import { inspect } from './inspect.js';
 import { keys } from './keys.js';
@@ -15,5 +16,9 @@ import { serve } from './serve.js';
 import { status } from './status.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
+import { version } from './version.js';
 
-export const COMMANDS: readonly Command[] = Object.freeze([serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys, adminToken, users]);
+export const COMMANDS: readonly Command[] = Object.freeze([
+  serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys, adminToken, users, version,
+  completion(() => COMMANDS),
+]);

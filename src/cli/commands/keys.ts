@@ -5,7 +5,7 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { api } from '../client.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, type Command } from '../command.js';
 import { GRACE_BOUNDS } from '../../issuer/keyring.js';
-import { UsageError, adminTokenOf, dataDirOf, parseDuration, pretty, serverUrlOf } from '../io.js';
+import { UsageError, adminTokenOf, dataDirOf, parseDuration, pretty, serverUrlOf, when } from '../io.js';
 
 interface KeyJson {
   readonly id: string;
@@ -16,7 +16,7 @@ interface KeyJson {
 }
 
 const describeKey = (k: KeyJson): string =>
-  `${k.id}  ${k.state.padEnd(9)}  created ${k.createdAt}${k.retiredAt ? `  retired ${k.retiredAt}` : k.expiresAt ? `  verifies until ${k.expiresAt}` : ''}`;
+  `${k.id}  ${k.state.padEnd(9)}  created ${when(k.createdAt)}${k.retiredAt ? `  retired ${when(k.retiredAt)}` : k.expiresAt ? `  verifies until ${when(k.expiresAt)}` : ''}`;
 
 /** Replace a file's content atomically, owner-only. */
 async function replaceFile(path: string, content: string): Promise<void> {
@@ -58,6 +58,7 @@ Options:
 ${SERVER_HELP}`,
   options: { ...SERVER_OPTIONS, grace: { type: 'string' }, 'retire-old': { type: 'boolean' }, json: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
+  actions: ['list', 'rotate'],
   async run(args, io) {
     const sub = args.positionals[0];
     if (sub !== 'rotate' && sub !== 'list') throw new UsageError('keys takes "rotate" or "list"');

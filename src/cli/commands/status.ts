@@ -2,7 +2,7 @@
 import { isIdentifier } from '../../issuer/identifier.js';
 import { api } from '../client.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, type Command } from '../command.js';
-import { adminTokenOf, dataDirOf, pretty, readValue, serverUrlOf } from '../io.js';
+import { adminTokenOf, dataDirOf, pretty, readValue, serverUrlOf, when } from '../io.js';
 import { inspectToken } from './inspect.js';
 
 export const status: Command = {
@@ -35,9 +35,9 @@ ${SERVER_HELP}`,
       ['label', s.label],
       ['subject', s.subject],
       ['root key', `${String(s.keyId)} (${String(s.keyState)})`],
-      ['created', s.createdAt],
-      ['expires', s.expiresAt ?? 'never (unless its caveats say so)'],
-      ['revoked', s.revoked === true ? `${String(s.revokedAt)}${s.revocationReason ? ` (${String(s.revocationReason)})` : ''}` : 'no'],
+      ['created', when(String(s.createdAt))],
+      ['expires', typeof s.expiresAt === 'string' ? when(s.expiresAt) : 'never (unless its caveats say so)'],
+      ['revoked', s.revoked === true ? `${when(String(s.revokedAt))}${s.revocationReason ? ` (${String(s.revocationReason)})` : ''}` : 'no'],
     ];
     io.out(rows.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${k.padEnd(11)} ${String(v)}`).join('\n'));
   },

@@ -19,7 +19,7 @@ import { checkNewPassword, hashPassword, MAX_PASSWORD_LENGTH } from '../../disch
 import { TesseraError, invalidArgument } from '../../errors.js';
 import { MasterKey, createStore, openDatabase, type Store } from '../../storage/index.js';
 import { bool, str, strs, type Command } from '../command.js';
-import { UsageError, dataDirOf, type CliIO } from '../io.js';
+import { UsageError, dataDirOf, pretty, when, type CliIO } from '../io.js';
 
 /** Ask a question and read an answer without echoing it. */
 export type PasswordPrompt = (question: string) => Promise<string>;
@@ -104,7 +104,7 @@ export const users: Command = {
   summary: 'add, list or remove the people who approve requests (local database)',
   help: `Usage: tessera users add <name> --group <group> [--group <group>...] [--password-stdin]
        tessera users passwd <name> [--password-stdin]
-       tessera users list
+       tessera users list [--json]
        tessera users remove <name>
 
 Approvers sign in to the approval pages (/approve/) to approve or deny discharge requests
@@ -122,6 +122,7 @@ Passwords: at least 8 characters, hashed with scrypt.
 Options:
   -g, --group <group>  a group the user belongs to (repeatable; add needs at least one)
   --password-stdin     read the password from stdin (one trailing newline is removed)
+  --json               users list: print [{ name, groups, createdAt }] as JSON
   --data-dir <dir>     the embedded database's directory (default TESSERA_DATA_DIR or ./.tessera)
   -h, --help           show this help
 
@@ -134,8 +135,10 @@ Example:
     group: { type: 'string', multiple: true, short: 'g' },
     'password-stdin': { type: 'boolean' },
     'data-dir': { type: 'string' },
+    json: { type: 'boolean' },
   },
   positionals: { min: 1, max: 2 },
+  actions: ['add', 'passwd', 'list', 'remove'],
   async run(args, cli) {
     const io = cli as UsersIO;
     const [action, name] = args.positionals;
@@ -145,6 +148,7 @@ Example:
     if (action === 'list' ? name !== undefined : name === undefined) {
       throw new UsageError(action === 'list' ? 'users list takes no name' : `users ${action ?? ''} needs a user name`);
     }
+    if (action !== 'list' && bool(args, 'json')) throw new UsageError('--json is only for users list');
     if (action !== 'add' && groups.length > 0) throw new UsageError('--group is only for users add');
     if (action !== 'add' && action !== 'passwd' && fromStdin) throw new UsageError('--password-stdin is only for users add and users passwd');
 
@@ -173,7 +177,8 @@ Example:
       }
       case 'list': {
         const all = await withStore(io, dataDir, (store) => store.users.list());
-        for (const u of all) io.out(`${u.name}\t${u.groups.join(',')}\t${u.createdAt.toISOString()}`);
+        if (bool(args, 'json')) io.out(pretty(all.map((u) => ({ name: u.name, groups: u.groups, createdAt: u.createdAt.toISOString() }))));
+        else for (const u of all) io.out(`${u.name}\t${u.groups.join(',')}\tadded ${when(u.createdAt)}`);
         return 0;
       }
       case 'remove': {
