@@ -7,6 +7,8 @@ export interface ApiOptions {
   readonly token?: string;
   /** Give up after this many ms (default 15 s). */
   readonly timeoutMs?: number;
+  /** Abandon the call (e.g. when the user stops a follow). */
+  readonly signal?: AbortSignal;
 }
 
 const isCode = (code: unknown): code is ErrorCode => typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code);
@@ -22,9 +24,10 @@ export async function api<T = Record<string, unknown>>(options: ApiOptions, meth
       method,
       headers,
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+      signal: options.signal === undefined ? AbortSignal.timeout(options.timeoutMs ?? 15_000) : AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 15_000)]),
     });
   } catch (e) {
+    if (options.signal?.aborted === true) throw options.signal.reason;
     const timedOut = e instanceof Error && e.name === 'TimeoutError';
     throw new TesseraError(
       'ERR_CONFIG',

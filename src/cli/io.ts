@@ -119,3 +119,22 @@ export function when(time: string | Date, now: Date = new Date()): string {
   const [unit, size] = RELATIVE_UNITS.find(([, ms]) => Math.abs(delta) >= ms) ?? ['second', 1000];
   return `${date.toISOString().replace(/\.\d{3}Z$/, 'Z')} (${relativeFormat.format(Math.trunc(delta / size), unit)})`;
 }
+
+/**
+ * A time option: RFC 3339 (`2026-12-01T00:00:00Z`) or a duration meaning that long ago (`2h`,
+ * `7d`), as the RFC 3339 text the HTTP API takes.
+ */
+export function timeOption(text: string, option: string, now: Date = new Date()): string {
+  if (/^\d{4}-/.test(text)) {
+    if (Number.isNaN(Date.parse(text))) throw new UsageError(`--${option} must be an RFC 3339 time (2026-12-01T00:00:00Z) or a duration ago (2h, 7d)`);
+    return text;
+  }
+  return new Date(now.getTime() - parseDuration(text, option, { max: 100 * 366 * 86_400 }) * 1000).toISOString();
+}
+
+/** A table for a person: a header row and left-aligned columns. */
+export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] as number))).join('  ');
+  return [line(header), ...rows.map(line)].join('\n');
+}

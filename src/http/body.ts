@@ -121,3 +121,20 @@ export function objectField(body: JsonObject, field: string, allowed: readonly s
   }
   return v;
 }
+
+/**
+ * The query parameters of a request: only `allowed` names, each at most once and at most
+ * `maxLength` characters; anything else is refused naming the parameter.
+ */
+export function readQuery(c: Context, allowed: readonly string[], maxLength = 1024): Readonly<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [name, values] of Object.entries(c.req.queries())) {
+    const shown = JSON.stringify(name.slice(0, 64));
+    if (!allowed.includes(name)) throw badRequest(`unknown query parameter ${shown}`, name.slice(0, 64));
+    if (values.length !== 1) throw badRequest(`query parameter ${shown} is given more than once`, name);
+    const value = values[0] as string;
+    if (value.length > maxLength) throw limit(`query parameter ${shown} is longer than ${maxLength} characters`, { field: name });
+    out[name] = value;
+  }
+  return out;
+}

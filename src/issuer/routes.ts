@@ -2,7 +2,9 @@
  * The issuer's HTTP API (hono), protected by Tessera's own macaroons.
  *
  *   POST /v1/tokens          mint                    op tokens:mint
+ *   GET  /v1/tokens          list (filters, cursor)  op tokens:read
  *   GET  /v1/tokens/:id      status                  op tokens:read
+ *   GET  /v1/audit           the audit log; `after` + `wait` follow it live   op audit:read
  *   POST /v1/tokens/revoke   revoke                  op tokens:revoke
  *   GET  /v1/keys            list root keys          op keys:read
  *   POST /v1/keys/rotate     rotate root keys        op keys:rotate
@@ -20,15 +22,19 @@
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { buildCondition, defaultRegistry, ops as opsCaveat, type RequestContext } from '../../caveats/index.js';
+import { parseRfc3339 } from '../../caveats/rfc3339.js';
 import { isTesseraError, limit } from '../errors.js';
 import { parseAuthorization } from '../hono/authorization.js';
 import { macaroonAuth, type ClientIpSource } from '../hono/index.js';
-import { badRequest, booleanField, durationField, objectField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
+import { badRequest, booleanField, durationField, objectField, readQuery, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { Macaroon } from '../macaroon/macaroon.js';
+import type { Store, TokenState } from '../storage/index.js';
+import { parseDuration } from '../util/duration.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import type { Verifier } from '../verifier/index.js';
 import { MAX_IDENTIFIER_LENGTH } from './identifier.js';
 import { GRACE_BOUNDS } from './keyring.js';
+import { AuditFeed, TOKEN_STATES, listAudit, listTokens, type AuditQuery } from './listing.js';
 import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS, TTL_BOUNDS, type Issuer, type MintedToken, type TokenStatus } from './issuer.js';
 
 /** The audience of admin tokens (an `aud` caveat on them, and the admin verifier's audience). */
@@ -38,6 +44,7 @@ export const ADMIN_AUDIENCE = 'tessera-admin';
 export const ADMIN_OPS = Object.freeze({
   mint: 'tokens:mint',
   read: 'tokens:read',
+  auditRead: 'audit:read',
   revoke: 'tokens:revoke',
   keysRead: 'keys:read',
   keysRotate: 'keys:rotate',
@@ -67,6 +74,11 @@ export interface IssuerRoutesOptions {
   readonly health?: () => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Client IP source for `client-ip` caveats on admin tokens (default: the TCP peer). */
   readonly clientIp?: ClientIpSource;
+  /** The store, for listing tokens and the audit log. */
+  readonly store: Store;
+  /** Wakes waiting audit follows; without it `wait` returns at once. */
+  readonly auditFeed?: AuditFeed;
+  readonly clock?: () => Date;
 }
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
@@ -126,8 +138,39 @@ function verifyContext(body: Record<string, unknown> | undefined): RequestContex
   return out;
 }
 
+const MAX_AUDIT_WAIT_SECONDS = 60;
+
+const pick = <K extends string>(q: Readonly<Record<string, string>>, keys: readonly K[]): Partial<Record<K, string>> =>
+  Object.fromEntries(keys.filter((k) => q[k] !== undefined).map((k) => [k, q[k]])) as Partial<Record<K, string>>;
+
+function decimal(text: string, field: string): number {
+  if (!/^(0|[1-9][0-9]{0,14})$/.test(text)) throw badRequest(`${field} must be a whole number`, field);
+  return Number(text);
+}
+
+const pageSize = (text: string | undefined): number => {
+  const n = text === undefined ? 100 : decimal(text, 'limit');
+  if (n < 1 || n > 1000) throw badRequest('limit must be from 1 to 1000', 'limit');
+  return n;
+};
+
+function timeRange(q: Readonly<Record<string, string>>): { since?: Date; until?: Date } {
+  const out: { since?: Date; until?: Date } = {};
+  for (const field of ['since', 'until'] as const) {
+    const text = q[field];
+    if (text === undefined) continue;
+    try {
+      out[field] = parseRfc3339(text, 'floor');
+    } catch {
+      throw badRequest(`${field} must be an RFC 3339 time, e.g. 2026-12-01T00:00:00Z`, field);
+    }
+  }
+  return out;
+}
+
 export function issuerRoutes(options: IssuerRoutesOptions): Hono {
   const { issuer, adminVerifier, verifier } = options;
+  const clock = options.clock ?? (() => new Date());
   const app = new Hono();
   const auth = (operation: string) =>
     macaroonAuth({
@@ -172,6 +215,50 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
       actor: actorOf(c),
     });
     return c.json({ identifier: revoked.identifier, revoked: true, revokedAt: iso(revoked.revokedAt), alreadyRevoked: !revoked.created });
+  });
+
+  app.get('/v1/tokens', auth(ADMIN_OPS.read), async (c) => {
+    const q = readQuery(c, ['state', 'label', 'subject', 'keyId', 'since', 'until', 'limit', 'cursor']);
+    if (q.state !== undefined && !TOKEN_STATES.includes(q.state as TokenState)) throw badRequest(`state must be one of ${TOKEN_STATES.join(', ')}`, 'state');
+    const page = await listTokens(
+      options.store,
+      {
+        ...(q.state !== undefined ? { state: q.state as TokenState } : {}),
+        ...pick(q, ['label', 'subject', 'keyId', 'cursor']),
+        ...timeRange(q),
+        limit: pageSize(q.limit),
+      },
+      clock(),
+    );
+    c.header('cache-control', 'no-store');
+    return c.json({ tokens: page.items, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) });
+  });
+
+  app.get('/v1/audit', auth(ADMIN_OPS.auditRead), async (c) => {
+    const q = readQuery(c, ['action', 'token', 'actor', 'channel', 'since', 'until', 'limit', 'cursor', 'after', 'wait']);
+    const after = q.after === undefined ? undefined : decimal(q.after, 'after');
+    const waitMs = q.wait === undefined ? 0 : parseDuration(q.wait, 'wait', { max: MAX_AUDIT_WAIT_SECONDS }) * 1000;
+    if (waitMs > 0 && after === undefined) throw badRequest('wait needs after (the last event id seen)', 'wait');
+    const query: AuditQuery = {
+      ...pick(q, ['action', 'actor', 'channel', 'cursor']),
+      ...(q.token !== undefined ? { subject: q.token } : {}),
+      ...(after !== undefined ? { after } : {}),
+      ...timeRange(q),
+      limit: pageSize(q.limit),
+    };
+    // Register before reading, so an event committed in between wakes the wait.
+    const waiter = waitMs > 0 && options.auditFeed !== undefined ? options.auditFeed.waiter(waitMs) : undefined;
+    try {
+      let page = await listAudit(options.store, query);
+      if (page.items.length === 0 && waiter !== undefined) {
+        await waiter.next;
+        page = await listAudit(options.store, query);
+      }
+      c.header('cache-control', 'no-store');
+      return c.json({ events: page.items, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) });
+    } finally {
+      waiter?.cancel();
+    }
   });
 
   app.get('/v1/tokens/:id', auth(ADMIN_OPS.read), async (c) => {

@@ -12,6 +12,7 @@ import { notFound, onError } from '../http/errors.js';
 import { Issuer, type MintedToken } from '../issuer/issuer.js';
 import { Keyring } from '../issuer/keyring.js';
 import { RevocationSet } from '../issuer/revocation-set.js';
+import { AuditFeed } from '../issuer/listing.js';
 import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js';
 import { createVerifier } from '../issuer/verifier.js';
 import { createDischargeService, dischargeRoutes, type DischargeService } from '../discharge/index.js';
@@ -68,6 +69,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const discharge = await createDischargeService({ store, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}) });
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
   let revocations: RevocationSet;
+  let auditFeed: AuditFeed | undefined;
   let unlistenKeys: () => Promise<void> = async () => undefined;
   try {
     // Another process rotating or retiring a key is heard at once (the periodic refresh stays as a safety net).
@@ -77,6 +79,10 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     revocations = await RevocationSet.start(database, store, {
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       onError: (e) => log(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
+    });
+    auditFeed = await AuditFeed.start(database).catch(async (e: unknown) => {
+      await revocations.close();
+      throw e;
     });
   } catch (e) {
     await unlistenKeys();
@@ -98,6 +104,9 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       issuer,
       adminVerifier,
       verifier,
+      store,
+      auditFeed,
+      ...(clock !== undefined ? { clock } : {}),
       ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}),
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
     }),
@@ -121,6 +130,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       if (closed) return;
       closed = true;
       await unlistenKeys();
+      await auditFeed.close();
       keyring.close();
       discharge.close();
       await revocations.close();

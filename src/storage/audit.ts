@@ -3,11 +3,11 @@
  * trigger rejects UPDATE and DELETE). Never put a secret (token, key, password, session id) in
  * `subject` or `details`.
  */
-import { and, asc, desc, eq, gt, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { auditLog, type JsonValue } from './schema.js';
 import type { TesseraDb } from './types.js';
-import { checkInt, checkJsonObject, checkOptionalText, checkPageSize, checkText, guard } from './util.js';
+import { checkDate, checkInt, checkJsonObject, checkOptionalText, checkPageSize, checkText, guard } from './util.js';
 
 /** Known audit actions; others are allowed (`string`) so services can add their own. */
 export type AuditAction =
@@ -26,6 +26,25 @@ export type AuditAction =
 
 export type AuditDetails = { readonly [key: string]: JsonValue };
 
+/**
+ * The channel an event came through: the admin HTTP API, the CLI working on the local database,
+ * the approval pages, the discharge protocol (an unauthenticated requester), or Tessera itself.
+ */
+export type AuditChannel = 'http-api' | 'cli-local' | 'approval-page' | 'discharge-api' | 'system' | (string & {});
+
+/**
+ * The channel of an event whose writer did not name one, from the actor's form: `admin:<token
+ * id>` acts through the HTTP API, `cli` on the local database, `requester` through the discharge
+ * protocol, `issuer`/`bootstrap`/`system` is Tessera itself, and any other actor is an approver.
+ */
+export function channelOf(actor: string): AuditChannel {
+  if (actor.startsWith('admin:')) return 'http-api';
+  if (actor === 'cli' || actor.startsWith('cli:')) return 'cli-local';
+  if (actor === 'requester') return 'discharge-api';
+  if (actor === 'issuer' || actor === 'bootstrap' || actor === 'system') return 'system';
+  return 'approval-page';
+}
+
 export interface AuditEntry {
   readonly id: number;
   readonly at: Date;
@@ -33,6 +52,7 @@ export interface AuditEntry {
   readonly action: AuditAction;
   readonly subject: string | null;
   readonly details: AuditDetails;
+  readonly channel: AuditChannel;
 }
 
 export interface AppendAuditInput {
@@ -43,6 +63,8 @@ export interface AppendAuditInput {
   readonly subject?: string | null;
   /** Plain JSON, at most 16 KiB serialised. */
   readonly details?: AuditDetails;
+  /** Where it came from (default: `channelOf(actor)`). */
+  readonly channel?: AuditChannel;
 }
 
 export interface ListAuditOptions {
@@ -52,6 +74,12 @@ export interface ListAuditOptions {
   readonly beforeId?: number;
   readonly action?: AuditAction;
   readonly subject?: string;
+  readonly actor?: string;
+  readonly channel?: AuditChannel;
+  /** Only entries at or after this time. */
+  readonly since?: Date;
+  /** Only entries before this time. */
+  readonly until?: Date;
   /** Newest first (default unless `afterId` is given). */
   readonly newestFirst?: boolean;
   /** Page size, default 100, at most 1000. */
@@ -76,6 +104,7 @@ export function auditRepository(db: TesseraDb): AuditRepository {
             action: checkText('action', input.action),
             subject: checkOptionalText('subject', input.subject),
             details: checkJsonObject<AuditDetails>('details', input.details),
+            channel: checkText('channel', input.channel ?? channelOf(input.actor)),
           })
           .returning();
         if (row === undefined) throw new TesseraError('ERR_STORAGE', 'append audit entry returned no row');
@@ -89,6 +118,10 @@ export function auditRepository(db: TesseraDb): AuditRepository {
         if (options.beforeId !== undefined) filters.push(lt(auditLog.id, checkInt('beforeId', options.beforeId, 0, Number.MAX_SAFE_INTEGER)));
         if (options.action !== undefined) filters.push(eq(auditLog.action, checkText('action', options.action)));
         if (options.subject !== undefined) filters.push(eq(auditLog.subject, checkText('subject', options.subject)));
+        if (options.actor !== undefined) filters.push(eq(auditLog.actor, checkText('actor', options.actor)));
+        if (options.channel !== undefined) filters.push(eq(auditLog.channel, checkText('channel', options.channel)));
+        if (options.since !== undefined) filters.push(gte(auditLog.at, checkDate('since', options.since)));
+        if (options.until !== undefined) filters.push(lt(auditLog.at, checkDate('until', options.until)));
         const newestFirst = options.newestFirst ?? options.afterId === undefined;
         return db
           .select()

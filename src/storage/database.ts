@@ -18,9 +18,9 @@ import postgres from 'postgres';
 import { TesseraError } from '../errors.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
-import { KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
+import { AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
 
-export { KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
+export { AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -57,6 +57,8 @@ export interface Database {
   listenRevocations(onRevoked: (identifier: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Subscribe to root key changes (created, expired, retired); `onChange` receives the key id. */
   listenKeyChanges(onChange: (keyId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /** Subscribe to committed audit events (payload: the event id), for `audit --follow`. */
+  listenAudit(onEvent: (id: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Close connections (and release the embedded database's lock). */
   close(): Promise<void>;
 }
@@ -114,6 +116,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     appliedMigrations,
     listenRevocations: (onRevoked, listenOptions) => listen(REVOCATION_CHANNEL, onRevoked, listenOptions),
     listenKeyChanges: (onChange, listenOptions) => listen(KEY_CHANNEL, onChange, listenOptions),
+    listenAudit: (onEvent, listenOptions) => listen(AUDIT_CHANNEL, onEvent, listenOptions),
     async close() {
       await client.end({ timeout: 5 });
     },
@@ -142,6 +145,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       // In-process only; PGlite never disconnects, so onReconnect is never called.
       listenRevocations: async (onRevoked) => client.listen(REVOCATION_CHANNEL, safely(onRevoked)),
       listenKeyChanges: async (onChange) => client.listen(KEY_CHANNEL, safely(onChange)),
+      listenAudit: async (onEvent) => client.listen(AUDIT_CHANNEL, safely(onEvent)),
       async close() {
         try {
           await client.close();

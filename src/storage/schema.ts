@@ -69,7 +69,7 @@ export const tokens = pgTable(
     expiresAt: at('expires_at'),
     revokedAt: at('revoked_at'),
   },
-  (t) => [index('tokens_subject_idx').on(t.subject), index('tokens_root_key_id_idx').on(t.rootKeyId)],
+  (t) => [index('tokens_subject_idx').on(t.subject), index('tokens_root_key_id_idx').on(t.rootKeyId), index('tokens_created_at_idx').on(t.createdAt)],
 );
 
 /**
@@ -105,8 +105,10 @@ export const auditLog = pgTable(
     action: text('action').notNull(),
     subject: text('subject'),
     details: jsonb('details').$type<{ readonly [key: string]: JsonValue }>().notNull().default({}),
+    /** Where it came from: see AuditChannel in ../storage/audit.ts. */
+    channel: text('channel').notNull().default('system'),
   },
-  (t) => [index('audit_log_action_idx').on(t.action), index('audit_log_subject_idx').on(t.subject)],
+  (t) => [index('audit_log_action_idx').on(t.action), index('audit_log_subject_idx').on(t.subject), index('audit_log_at_idx').on(t.at)],
 );
 
 /** Status of a discharge request. */

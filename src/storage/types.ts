@@ -10,3 +10,6 @@ export const REVOCATION_CHANNEL = 'tessera_revocations';
 
 /** LISTEN/NOTIFY channel carrying root key changes (payload: the key id): created, expired, retired. */
 export const KEY_CHANNEL = 'tessera_keys';
+
+/** LISTEN/NOTIFY channel carrying new audit events (payload: the event id), sent by a trigger. */
+export const AUDIT_CHANNEL = 'tessera_audit';

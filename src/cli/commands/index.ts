@@ -6,6 +6,7 @@
 import type { Command } from '../command.js';
 import { adminToken } from './admin-token.js';
 import { attenuate } from './attenuate.js';
+import { audit } from './audit.js';
 import { completion } from './completion.js';
 import { discharge } from './discharge.js';
 import { inspect } from './inspect.js';
@@ -14,11 +15,12 @@ import { mint } from './mint.js';
 import { revoke } from './revoke.js';
 import { serve } from './serve.js';
 import { status } from './status.js';
+import { tokens } from './tokens.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
 import { version } from './version.js';
 
 export const COMMANDS: readonly Command[] = Object.freeze([
-  serve, mint, attenuate, discharge, inspect, verify, revoke, status, keys, adminToken, users, version,
+  serve, mint, attenuate, discharge, inspect, verify, revoke, status, tokens, audit, keys, adminToken, users, version,
   completion(() => COMMANDS),
 ]);
