@@ -7,7 +7,20 @@
  * `Authorization: Macaroon <token>`; every request under /docs/* and /admin/* is checked by
  * `macaroonAuth`, which answers 401 (no or bad token), 400 (malformed header) or 403 (a caveat
  * is not met, with the caveat and the reason in the JSON body) without running the handler.
- * Ctrl-C stops it. `createApp()` builds the same app without listening, for tests and for
+ * Ctrl-C stops it.
+ *
+ * It accepts tokens minted with its demo key, with or without discharges from a Tessera
+ * discharge service: a holder can make the token need a person's approval, offline, and the
+ * service then wants `Macaroon <token>,<discharge>`. Discharges carry `uses 1`, which the
+ * Verifier counts in this process by default (a fleet passes a shared counter: README):
+ *
+ *   npm start                                  # a Tessera server, with its discharge service
+ *   T=$(npx tsx src/cli/main.ts attenuate "$DEMO_TOKEN" --third-party http://127.0.0.1:8470 \
+ *         --condition "approve group:ops edit the guide")
+ *   A=$(npx tsx src/cli/main.ts discharge "$T")   # prints the approval URL; waits for a person
+ *   curl -H "Authorization: $A" http://127.0.0.1:8787/docs/guide.md   # 200, then 403 ERR_USAGE_EXCEEDED
+ *
+ * `createApp()` builds the same app without listening, for tests and for
  * examples/attenuate.ts.
  *
  * In your own project the imports read `from 'tessera'`, `'tessera/verifier'`, `'tessera/hono'`
@@ -40,6 +53,7 @@ export function mintDemoToken(now: Date = new Date()): string {
 
 /** The service. `clock` lets a demo or test judge time caveats at another moment. */
 export function createApp(options: { readonly clock?: () => Date } = {}): Hono {
+  // No usage option: `uses n` (every approval's discharge has `uses 1`) is counted in this process.
   const verifier = new Verifier({
     rootKeyFor: (id) => (Buffer.from(id).toString('utf8').startsWith(DEMO_ID_PREFIX) ? DEMO_ROOT_KEY : undefined),
     ...(options.clock !== undefined ? { clock: options.clock } : {}),
@@ -77,7 +91,9 @@ function main(): void {
     console.log(`Tessera demo service listening on ${url} (documents under /docs/*)`);
     console.log(`Demo token (ops read,write,delete; valid for one hour):\n${token}\n`);
     console.log(`Try:\n  curl -H "Authorization: Macaroon ${token}" ${url}/docs/welcome.md`);
-    console.log(`  npx tsx examples/attenuate.ts ${token}\nPress Ctrl-C to stop.`);
+    console.log(`  npx tsx examples/attenuate.ts ${token}`);
+    console.log('Discharges from a Tessera discharge service are accepted too (see the comment at the top of examples/service.ts).');
+    console.log('Press Ctrl-C to stop.');
   }) as Server; // plain HTTP/1.1: serve() was given no http2 createServer
   const stop = (): void => {
     server.close(() => {

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Macaroon } from '../src/index.js';
+import { addDischargeCaveat, gatherDischarges } from '../src/client/index.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { ROOT, hasStackTrace, runCli } from './support/cli.js';
 
@@ -142,6 +143,42 @@ describe('tessera (against a server)', { timeout: 120_000 }, () => {
     const st = await runCli(['status', ...base, identifier]);
     expect(st.stdout).toMatch(/state\s+revoked/);
     expect(st.stdout).toContain('cli test');
+  });
+
+  it('verify takes what `tessera discharge` prints (Macaroon / Bearer <token>,<discharge>) as well as a bare token', async () => {
+    const minted = await server.system.issuer.mint({ caveats: ['ops read'], label: 'cli verify test' });
+    const token = addDischargeCaveat(Macaroon.decode(minted.token), { location: server.url, publicKey: server.system.discharge.publicKey, condition: 'approve group:ops read the docs' });
+    let decided: Promise<unknown> | undefined;
+    const bundle = await gatherDischarges(token, {
+      waitSeconds: 5,
+      onApprovalUrl: (url) => {
+        decided = server.system.discharge.decide(url.split('/').pop() as string, { name: 'alice', groups: ['ops'] }, { approve: true });
+      },
+    });
+    await decided;
+    const [discharge] = bundle.discharges.map((d) => d.encode());
+    const read = ['--operation', 'read'];
+
+    const [bare, bearer, malformed] = await Promise.all([
+      runCli(['verify', ...base, token.encode(), ...read]),
+      runCli(['verify', ...base, `Bearer ${token.encode()},${discharge}`, ...read, '--explain']), // explain counts no use
+      runCli(['verify', ...base, `Macaroon ${token.encode()},,${discharge}`, ...read]),
+    ]);
+    expect(bare.code).toBe(1);
+    expect(bare.stdout).toContain('(ERR_DISCHARGE_MISSING)');
+    expect(bearer.code, bearer.stderr).toBe(0);
+    expect(bearer.stdout).toMatch(/^allowed\n {2}pass {2}ops read\n {2}pass {2}\[discharge\] time-before \S+\n {2}pass {2}\[discharge\] declared approved-by alice\n/);
+    expect(malformed.code).toBe(1);
+    expect(malformed.stderr).toMatch(/^error: Authorization header must be .+ \(ERR_BAD_REQUEST\)\n {2}field: authorization\n$/);
+    expect(hasStackTrace(malformed.stderr)).toBe(false);
+
+    // As a user types it, from stdin too; the discharge's `uses 1` lets one check through.
+    const once = await runCli(['verify', ...base, '-', ...read], { input: `${bundle.authorization}\n` });
+    expect(once.code, once.stdout + once.stderr).toBe(0);
+    expect(once.stdout.trim()).toBe(`allowed (${minted.identifier})`);
+    const twice = await runCli(['verify', ...base, bundle.authorization, ...read]);
+    expect(twice.code).toBe(1);
+    expect(twice.stdout).toContain('(ERR_USAGE_EXCEEDED)');
   });
 
   it('mint refuses a bad caveat, naming it; mint --json gives the details', async () => {

@@ -1,8 +1,11 @@
 /** The examples run as a newcomer runs them: `npx tsx examples/<file>.ts` as real child processes, with a timeout. */
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp, mintDemoToken } from '../examples/service.js';
+import { attenuateThirdParty, gatherDischarges } from '../src/client/index.js';
+import { pgliteBackend } from './support/databases.js';
+import { ALICE, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TIMEOUT_MS = 30_000;
@@ -98,6 +101,44 @@ describe('examples/service.ts', () => {
       if (!stopped) await service.stop();
     }
   }, 2 * TIMEOUT_MS);
+});
+
+describe('examples/service.ts with an approved discharge', () => {
+  let discharger: DischargeFixture;
+  beforeAll(async () => {
+    discharger = await dischargeFixture(await pgliteBackend.open());
+  });
+
+  it('accepts the demo token with a discharge from a Tessera discharge service: once, then ERR_USAGE_EXCEEDED', async () => {
+    const app = createApp();
+    const condition = 'approve group:ops edit the guide';
+    // What `tessera attenuate --third-party` does: fetch the service's public key, seal the ticket offline.
+    const token = await attenuateThirdParty(mintDemoToken(), LOCATION, condition, { fetch: discharger.fetch });
+    const get = (authorization: string): Promise<Response> => Promise.resolve(app.request('/docs/guide.md', { headers: { Authorization: authorization } }));
+
+    const undischarged = await get(`Macaroon ${token.encode()}`);
+    expect(undischarged.status).toBe(401);
+    expect(await undischarged.json()).toMatchObject({ error: { code: 'ERR_DISCHARGE_MISSING' } });
+
+    // What `tessera discharge` does; alice (in ops) approves on the approval page's decide path.
+    let decided: Promise<unknown> | undefined;
+    const bundle = await gatherDischarges(token, {
+      fetch: discharger.fetch,
+      waitSeconds: 5,
+      onApprovalUrl: (url) => {
+        decided = discharger.service.decide(url.split('/').pop() as string, ALICE, { approve: true });
+      },
+    });
+    await decided;
+    expect(bundle.authorization).toMatch(/^Macaroon [A-Za-z0-9_-]+,[A-Za-z0-9_-]+$/);
+
+    const first = await get(bundle.authorization);
+    expect(first.status).toBe(200);
+    expect(await first.text()).toContain('# Guide');
+    const second = await get(bundle.authorization);
+    expect(second.status).toBe(403);
+    expect(await second.json()).toMatchObject({ error: { code: 'ERR_USAGE_EXCEEDED', details: { caveat: 'uses 1' } } });
+  });
 });
 
 describe('examples/attenuate.ts', () => {

@@ -1,6 +1,7 @@
 /**
  * The issuer's HTTP API through `app.request()`: admin-token protection per operation, strict
- * JSON bodies, mint / status / revoke / verify / keys, and the shared error handler.
+ * JSON bodies, mint / status / revoke / verify / keys, and the shared error handler; and the
+ * whole system's front door (`GET /`).
  */
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ import { ADMIN_CAVEATS } from '../src/issuer/routes.js';
 import { durationMessage } from '../src/util/duration.js';
 import { newIdentifier } from '../src/issuer/identifier.js';
 import { createSystem, type System } from '../src/server/system.js';
+import { ENDPOINTS, frontDoor } from '../src/server/front-door.js';
 import { MasterKey, openDatabase, type Database } from '../src/storage/index.js';
 
 let database: Database;
@@ -246,6 +248,60 @@ describe('keys', () => {
     const r = await call('POST', '/v1/keys/rotate', { token: limited, body: {} });
     expect(r.status).toBe(200);
     expect(r.json.adminToken).toBeUndefined();
+  });
+});
+
+describe('GET / (the front door)', () => {
+  const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
+  it('answers a person with a page leading to the approval pages, the discharger key and health', async () => {
+    for (const accept of [BROWSER, '*/*']) {
+      const res = await system.app.request('/', { headers: { accept } });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      const page = await res.text();
+      for (const href of ['/approve/', '/.well-known/tessera/discharger', '/healthz']) expect(page).toContain(`href="${href}"`);
+      expect(page).toContain('<code>http://tessera.test</code>');
+      expect(page).not.toMatch(/<script|\son[a-z]+=|style=/i);
+    }
+  });
+
+  it('carries the approval pages\' security headers, and only on its own route', async () => {
+    const [door, approve, health] = await Promise.all(['/', '/approve/login', '/healthz'].map((p) => system.app.request(p, { headers: { accept: BROWSER } })));
+    const csp = door!.headers.get('content-security-policy');
+    expect(csp).toContain("script-src 'none'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    for (const h of ['content-security-policy', 'x-frame-options', 'referrer-policy', 'x-content-type-options', 'cross-origin-opener-policy']) {
+      expect(door!.headers.get(h), h).toBe(approve!.headers.get(h));
+      expect(door!.headers.get(h), h).not.toBeNull();
+    }
+    expect(health!.headers.get('content-security-policy')).toBeNull();
+  });
+
+  it('answers a program with a JSON index of the endpoints, each of which is routed', async () => {
+    const res = await system.app.request('/', { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('vary')).toContain('Accept');
+    const index = (await res.json()) as Json;
+    expect(index).toMatchObject({
+      service: 'tessera',
+      location: 'http://tessera.test',
+      links: { approve: 'http://tessera.test/approve/', discharger: 'http://tessera.test/.well-known/tessera/discharger', health: 'http://tessera.test/healthz' },
+    });
+    expect(index.endpoints).toEqual(ENDPOINTS);
+    expect(index.endpoints.map((e: Json) => `${e.method} ${e.path}`)).toEqual(expect.arrayContaining(['POST /v1/verify', 'POST /v1/discharge', 'GET /approve/']));
+    for (const e of ENDPOINTS) {
+      const r = await system.app.request(e.path.replace(/\{[a-z]+\}/g, 'x'), { method: e.method, headers: { accept: 'application/json' } });
+      const body = r.headers.get('content-type')?.includes('json') ? ((await r.json()) as Json) : {};
+      expect(body.error?.message, `${e.method} ${e.path}`).not.toBe('no such route');
+    }
+  });
+
+  it('escapes what it shows and trims the public URL', async () => {
+    const res = await frontDoor({ publicUrl: 'https://x.test/<b>/' }).request('/');
+    const page = await res.text();
+    expect(page).toContain('<code>https://x.test/&lt;b&gt;</code>');
+    expect(res.headers.get('strict-transport-security')).toContain('max-age=');
   });
 });
 

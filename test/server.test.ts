@@ -73,6 +73,10 @@ describe('tessera serve', { timeout: 240_000 }, () => {
     expect(((await stat(file!)).mode & 0o777).toString(8)).toBe('600');
     expect(((await stat(join(dir, 'master.key'))).mode & 0o777).toString(8)).toBe('600');
 
+    expect(first.output()).toContain(`tessera: approval pages: ${first.url}/approve/ (`);
+    const door = await fetch(`${first.url}/`);
+    expect(door.status).toBe(200);
+    expect(await door.text()).toContain('href="/approve/"');
     const health = await fetch(`${first.url}/healthz`);
     expect(health.status).toBe(200);
     expect(await health.json()).toMatchObject({ status: 'ok', database: 'pglite' });

@@ -7,6 +7,7 @@
  * linear regex and leaves every token-level question to the strict decoders.
  */
 import { TesseraError, limit } from '../errors.js';
+import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 
 /** `Bearer` carries exactly the same credential, for clients that only know that scheme. */
 const CREDENTIAL = /^(?:macaroon|bearer) ([A-Za-z0-9+/_=-]+(?:,[A-Za-z0-9+/_=-]+)*)$/i;
@@ -17,6 +18,9 @@ export interface HeaderBounds {
   /** Most discharge tokens after the primary. */
   readonly maxDischarges: number;
 }
+
+/** What `macaroonAuth` accepts unless configured otherwise; the CLI reads the same values. */
+export const DEFAULT_HEADER_BOUNDS: HeaderBounds = Object.freeze({ maxHeaderLength: 16_384, maxDischarges: DEFAULT_LIMITS.maxDischarges });
 
 export interface Credential {
   readonly token: string;

@@ -21,10 +21,9 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { isIP } from 'node:net';
 import { TesseraError, invalidArgument, isTesseraError } from '../errors.js';
-import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import { Verifier, type Verified } from '../verifier/index.js';
 import type { RequestContext } from '../../caveats/index.js';
-import { challenge, parseAuthorization, type HeaderBounds } from './authorization.js';
+import { DEFAULT_HEADER_BOUNDS, challenge, parseAuthorization, type HeaderBounds } from './authorization.js';
 
 export { challenge, parseAuthorization, quote } from './authorization.js';
 export type { Credential, HeaderBounds } from './authorization.js';
@@ -128,8 +127,8 @@ export function macaroonAuth(options: MacaroonAuthOptions): MiddlewareHandler {
   if (clock !== undefined && typeof clock !== 'function') throw invalidArgument('clock must be a function', { field: 'clock' });
   if (realm !== undefined && typeof realm !== 'string') throw invalidArgument('realm must be a string', { field: 'realm' });
   const bounds: HeaderBounds = Object.freeze({
-    maxHeaderLength: positiveInteger(options.maxHeaderLength, 16_384, 'maxHeaderLength'),
-    maxDischarges: positiveInteger(options.maxDischarges, DEFAULT_LIMITS.maxDischarges, 'maxDischarges'),
+    maxHeaderLength: positiveInteger(options.maxHeaderLength, DEFAULT_HEADER_BOUNDS.maxHeaderLength, 'maxHeaderLength'),
+    maxDischarges: positiveInteger(options.maxDischarges, DEFAULT_HEADER_BOUNDS.maxDischarges, 'maxDischarges'),
   });
   const readIp = clientIpReader(options.clientIp);
   const realmParam = realm !== undefined ? { realm } : {};

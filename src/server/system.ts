@@ -1,6 +1,6 @@
 /**
- * The whole Tessera system over one database, as one hono app: the issuer API, the discharge
- * service and the approval pages. `createSystem` wires the pieces; listening on a port and the
+ * The whole Tessera system over one database, as one hono app: the front door (`GET /`), the
+ * issuer API, the discharge service and the approval pages. `createSystem` wires the pieces; listening on a port and the
  * first-start admin token are `startServer`'s job (server.ts).
  */
 import { Hono } from 'hono';
@@ -18,6 +18,7 @@ import { createVerifier } from '../issuer/verifier.js';
 import { createDischargeService, dischargeRoutes, type DischargeService } from '../discharge/index.js';
 import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
+import { frontDoor } from './front-door.js';
 import type { Verifier } from '../verifier/index.js';
 
 export interface SystemOptions {
@@ -98,6 +99,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const app = new Hono();
   app.onError(onError);
   app.notFound(notFound);
+  app.route('/', frontDoor({ publicUrl: options.publicUrl }));
   app.route(
     '/',
     issuerRoutes({

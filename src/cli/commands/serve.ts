@@ -15,7 +15,8 @@ export const serve: Command = {
   help: `Usage: tessera serve [--port <n>] [--host <addr>] [--data-dir <dir>]
 
 Runs the whole system on one port: the issuer API (/v1/...), the discharge service and the
-approval pages. The database is the embedded one in <data-dir> unless DATABASE_URL names a
+approval pages (/approve/); its URL answers a person with a page of links and a program
+(Accept: application/json) with an index of the endpoints. The database is the embedded one in <data-dir> unless DATABASE_URL names a
 PostgreSQL server. On first start (empty database) it mints an admin token, prints it once and
 saves it to <data-dir>/admin-token (mode 0600) where the other commands find it. Ctrl-C stops
 it cleanly.
@@ -54,6 +55,8 @@ Environment:
     } else {
       io.out(`tessera: admin token: ${server.adminTokenFile}`);
     }
+    // Where a person goes: the public URL when one is set (behind a proxy), else where it listens.
+    io.out(`tessera: approval pages: ${(publicUrl ?? server.url).replace(/\/+$/, '')}/approve/ (accounts: tessera users add <name> --group <group>)`);
     io.out('tessera: Ctrl-C to stop');
     const signal = await io.stopSignal();
     io.out(`tessera: ${signal}: stopping`);

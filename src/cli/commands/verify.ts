@@ -1,4 +1,5 @@
 /** `tessera verify`: ask the server whether a token grants a request (POST /v1/verify). */
+import { DEFAULT_HEADER_BOUNDS, parseAuthorization, type Credential } from '../../hono/authorization.js';
 import { api } from '../client.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, strs, type Command } from '../command.js';
 import { adminTokenOf, dataDirOf, pretty, readValue, serverUrlOf } from '../io.js';
@@ -20,17 +21,29 @@ interface Verdict {
   readonly error?: { readonly code: string; readonly message: string; readonly details?: { readonly caveat?: string; readonly reason?: string } };
 }
 
+/**
+ * A bare token, or the `Macaroon <token>,<discharge>…` (or `Bearer …`) value `tessera discharge`
+ * prints, read by the parser macaroonAuth uses, so the two agree on what a credential is.
+ */
+function credentialOf(value: string): Credential {
+  return /^(?:macaroon|bearer)\s/i.test(value) ? parseAuthorization(value, DEFAULT_HEADER_BOUNDS) : { token: value, discharges: [] };
+}
+
 export const verify: Command = {
   name: 'verify',
   summary: 'check a token against a request, on the server',
-  help: `Usage: tessera verify [<token>|-] [--operation <op>] [--resource <path>] [--method <m>]
+  help: `Usage: tessera verify [<token>|<credential>|-] [--operation <op>] [--resource <path>] [--method <m>]
                        [--ip <addr>] [--tool <name>] [--audience <service>]
                        [--discharge <token>...] [--explain] [--json]
 
 Asks the server whether the token (with its discharges) grants the request described by the
 flags. Prints "allowed", or "denied" with the failing caveat and why; exits 0 when allowed,
 1 when denied. A "uses n" caveat counts this check as a use. The token is read from the
-argument, or from stdin when it is "-" or missing.
+argument, or from stdin when it is "-" or missing. It may also be what "tessera discharge"
+prints, "Macaroon <token>,<discharge>,..." (or "Bearer ..."): the discharges come with it.
+
+Example:
+  tessera verify "$(tessera discharge "$TOKEN")" --operation read
 
 Request options:
   --operation <op>      e.g. read (for ops caveats)
@@ -57,7 +70,7 @@ ${SERVER_HELP}
   },
   positionals: { min: 0, max: 1 },
   async run(args, io) {
-    const token = await readValue(args.positionals[0], io);
+    const { token, discharges } = credentialOf(await readValue(args.positionals[0], io));
     const context: Record<string, string> = {};
     for (const k of CONTEXT) {
       const v = str(args, k);
@@ -66,7 +79,7 @@ ${SERVER_HELP}
     const { token: admin } = await adminTokenOf(str(args, 'token'), dataDirOf(str(args, 'data-dir'), io), io);
     const verdict = await api<Verdict>({ url: serverUrlOf(str(args, 'url'), io), token: admin }, 'POST', '/v1/verify', {
       token,
-      discharges: strs(args, 'discharge'),
+      discharges: [...discharges, ...strs(args, 'discharge')],
       context,
       ...(bool(args, 'explain') ? { explain: true } : {}),
     });

@@ -30,12 +30,12 @@ import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
-import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { utf8 } from '../../crypto/bytes.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../../errors.js';
 import { dummyVerify, verifyPassword } from './passwords.js';
 import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
+import { pageSecurityHeaders, wantsJson } from '../../http/html.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
 import { clientIpReader } from '../../hono/index.js';
@@ -84,17 +84,6 @@ const MAX_NAME = 256;
 const MAX_REASON = 500;
 /** Request ids travel in paths; anything longer or with control characters is no request of ours. */
 const REQUEST_ID = /^[\x21-\x7e]{1,256}$/;
-
-const CSP = {
-  defaultSrc: ["'none'"],
-  scriptSrc: ["'none'"],
-  styleSrc: ["'self'"],
-  imgSrc: ["'self'"],
-  formAction: ["'self'"],
-  frameAncestors: ["'none'"],
-  baseUri: ["'none'"],
-  objectSrc: ["'none'"],
-};
 
 
 /**
@@ -148,11 +137,6 @@ function asTesseraError(err: unknown): TesseraError | undefined {
   return undefined;
 }
 
-const wantsJson = (c: Context): boolean => {
-  const accept = c.req.header('accept') ?? '';
-  return accept.includes('application/json') && !accept.includes('text/html');
-};
-
 /** Build the approval pages' hono app (mount it at `/approve`). */
 export function approvalPages(options: ApprovalPagesOptions): Hono {
   const { service, store } = options;
@@ -204,17 +188,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
 
   const app = new Hono();
 
-  app.use(
-    '*',
-    secureHeaders({
-      contentSecurityPolicy: CSP,
-      xFrameOptions: 'DENY',
-      referrerPolicy: 'no-referrer',
-      crossOriginResourcePolicy: 'same-origin',
-      crossOriginOpenerPolicy: 'same-origin',
-      strictTransportSecurity: secureCookies ? 'max-age=31536000; includeSubDomains' : false,
-    }),
-  );
+  app.use('*', pageSecurityHeaders({ hsts: secureCookies }));
   app.use('*', async (c, next) => {
     await next();
     if (c.req.path !== `${BASE}/style.css`) c.header('Cache-Control', 'no-store');
