@@ -122,6 +122,13 @@ describe('tessera/mcp: tools behind Tessera, with the SDK client over HTTP', () 
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer resource_metadata="${metadataUrl}", error="invalid_token", error_description="`));
 
+    // A lone tools/call is verified once, in full: a bad token is still a 401, and nothing runs.
+    const runs = ex.runs.search;
+    const forgedCall = await post(call(1, 'search', { query: 'a' }), bearer(forged));
+    expect(forgedCall.status).toBe(401);
+    expect(forgedCall.body.error).toMatchObject({ code: MCP_ERRORS.unauthenticated, data: { code: 'ERR_SIGNATURE' } });
+    expect(ex.runs.search).toBe(runs);
+
     const res = await fetch(metadataUrl);
     expect(res.status).toBe(200);
     const doc = OAuthProtectedResourceMetadataSchema.parse(await res.json());
