@@ -122,6 +122,16 @@ describe('tessera/mcp: tools behind Tessera, with the SDK client over HTTP', () 
     expect(bad.status).toBe(401);
     expect(bad.headers.get('www-authenticate')).toMatch(new RegExp(`^Bearer resource_metadata="${metadataUrl}", error="invalid_token", error_description="`));
 
+    // Expired: 401 invalid_token naming the caveat (MCP clients then fetch a new token).
+    const expired = delegate(ex.agentToken, { ttl: 1, clock: () => new Date(Date.now() - 60_000) });
+    const late = await post({ jsonrpc: '2.0', id: 1, method: 'tools/list' }, bearer(expired));
+    expect(late.status).toBe(401);
+    expect(late.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    expect(late.body.error.data).toMatchObject({ code: 'ERR_UNAUTHENTICATED', caveat: expect.stringMatching(/^time-before /) });
+    const lateCall = await post(call(1, 'search', { query: 'a' }), bearer(expired));
+    expect(lateCall.status).toBe(401);
+    expect(lateCall.body.error.data).toMatchObject({ code: 'ERR_UNAUTHENTICATED', caveat: expect.stringMatching(/^time-before /) });
+
     // A lone tools/call is verified once, in full: a bad token is still a 401, and nothing runs.
     const runs = ex.runs.search;
     const forgedCall = await post(call(1, 'search', { query: 'a' }), bearer(forged));

@@ -151,6 +151,17 @@ function tokenError(code: ErrorCode, message: string): TesseraError {
   if (code === 'ERR_INVALID_ARGUMENT') throw new TesseraError('ERR_CONFIG', 'the verifier is misconfigured'); // a 500: not the client's fault
   return new TesseraError(code === 'ERR_MALFORMED' || code === 'ERR_LIMIT' ? 'ERR_UNAUTHENTICATED' : code, message);
 }
+
+/**
+ * The 401 for a verification failure that is about the token rather than this call, or
+ * undefined. An expired (or not yet valid) token counts: MCP clients answer 401 by fetching a
+ * new token, which is what it needs.
+ */
+function asTokenFailure(e: TesseraError): TesseraError | undefined {
+  if (e.status !== 403) return tokenError(e.code, e.message);
+  if (/^time-(before|after) /.test(String(e.details.caveat))) return new TesseraError('ERR_UNAUTHENTICATED', e.message, e.details);
+  return undefined;
+}
 const LISTS: Readonly<Record<string, ListKind>> = {
   'tools/list': 'tools',
   'resources/list': 'resources',
@@ -306,7 +317,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
       const explained = await verifier.explain(token, { discharges, context: base });
       if (explained.error !== undefined) return refuse(c, tokenError(explained.error.code, explained.error.message), true);
       const refusedAsToken = firstFailure(explained, base, true);
-      if (refusedAsToken !== undefined) return refuse(c, refusedAsToken, true);
+      if (refusedAsToken !== undefined) return refuse(c, asTokenFailure(refusedAsToken) ?? refusedAsToken, true);
     }
     /** Set when a message's verification failed on the token itself: the request is answered 401. */
     let badToken: TesseraError | undefined;
@@ -322,7 +333,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
         return undefined;
       } catch (e) {
         if (!isTesseraError(e) || e.status >= 500) throw e;
-        if (e.status !== 403) badToken ??= tokenError(e.code, e.message);
+        badToken ??= asTokenFailure(e);
         return reply(id, rpcCode(e.code), e.message, errorData(e));
       }
     };
