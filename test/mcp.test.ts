@@ -90,6 +90,26 @@ describe('tessera/mcp: tools behind Tessera, with the SDK client over HTTP', () 
     }
   });
 
+  it('resources and prompts: listed only when the token could read them, and refused otherwise', async () => {
+    const { token: unrestricted } = await ex.system.issuer.mint({ label: 'no caveats' });
+    const full = await connect(unrestricted);
+    const docsOnly = await connect(delegate(unrestricted, { resources: '/docs/**' }));
+    try {
+      expect((await full.listResources()).resources.map((r) => r.uri).sort()).toEqual(['file:///docs/deploy-guide.md', 'file:///docs/welcome.md', 'file:///secrets/prod.env']);
+      expect((await full.listPrompts()).prompts.map((p) => p.name)).toEqual(['summarise']);
+      expect((await full.readResource({ uri: 'file:///secrets/prod.env' })).contents).toHaveLength(1);
+
+      expect((await docsOnly.listResources()).resources.map((r) => r.uri).sort()).toEqual(['file:///docs/deploy-guide.md', 'file:///docs/welcome.md']);
+      expect((await docsOnly.readResource({ uri: 'file:///docs/welcome.md' })).contents).toEqual([expect.objectContaining({ text: expect.stringContaining('# Welcome') })]);
+      await expect(docsOnly.readResource({ uri: 'file:///secrets/prod.env' })).rejects.toMatchObject({ code: MCP_ERRORS.forbidden, data: { caveat: 'resource /docs/**' } });
+      expect((await docsOnly.listPrompts()).prompts).toEqual([]);
+      await expect(docsOnly.getPrompt({ name: 'summarise' })).rejects.toMatchObject({ code: MCP_ERRORS.forbidden, data: { caveat: 'resource /docs/**' } });
+    } finally {
+      await full.close();
+      await docsOnly.close();
+    }
+  });
+
   it('a call a caveat refuses is a JSON-RPC error naming caveat and reason, and the tool never runs', async () => {
     const sub = await connect(subAgentToken);
     try {

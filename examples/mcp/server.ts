@@ -8,6 +8,7 @@
  *   search     read    finds documents under /docs           (resource /docs)
  *   read_file  read    returns a file                        (resource = the `path` argument)
  *   deploy     deploy  deploys an app: a person in group ops approves each call
+ * plus each file as a resource (file:///docs/welcome.md…) and a prompt `summarise`.
  * It prints a token for an agent, and an approver account to approve deploys with in a browser.
  * examples/mcp/agent.ts runs the same server in-process and drives it as a scripted agent.
  */
@@ -57,6 +58,14 @@ export function buildMcpServer(runs: ToolRuns): McpServer {
     const text = FILES[path];
     return text === undefined ? { content: [{ type: 'text', text: `no such file: ${path}` }], isError: true } : { content: [{ type: 'text', text }] };
   });
+  // Every file is also a resource (file:///docs/welcome.md is resource /docs/welcome.md), and
+  // one prompt (resource /prompts/summarise, operation prompt).
+  for (const [path, text] of Object.entries(FILES)) {
+    server.registerResource(path, `file://${path}`, { mimeType: 'text/plain' }, (uri) => ({ contents: [{ uri: uri.href, text }] }));
+  }
+  server.registerPrompt('summarise', { description: 'Summarise a document' }, () => ({
+    messages: [{ role: 'user', content: { type: 'text', text: 'Summarise the document in three lines.' } }],
+  }));
   server.registerTool('deploy', { description: 'Deploy an app to production (needs approval by ops)', inputSchema: { app: z.string() } }, ({ app }) => {
     runs.deploy++;
     return { content: [{ type: 'text', text: `deployed ${app} to production` }] };
