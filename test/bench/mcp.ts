@@ -9,7 +9,8 @@
  * token and verifies the call (five caveats: time-before, ops read, resource /docs/**, tool
  * read_file, aud docs; `resource` mapped from the `path` argument; warm chain cache, as a server
  * sees an agent's repeated token). Load comes from a separate process (test/bench/load.ts), runs
- * alternate for ROUNDS rounds and each keeps its best. Also shown: server CPU per call.
+ * alternate for ROUNDS rounds and each keeps its best. Also shown: server CPU per call, over HTTP
+ * and in process (the same app through `app.fetch`, which the machine's load disturbs less).
  * Target: protected >= 0.8x the unprotected throughput.
  */
 import { serve } from '@hono/node-server';
@@ -23,6 +24,7 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { caveat } from '../../caveats/index.js';
 import { Macaroon } from '../../src/macaroon/macaroon.js';
+import type { ClientIpSource } from '../../src/hono/index.js';
 import { argumentResource, protectMcp } from '../../src/mcp/index.js';
 import { load } from './route.js';
 import { ROOT_KEY, benchVerifier, cpuMs, fmt, printTable } from './verify.js';
@@ -39,9 +41,10 @@ function mcpServer(): McpServer {
   return server;
 }
 
-function benchApp(): Hono {
+/** The app both measurements use; `clientIp` is fixed for the in-process one (no socket to read). */
+function benchApp(clientIp?: ClientIpSource): Hono {
   const app = new Hono();
-  app.route('/', protectMcp({ verifier: benchVerifier('warm'), server: mcpServer, tools: { read_file: { operation: 'read', context: argumentResource('path') } } }));
+  app.route('/', protectMcp({ verifier: benchVerifier('warm'), server: mcpServer, tools: { read_file: { operation: 'read', context: argumentResource('path') } }, ...(clientIp !== undefined ? { clientIp } : {}) }));
   app.post('/open', async (c) => {
     const server = mcpServer();
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
@@ -121,12 +124,38 @@ export async function mcpBench(): Promise<boolean> {
       ['POST /open (no auth)', fmt(open.rps), fmt(open.cpuUsPerCall, 1), String(open.other), '1.00x', '', ''],
       ['POST /mcp (protectMcp)', fmt(prot.rps), fmt(prot.cpuUsPerCall, 1), String(prot.other), `${fmt(ratio, 2)}x`, `>= ${TARGET}x`, met ? 'PASS' : 'MISS'],
     ]);
-    console.log(`added server CPU per call: ${fmt(prot.cpuUsPerCall - open.cpuUsPerCall, 1)} µs`);
+    const inProcess = await cpuPerCallInProcess(body, endpoints.protected.headers, common);
+    console.log(
+      `added server CPU per call: ${fmt(prot.cpuUsPerCall - open.cpuUsPerCall, 1)} µs over HTTP; in process (app.fetch, no network, best of ${ROUNDS}): ` +
+        `${fmt(inProcess.protected - inProcess.open, 1)} µs (${fmt(inProcess.protected, 1)} protected vs ${fmt(inProcess.open, 1)} open)`,
+    );
     return met;
   } finally {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
+}
+
+/**
+ * CPU µs per call of each endpoint driven in this process through `app.fetch`, calls one after
+ * another: no sockets and no load generator, so it moves less with the machine's load.
+ */
+async function cpuPerCallInProcess(body: string, protectedHeaders: Record<string, string>, openHeaders: Record<string, string>): Promise<{ open: number; protected: number }> {
+  const app = benchApp({ from: 'function', get: () => '127.0.0.1' });
+  const perCall = async (path: string, headers: Record<string, string>, n: number): Promise<number> => {
+    const start = cpuMs();
+    for (let i = 0; i < n; i++) await (await app.fetch(new Request(`http://127.0.0.1${path}`, { method: 'POST', headers, body }))).text();
+    return ((cpuMs() - start) * 1000) / n;
+  };
+  await perCall('/open', openHeaders, 200);
+  await perCall('/mcp', protectedHeaders, 200);
+  let open = Infinity;
+  let prot = Infinity;
+  for (let r = 0; r < ROUNDS; r++) {
+    open = Math.min(open, await perCall('/open', openHeaders, 1000));
+    prot = Math.min(prot, await perCall('/mcp', protectedHeaders, 1000));
+  }
+  return { open, protected: prot };
 }
 
 /** The bench runner's entry point (test/bench/index.ts). */
