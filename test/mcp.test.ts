@@ -9,12 +9,14 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { OAuthProtectedResourceMetadataSchema } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Hono } from 'hono';
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
+import type { RequestContext } from '../caveats/index.js';
 import { startExample, type RunningExample } from '../examples/mcp/server.js';
 import { gatherDischarges } from '../src/client/index.js';
 import { hashPassword } from '../src/discharge/web/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
-import { APPROVAL_HEADER, MCP_ERRORS, canonicalJson, delegate, tesseraFetch, type TesseraFetchOptions } from '../src/mcp/index.js';
+import { APPROVAL_HEADER, MCP_ERRORS, canonicalJson, delegate, protectMcp, tesseraFetch, type McpFetch, type TesseraFetchOptions, type ToolPolicy } from '../src/mcp/index.js';
 import { CHROMIUM_PATH, launchChromium, signIn } from './support/web-system.js';
 
 const OPS = { name: 'olivia', groups: ['ops'] };
@@ -269,6 +271,21 @@ describe('tessera/mcp: tools behind Tessera, with the SDK client over HTTP', () 
     } finally {
       await client.close();
     }
+  });
+
+  it('configuration mistakes fail at construction, and the public API is typed', () => {
+    const verifier = ex.system.verifier;
+    const server = () => {
+      throw new Error('not called');
+    };
+    expect(() => protectMcp({ verifier, server, tools: { deploy: { approval: 'group:ops' } } })).toThrow(/approvals/);
+    expect(() => protectMcp({ verifier, server, tools: { deploy: { approval: 'group:Ops Team' } } })).toThrow(/not a user or group/);
+    expect(() => protectMcp({ verifier, server, tools: { deploy: { approval: 'group:ops' } }, approvals: { discharger: { location: 'ftp://x', publicKey: new Uint8Array(32) } } })).toThrow(/http/);
+    expect(() => protectMcp({ verifier, server, tools: { deploy: { approval: 'group:ops' } }, approvals: { discharger: { location: ex.url, publicKey: new Uint8Array(31) } } })).toThrow(/32 bytes/);
+    expectTypeOf(protectMcp).returns.toEqualTypeOf<Hono>();
+    expectTypeOf(delegate).returns.toEqualTypeOf<Macaroon>();
+    expectTypeOf(tesseraFetch).returns.toEqualTypeOf<McpFetch>();
+    expectTypeOf<ToolPolicy['context']>().toEqualTypeOf<((args: Readonly<Record<string, unknown>>) => RequestContext) | undefined>();
   });
 
   it('canonicalJson: one spelling per value, ASCII only', () => {

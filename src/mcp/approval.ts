@@ -17,7 +17,8 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { TesseraError, invalidArgument } from '../errors.js';
-import { base64url } from '../crypto/bytes.js';
+import { base64Decode, base64url } from '../crypto/bytes.js';
+import { httpBaseUrl } from '../http/url.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { addDischargeCaveat } from '../client/index.js';
 import { approveCondition, checkDischargeCondition, parsePrincipal } from '../discharge/conditions.js';
@@ -133,7 +134,7 @@ class ExpiringUsage implements UsageCounter {
 export class Approvals {
   readonly #key: Uint8Array;
   readonly #location: string;
-  readonly #publicKey: Uint8Array | string;
+  readonly #publicKey: Uint8Array;
   readonly #ttlMs: number;
   readonly #clock: () => Date;
   readonly verifier: Verifier;
@@ -146,8 +147,11 @@ export class Approvals {
       throw invalidArgument('challengeKey must be 32 bytes', { field: 'challengeKey' });
     }
     this.#key = options.challengeKey?.slice() ?? randomBytes(32);
-    this.#location = options.discharger.location;
-    this.#publicKey = options.discharger.publicKey;
+    // Checked now, so a wrong setting fails at start-up rather than as every approval's refusal.
+    this.#location = httpBaseUrl(options.discharger.location, 'discharger.location', (m) => invalidArgument(m, { field: 'discharger' }));
+    const publicKey = options.discharger.publicKey;
+    this.#publicKey = typeof publicKey === 'string' ? base64Decode(publicKey, 'discharger.publicKey') : publicKey;
+    if (!(this.#publicKey instanceof Uint8Array) || this.#publicKey.length !== 32) throw invalidArgument('discharger.publicKey must be 32 bytes (X25519)', { field: 'discharger' });
     this.#ttlMs = ttl * 1000;
     this.#clock = options.clock ?? (() => new Date());
     const key = this.#key;
