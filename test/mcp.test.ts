@@ -197,6 +197,8 @@ describe('tessera/mcp: tools behind Tessera, with the SDK client over HTTP', () 
     expect(huge).toMatchObject({ status: 413, body: { error: { code: MCP_ERRORS.invalidRequest, data: { code: 'ERR_LIMIT' } } } });
     const unknown = await post({ jsonrpc: '2.0', id: 1, method: 'tools/destroy', params: {} }, auth);
     expect(unknown).toMatchObject({ status: 200, body: { id: 1, error: { code: MCP_ERRORS.methodNotFound } } });
+    const inherited = await post([{ jsonrpc: '2.0', id: 1, method: 'constructor' }, { jsonrpc: '2.0', id: 2, method: '__proto__' }], auth);
+    expect(inherited.body.map((r: { error: { code: number } }) => r.error.code)).toEqual([MCP_ERRORS.methodNotFound, MCP_ERRORS.methodNotFound]);
     const notString = await post(call(2, 'read_file', { path: ['/docs/welcome.md'] }), auth);
     expect(notString).toMatchObject({ status: 200, body: { id: 2, error: { code: MCP_ERRORS.invalidParams, message: 'argument path must be a non-empty string', data: { field: 'arguments.path' } } } });
     const notRpc = await post({ id: 3, method: 'tools/call' }, auth);

@@ -162,12 +162,12 @@ function asTokenFailure(e: TesseraError): TesseraError | undefined {
   if (/^time-(before|after) /.test(String(e.details.caveat))) return new TesseraError('ERR_UNAUTHENTICATED', e.message, e.details);
   return undefined;
 }
-const LISTS: Readonly<Record<string, ListKind>> = {
-  'tools/list': 'tools',
-  'resources/list': 'resources',
-  'resources/templates/list': 'resourceTemplates',
-  'prompts/list': 'prompts',
-};
+const LISTS: ReadonlyMap<string, ListKind> = new Map([
+  ['tools/list', 'tools'],
+  ['resources/list', 'resources'],
+  ['resources/templates/list', 'resourceTemplates'],
+  ['prompts/list', 'prompts'],
+]);
 
 const reply = (id: Id | null, code: number, message: string, data?: Record<string, unknown>): Reply =>
   ({ jsonrpc: '2.0', id, error: { code, message, ...(data !== undefined ? { data } : {}) } });
@@ -215,7 +215,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
   const maxBatch = positive(options.maxBatch, 32, 'maxBatch');
   const bounds: HeaderBounds = { maxHeaderLength: 16_384, maxDischarges: DEFAULT_LIMITS.maxDischarges };
   const readIp = clientIpReader(options.clientIp);
-  const fields: Readonly<Record<string, string>> = { ...CAVEAT_FIELDS, ...options.caveatFields };
+  const fields: ReadonlyMap<string, string> = new Map(Object.entries({ ...CAVEAT_FIELDS, ...options.caveatFields }));
   const resourceOf = options.resources ?? resourceContext;
   const promptOf = options.prompts ?? ((name: string): RequestContext => ({ operation: 'prompt', resource: `/prompts/${encodeURIComponent(name)}` }));
 
@@ -253,7 +253,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
     for (const r of explained.caveats) {
       if (r.ok) continue;
       const name = r.condition.split(' ', 1)[0] as string;
-      const field = fields[name];
+      const field = fields.get(name);
       if (optimistic && r.code === 'ERR_CAVEAT_FAILED' && field !== undefined && ctx[field] === undefined) continue;
       const code = r.code ?? 'ERR_CAVEAT_FAILED';
       return new TesseraError(code, `refused by caveat "${r.condition}": ${r.reason ?? 'not satisfied'}`, { caveat: r.condition, reason: r.reason ?? 'not satisfied' });
@@ -413,8 +413,8 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
       let refused: Reply | undefined;
       if (BASE_METHODS.has(method)) {
         refused = undefined;
-      } else if (LISTS[method] !== undefined) {
-        forwarded.push({ index, message: raw, list: LISTS[method] });
+      } else if (LISTS.has(method)) {
+        forwarded.push({ index, message: raw, list: LISTS.get(method) as ListKind });
         continue;
       } else if (method === 'tools/call') {
         refused = await callTool(id, params);
