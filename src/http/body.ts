@@ -21,8 +21,9 @@ const isPlainObject = (v: unknown): v is JsonObject =>
 /**
  * The request body, refused as soon as it passes `maxBytes`: a declared Content-Length is
  * checked first, and a chunked body is read only up to the bound, never buffered whole.
+ * (Exported for bodies that are not one JSON object, e.g. JSON-RPC batches in src/mcp.)
  */
-async function readBounded(c: Context, maxBytes: number): Promise<Uint8Array> {
+export async function readBounded(c: Context, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = (): TesseraError => limit(`request body is larger than ${maxBytes} bytes`, { field: 'body' });
   if (Number(c.req.header('content-length') ?? '0') > maxBytes) throw tooLarge();
   const stream = c.req.raw.body;

@@ -5,7 +5,7 @@
  *   node --import tsx test/bench/load.ts '{"url":"http://127.0.0.1:PORT/path","connections":32,
  *     "warmupMs":500,"durationMs":2500,"headers":{"authorization":"Macaroon ..."}}'
  *
- * `connections` keep-alive connections (one http.Agent) each send GET requests back to back for
+ * `connections` keep-alive connections (one http.Agent) each send requests (GET unless `method`) back to back for
  * warm-up + duration; only responses completed after the warm-up count. Prints one JSON line:
  * { requests, seconds, statuses: { "200": n, ... }, errors }.
  */
@@ -18,6 +18,9 @@ export interface LoadConfig {
   readonly warmupMs: number;
   readonly durationMs: number;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Default GET; with `body`, each request sends it (e.g. a JSON-RPC POST). */
+  readonly method?: string;
+  readonly body?: string;
 }
 
 export interface LoadResult {
@@ -40,7 +43,7 @@ export async function generateLoad(config: LoadConfig): Promise<LoadResult> {
 
   const one = (): Promise<void> =>
     new Promise((resolve) => {
-      const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, headers: config.headers }, (res) => {
+      const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: config.method ?? 'GET', headers: config.headers }, (res) => {
         res.resume();
         res.once('end', () => {
           const now = performance.now();
@@ -55,7 +58,7 @@ export async function generateLoad(config: LoadConfig): Promise<LoadResult> {
         errors++;
         resolve();
       });
-      req.end();
+      req.end(config.body);
     });
 
   const connection = async (): Promise<void> => {

@@ -42,8 +42,8 @@ function benchApp(): Hono {
   return app;
 }
 
-/** Run the load generator in its own Node process; resolves with its report. */
-function load(config: LoadConfig): Promise<LoadResult> {
+/** Run the load generator in its own Node process; resolves with its report (also used by mcp.ts). */
+export function load(config: LoadConfig): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [...LOAD, JSON.stringify(config)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
