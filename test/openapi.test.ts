@@ -39,7 +39,8 @@ const WILDCARD_PAGES: Readonly<Record<string, string>> = {
 const isMiddleware = (r: { method: string; path: string }): boolean => r.method === 'ALL' && r.path.endsWith('*');
 const asDocumented = (r: { method: string; path: string }): string => {
   const key = `${r.method} ${r.path}`;
-  return WILDCARD_PAGES[key] ?? `${r.method} ${r.path.replace(/:([A-Za-z0-9_]+)/g, '{$1}')}`;
+  // `:id` and `:id{[0-9]+}` (a hono pattern) are both `{id}` in OpenAPI.
+  return WILDCARD_PAGES[key] ?? `${r.method} ${r.path.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, '{$1}')}`;
 };
 
 // ajv (2020-12, OpenAPI 3.1's dialect) is here as a dependency of @modelcontextprotocol/sdk.
@@ -162,6 +163,16 @@ describe('the OpenAPI document', () => {
       expect(at, r).toBeDefined();
     }
     for (const name of Object.keys(doc.components.schemas as object)) expect(ajv.getSchema(pointer('components', 'schemas', name)), name).toBeDefined();
+    // Path templating: each operation declares exactly its path's {names} as required path parameters.
+    for (const op of OPERATIONS) {
+      const [method, path] = op.split(' ') as [string, string];
+      const described = operation(method, path) as Operation & { parameters?: readonly { name: string; in: string; required?: boolean; schema?: Schema }[] };
+      expect(Object.keys(described.responses).length, op).toBeGreaterThan(0);
+      const inPath = (described.parameters ?? []).filter((p) => p.in === 'path');
+      expect(inPath.map((p) => p.name).sort(), op).toEqual([...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]).sort());
+      expect(inPath.every((p) => p.required === true), op).toBe(true);
+      for (const p of described.parameters ?? []) expect(p.schema, `${op} ${p.name}`).toBeDefined();
+    }
   });
 
   it('lists every error code with its status, and one error response per status with its codes', () => {
