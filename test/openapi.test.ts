@@ -124,6 +124,12 @@ async function call(c: Call): Promise<{ status: number; body: any }> {
   }
   const res = await system.app.request(c.url ?? c.path, { method: c.method, headers, ...(body !== undefined ? { body } : {}) });
   const status = res.status;
+  if (status < 400 && c.body !== undefined) {
+    // What the server accepted, the documented request schema must accept too.
+    const validate = ajv.getSchema(pointer('paths', c.path, c.method.toLowerCase(), 'requestBody', 'content', 'application/json', 'schema'));
+    expect(validate, `${c.method} ${c.path} documents no JSON body`).toBeDefined();
+    expect(validate!(c.body) ? [] : validate!.errors, `${c.method} ${c.path} request body`).toEqual([]);
+  }
   return { status, body: await expectDocumented(c.method, c.path, res) };
 }
 

@@ -10,7 +10,7 @@
  */
 import { Hono } from 'hono';
 import { ERROR_STATUS, type ErrorCode } from '../errors.js';
-import { ADMIN_OPS } from '../issuer/routes.js';
+import { ADMIN_OPS, MAX_TOKEN_TEXT } from '../issuer/routes.js';
 import { TOKEN_STATES } from '../issuer/listing.js';
 import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS } from '../issuer/issuer.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
@@ -68,11 +68,10 @@ const formBody = (schema: Schema): Schema => ({ requestBody: { required: true, c
 const query = (name: string, schema: Schema, description: string): Schema => ({ name, in: 'query', required: false, description, schema });
 const pathParam = (name: string, description: string): Schema => ({ name, in: 'path', required: true, description, schema: { type: 'string', minLength: 1 } });
 
-const MAX_TOKEN_TEXT = Math.ceil((DEFAULT_LIMITS.maxBytes * 4) / 3) + 4;
 const TOKEN_TEXT = text(MAX_TOKEN_TEXT);
 const LABEL = text(MAX_LABEL_LENGTH);
 const PAGE = [
-  query('limit', { type: 'string', pattern: '^[0-9]+$' }, 'page size, 1 to 1000 (default 100)'),
+  query('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'page size (default 100)'),
   query('cursor', { type: 'string' }, "the previous page's nextCursor"),
   query('since', dateTime, 'RFC 3339 time: from'),
   query('until', dateTime, 'RFC 3339 time: before'),
@@ -197,7 +196,7 @@ const PATHS = {
         query('token', { type: 'string' }, 'only events about this token identifier, key id or request id'),
         query('actor', { type: 'string' }, 'only events by this actor (admin:<identifier>, a user name, system)'),
         query('channel', { type: 'string' }, 'only events through this channel (http-api, cli-local, approval-page, …)'),
-        query('after', { type: 'string', pattern: '^[0-9]+$' }, 'follow: only events after this id, oldest first (not with cursor)'),
+        query('after', { type: 'integer', minimum: 0 }, 'follow: only events after this id, oldest first (not with cursor)'),
         query('wait', ref('Duration'), 'with after: wait up to this long (at most 60 s) for an event when there is none yet'),
         ...PAGE,
       ],
@@ -285,7 +284,7 @@ const PATHS = {
       operationId: 'pollDischarge',
       summary: 'long-poll for the decision and the discharge; the (single-use) poll secret is the credential',
       ...open,
-      parameters: [pathParam('secret', 'from pollUrl'), query('wait', { type: 'string', pattern: '^[0-9]{1,6}$' }, 'seconds to wait for a decision (shortened to what the service allows)')],
+      parameters: [pathParam('secret', 'from pollUrl'), query('wait', { type: 'integer', minimum: 0, maximum: 999999 }, 'seconds to wait for a decision (shortened to what the service allows)')],
       responses: {
         200: json(ref('Discharge'), 'approved: the discharge, once'),
         202: json(object({ status: { const: 'pending' }, approvalUrl: { type: 'string' }, expiresAt: dateTime }, ['status', 'approvalUrl', 'expiresAt']), 'still pending (Retry-After: 1)'),
