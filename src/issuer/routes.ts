@@ -60,7 +60,8 @@ export const ADMIN_CAVEATS: readonly string[] = Object.freeze([
 /** Request bodies are small; verify bodies carry a token and its discharges. */
 const MAX_BODY = 64 * 1024;
 const MAX_VERIFY_BODY = 512 * 1024;
-const MAX_TOKEN_TEXT = Math.ceil((DEFAULT_LIMITS.maxBytes * 4) / 3) + 4;
+/** Longest token text accepted in a body (base64 of the largest token the decoder takes). */
+export const MAX_TOKEN_TEXT = Math.ceil((DEFAULT_LIMITS.maxBytes * 4) / 3) + 4;
 const MAX_CONDITION_TEXT = 4096;
 const CONTEXT_FIELDS = ['operation', 'resource', 'method', 'ip', 'tool', 'audience'] as const;
 

@@ -25,6 +25,7 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   { method: 'POST', path: '/v1/discharge', needs: 'a third-party caveat ticket', what: "ask for a discharge (a person's approval)" },
   { method: 'GET', path: '/v1/discharge/poll/{secret}', needs: 'the poll secret', what: 'long-poll for the decision and the discharge' },
   { method: 'GET', path: '/healthz', needs: 'nothing', what: 'health' },
+  { method: 'GET', path: '/openapi.json', needs: 'nothing', what: 'this API described in OpenAPI 3.1' },
   { method: 'POST', path: '/v1/tokens', needs: 'admin token: tokens:mint', what: 'mint a token' },
   { method: 'GET', path: '/v1/tokens', needs: 'admin token: tokens:read', what: 'list minted tokens (filters, cursor); never a token itself' },
   { method: 'GET', path: '/v1/tokens/{id}', needs: 'admin token: tokens:read', what: "a token's state: active, revoked, expired" },
@@ -35,7 +36,7 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   { method: 'POST', path: '/v1/verify', needs: 'admin token: verify', what: 'does a token (with its discharges) allow a request?' },
 ].map((e) => Object.freeze(e as Endpoint)));
 
-const LINKS = Object.freeze({ approve: '/approve/', discharger: '/.well-known/tessera/discharger', health: '/healthz' });
+const LINKS = Object.freeze({ approve: '/approve/', discharger: '/.well-known/tessera/discharger', health: '/healthz', openapi: '/openapi.json' });
 
 function page(publicUrl: string) {
   const rows = ENDPOINTS.map((e) => html`<tr><td>${e.method}</td><td><code>${e.path}</code></td><td>${e.needs}</td><td>${e.what}</td></tr>`);
@@ -61,7 +62,8 @@ agents want to do with them. Tokens minted here name <code>${publicUrl}</code> a
 <li><a href="${LINKS.health}">Health</a></li>
 </ul>
 <h2>For programs</h2>
-<p>Ask this URL with <code>Accept: application/json</code> for this index as JSON. Errors are
+<p>Ask this URL with <code>Accept: application/json</code> for this index as JSON; the API is
+described in OpenAPI 3.1 at <a href="${LINKS.openapi}"><code>${LINKS.openapi}</code></a>. Errors are
 <code>{ "error": { "code": "ERR_…", "message": "…" } }</code>.</p>
 <table>
 <thead><tr><th>method</th><th>path</th><th>needs</th><th>what</th></tr></thead>

@@ -1,7 +1,8 @@
 /**
  * The whole Tessera system over one database, as one hono app: the front door (`GET /`), the
- * issuer API, the discharge service and the approval pages. `createSystem` wires the pieces; listening on a port and the
- * first-start admin token are `startServer`'s job (server.ts).
+ * API's description (`GET /openapi.json`), the issuer API, the discharge service and the
+ * approval pages. `createSystem` wires the pieces; listening on a port and the first-start admin
+ * token are `startServer`'s job (server.ts).
  */
 import { Hono } from 'hono';
 import type { CaveatRegistry } from '../../caveats/index.js';
@@ -19,6 +20,7 @@ import { createDischargeService, dischargeRoutes, type DischargeService } from '
 import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import { frontDoor } from './front-door.js';
+import { openApiRoute } from './openapi.js';
 import type { Verifier } from '../verifier/index.js';
 
 export interface SystemOptions {
@@ -100,6 +102,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   app.onError(onError);
   app.notFound(notFound);
   app.route('/', frontDoor({ publicUrl: options.publicUrl }));
+  app.route('/', openApiRoute({ publicUrl: options.publicUrl }));
   app.route(
     '/',
     issuerRoutes({

@@ -1,0 +1,505 @@
+/**
+ * The HTTP API described in OpenAPI 3.1, so that a service in any language can generate a
+ * client: served at `GET /openapi.json` and checked in as `openapi.json` (test/openapi.test.ts
+ * keeps the copy identical, walks every route of the real app against `paths`, and validates
+ * real answers against the schemas, so the document cannot drift from the code).
+ *
+ * One entry per route in `PATHS`: add a route there when you add one to the app. Error answers
+ * come from ERROR_STATUS (one response per status, its `code` limited to the codes that map to
+ * that status), so a new error code is described without touching this file.
+ */
+import { Hono } from 'hono';
+import { ERROR_STATUS, type ErrorCode } from '../errors.js';
+import { ADMIN_OPS, MAX_TOKEN_TEXT } from '../issuer/routes.js';
+import { TOKEN_STATES } from '../issuer/listing.js';
+import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS } from '../issuer/issuer.js';
+import { DEFAULT_LIMITS } from '../macaroon/limits.js';
+import { LOGIN_CSRF_COOKIE, SESSION_COOKIE } from '../discharge/web/session.js';
+import { tesseraVersion } from '../cli/version.js';
+
+/** A JSON Schema (2020-12, OpenAPI 3.1's dialect), kept loose: it is data, checked by the tests. */
+export type Schema = { readonly [keyword: string]: unknown };
+
+export interface OpenApiDocument {
+  readonly openapi: '3.1.0';
+  readonly info: Schema;
+  readonly servers?: readonly { readonly url: string }[];
+  readonly tags: readonly Schema[];
+  readonly paths: { readonly [path: string]: { readonly [method: string]: Schema } };
+  readonly components: Schema;
+}
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (type: string, extra: Schema = {}): Schema => ({ type: [type, 'null'], ...extra });
+const dateTime: Schema = { type: 'string', format: 'date-time' };
+const text = (maxLength?: number): Schema => ({ type: 'string', minLength: 1, ...(maxLength !== undefined ? { maxLength } : {}) });
+const object = (properties: { readonly [name: string]: Schema }, required: readonly string[] = [], extra: Schema = {}): Schema => ({
+  type: 'object',
+  properties,
+  ...(required.length > 0 ? { required } : {}),
+  additionalProperties: false,
+  ...extra,
+});
+
+/** The statuses errors are answered with, and the codes behind each. */
+const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+const codesFor = (status: number): ErrorCode[] => ERROR_CODES.filter((code) => ERROR_STATUS[code] === status);
+const ERROR_STATUSES = [...new Set(Object.values(ERROR_STATUS))].filter((s) => s >= 400).sort((a, b) => a - b);
+
+const json = (schema: Schema, description: string, headers?: Schema): Schema => ({
+  description,
+  ...(headers !== undefined ? { headers } : {}),
+  content: { 'application/json': { schema } },
+});
+const errorRef = (status: number): Schema => ({ $ref: `#/components/responses/Error${status}` });
+const errors = (...statuses: number[]): Record<string, Schema> => Object.fromEntries(statuses.map((s) => [String(s), errorRef(s)]));
+
+/** Which admin operation (`ops` caveat) a route needs; the admin token goes in Authorization. */
+const admin = (op: string): Schema => ({ security: [{ macaroon: [op] }, { bearer: [op] }] });
+/** Routes where the credential is in the request itself (a ticket, a poll secret) or none is needed. */
+const open: Schema = { security: [] };
+const approver: Schema = { security: [{ approverSession: [] }] };
+
+/** The errors of every admin route: macaroonAuth's refusals, bad input, a server failure. */
+const ADMIN_ERRORS = errors(400, 401, 403, 500);
+
+const jsonBody = (schema: Schema, required = true): Schema => ({ requestBody: { required, content: { 'application/json': { schema } } } });
+const formBody = (schema: Schema): Schema => ({ requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema } } } });
+const query = (name: string, schema: Schema, description: string): Schema => ({ name, in: 'query', required: false, description, schema });
+const pathParam = (name: string, description: string): Schema => ({ name, in: 'path', required: true, description, schema: { type: 'string', minLength: 1 } });
+
+const TOKEN_TEXT = text(MAX_TOKEN_TEXT);
+const LABEL = text(MAX_LABEL_LENGTH);
+const PAGE = [
+  query('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'page size (default 100)'),
+  query('cursor', { type: 'string' }, "the previous page's nextCursor"),
+  query('since', dateTime, 'RFC 3339 time: from'),
+  query('until', dateTime, 'RFC 3339 time: before'),
+];
+
+// An HTML page (the approval pages); their errors are pages too, or JSON for `Accept: application/json`.
+const htmlPage = (description: string): Schema => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+const redirect = (description: string): Schema => ({ description, headers: { Location: { schema: { type: 'string' } } } });
+const htmlErrors = (...statuses: number[]): Record<string, Schema> =>
+  Object.fromEntries(
+    statuses.map((s) => [String(s), { description: `an error page (codes ${codesFor(s).join(', ')})`, content: { 'text/html': { schema: { type: 'string' } }, 'application/json': { schema: ref(`Error${s}`) } } }]),
+  );
+const TO_LOGIN = redirect('not signed in: to the sign-in page, `next` naming this page');
+const PAGES_TAG = ['approval pages (HTML)'];
+
+/** Every route of the system: one entry per path and method. */
+const PATHS = {
+  '/': {
+    get: {
+      tags: ['service'],
+      operationId: 'frontDoor',
+      summary: 'the front door: a page of links for a person, a JSON index of the endpoints for a program (Accept: application/json)',
+      ...open,
+      responses: {
+        200: {
+          description: 'the index (JSON) or the page (HTML), by Accept',
+          content: { 'application/json': { schema: ref('FrontDoor') }, 'text/html': { schema: { type: 'string' } } },
+        },
+      },
+    },
+  },
+  '/openapi.json': {
+    get: {
+      tags: ['service'],
+      operationId: 'openApi',
+      summary: 'this document',
+      ...open,
+      responses: { 200: json({ type: 'object', required: ['openapi', 'info', 'paths'], properties: { openapi: { const: '3.1.0' } } }, 'the OpenAPI 3.1 document') },
+    },
+  },
+  '/healthz': {
+    get: {
+      tags: ['service'],
+      operationId: 'health',
+      summary: 'health',
+      ...open,
+      responses: {
+        200: json(
+          { type: 'object', required: ['status'], properties: { status: { const: 'ok' }, database: { enum: ['pglite', 'postgres'] }, revoked: { type: 'integer', minimum: 0 }, revocationSeq: { type: 'integer' } } },
+          'up',
+        ),
+        ...errors(500),
+      },
+    },
+  },
+  '/v1/tokens': {
+    post: {
+      tags: ['tokens'],
+      operationId: 'mintToken',
+      summary: 'mint a token',
+      ...admin(ADMIN_OPS.mint),
+      ...jsonBody(
+        object({
+          caveats: { type: 'array', maxItems: MAX_MINT_CAVEATS, items: text(4096), description: 'first-party caveats, e.g. "ops read"' },
+          label: LABEL,
+          subject: LABEL,
+          ttl: ref('Duration'),
+        }),
+        false,
+      ),
+      responses: { 201: json(ref('MintedToken'), 'the token, shown this once', { 'Cache-Control': { schema: { const: 'no-store' } } }), ...ADMIN_ERRORS },
+    },
+    get: {
+      tags: ['tokens'],
+      operationId: 'listTokens',
+      summary: 'list minted tokens (filters, cursor); never a token itself',
+      ...admin(ADMIN_OPS.read),
+      parameters: [
+        query('state', { enum: TOKEN_STATES }, 'only tokens in this state'),
+        query('label', { type: 'string' }, 'only tokens with this label'),
+        query('subject', { type: 'string' }, 'only tokens with this subject'),
+        query('keyId', { type: 'string' }, 'only tokens signed by this root key'),
+        ...PAGE,
+      ],
+      responses: {
+        200: json(object({ tokens: { type: 'array', items: ref('TokenListing') }, nextCursor: { type: 'string' } }, ['tokens']), 'one page, newest first; nextCursor when the page is full'),
+        ...ADMIN_ERRORS,
+      },
+    },
+  },
+  '/v1/tokens/{id}': {
+    get: {
+      tags: ['tokens'],
+      operationId: 'tokenStatus',
+      summary: "a token's state: active, revoked, expired",
+      ...admin(ADMIN_OPS.read),
+      parameters: [pathParam('id', "the token's identifier")],
+      responses: { 200: json(ref('TokenStatus'), 'its state'), ...errors(400, 401, 403, 404, 500) },
+    },
+  },
+  '/v1/tokens/revoke': {
+    post: {
+      tags: ['tokens'],
+      operationId: 'revokeToken',
+      summary: 'revoke a token and every attenuation of it; durable before it answers',
+      ...admin(ADMIN_OPS.revoke),
+      ...jsonBody(object({ token: TOKEN_TEXT, identifier: text(), reason: LABEL }, [], { description: 'token or identifier' })),
+      responses: {
+        200: json(object({ identifier: { type: 'string' }, revoked: { const: true }, revokedAt: dateTime, alreadyRevoked: { type: 'boolean' } }, ['identifier', 'revoked', 'revokedAt', 'alreadyRevoked']), 'revoked'),
+        ...errors(400, 401, 403, 404, 500),
+      },
+    },
+  },
+  '/v1/audit': {
+    get: {
+      tags: ['audit'],
+      operationId: 'listAudit',
+      summary: 'the audit log (filters, cursor; after + wait to follow it)',
+      ...admin(ADMIN_OPS.auditRead),
+      parameters: [
+        query('action', { type: 'string' }, 'only events of this kind (mint, revoke, key-create, …)'),
+        query('token', { type: 'string' }, 'only events about this token identifier, key id or request id'),
+        query('actor', { type: 'string' }, 'only events by this actor (admin:<identifier>, a user name, system)'),
+        query('channel', { type: 'string' }, 'only events through this channel (http-api, cli-local, approval-page, …)'),
+        query('after', { type: 'integer', minimum: 0 }, 'follow: only events after this id, oldest first (not with cursor)'),
+        query('wait', ref('Duration'), 'with after: wait up to this long (at most 60 s) for an event when there is none yet'),
+        ...PAGE,
+      ],
+      responses: {
+        200: json(object({ events: { type: 'array', items: ref('AuditEvent') }, nextCursor: { type: 'string' } }, ['events']), 'one page, newest first (oldest first with after)'),
+        ...ADMIN_ERRORS,
+      },
+    },
+  },
+  '/v1/keys': {
+    get: {
+      tags: ['keys'],
+      operationId: 'listKeys',
+      summary: 'the root keys and their states (never key bytes)',
+      ...admin(ADMIN_OPS.keysRead),
+      responses: { 200: json(object({ keys: { type: 'array', items: ref('Key') } }, ['keys']), 'the keys'), ...ADMIN_ERRORS },
+    },
+  },
+  '/v1/keys/rotate': {
+    post: {
+      tags: ['keys'],
+      operationId: 'rotateKey',
+      summary: 'rotate the minting key',
+      description: 'The presented admin token dies with its key: a replacement with the same caveats comes back as adminToken when they can be carried over.',
+      ...admin(ADMIN_OPS.keysRotate),
+      ...jsonBody(object({ graceSeconds: ref('Duration'), retireOld: { type: 'boolean', description: 'retire every older key now' } }), false),
+      responses: {
+        200: json(
+          object({ current: ref('Key'), previous: { type: 'array', items: ref('Key') }, adminToken: TOKEN_TEXT, adminIdentifier: { type: 'string' } }, ['current', 'previous']),
+          'the new key and the older ones',
+        ),
+        ...ADMIN_ERRORS,
+      },
+    },
+  },
+  '/v1/verify': {
+    post: {
+      tags: ['verify'],
+      operationId: 'verify',
+      summary: 'does a token (with its discharges) allow a request?',
+      description: "A token's verdict is answered 200 (allowed: false with the error naming the failing caveat); a 4xx is about this request or its admin token.",
+      ...admin(ADMIN_OPS.verify),
+      ...jsonBody(
+        object(
+          {
+            token: TOKEN_TEXT,
+            discharges: { type: 'array', maxItems: DEFAULT_LIMITS.maxDischarges, items: TOKEN_TEXT },
+            context: object(Object.fromEntries(['operation', 'resource', 'method', 'ip', 'tool', 'audience'].map((f) => [f, text(1024)]))),
+            explain: { type: 'boolean', description: 'judge every caveat, count no use' },
+          },
+          ['token'],
+        ),
+      ),
+      responses: { 200: json({ oneOf: [ref('Allowed'), ref('Refused'), ref('Explanation')] }, 'the verdict'), ...ADMIN_ERRORS },
+    },
+  },
+  '/.well-known/tessera/discharger': {
+    get: {
+      tags: ['discharge'],
+      operationId: 'discharger',
+      summary: "the discharge service's location and public key, to add approval caveats offline",
+      ...open,
+      responses: {
+        200: json(object({ location: { type: 'string' }, publicKey: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: 'X25519, unpadded base64url' }, version: { const: 2 } }, ['location', 'publicKey', 'version']), 'cacheable for five minutes'),
+      },
+    },
+  },
+  '/v1/discharge': {
+    post: {
+      tags: ['discharge'],
+      operationId: 'requestDischarge',
+      summary: "ask for a discharge (a person's approval); the third-party caveat's ticket is the credential",
+      ...open,
+      ...jsonBody(object({ id: text(), caveats: { type: 'array', items: text(), description: "the token's first-party caveats, shown to the approver as a claim" } }, ['id'])),
+      responses: {
+        200: json(ref('Discharge'), 'nothing to wait for'),
+        202: json(object({ approvalUrl: { type: 'string' }, pollUrl: { type: 'string' }, expiresAt: dateTime }, ['approvalUrl', 'pollUrl', 'expiresAt']), 'a person must decide: long-poll pollUrl'),
+        ...errors(400, 403, 429, 500),
+      },
+    },
+  },
+  '/v1/discharge/poll/{secret}': {
+    get: {
+      tags: ['discharge'],
+      operationId: 'pollDischarge',
+      summary: 'long-poll for the decision and the discharge; the (single-use) poll secret is the credential',
+      ...open,
+      parameters: [pathParam('secret', 'from pollUrl'), query('wait', { type: 'integer', minimum: 0, maximum: 999999 }, 'seconds to wait for a decision (shortened to what the service allows)')],
+      responses: {
+        200: json(ref('Discharge'), 'approved: the discharge, once'),
+        202: json(object({ status: { const: 'pending' }, approvalUrl: { type: 'string' }, expiresAt: dateTime }, ['status', 'approvalUrl', 'expiresAt']), 'still pending (Retry-After: 1)'),
+        ...errors(400, 403, 404, 429, 500),
+      },
+    },
+  },
+  '/approve': { get: { tags: PAGES_TAG, operationId: 'approvePagesRoot', summary: 'to the approval pages', ...open, responses: { 301: redirect('to /approve/') } } },
+  '/approve/': {
+    get: { tags: PAGES_TAG, operationId: 'approvePending', summary: 'the approval pages: requests to approve or deny', ...approver, responses: { 200: htmlPage('the pending requests'), 303: TO_LOGIN } },
+  },
+  '/approve/style.css': {
+    get: { tags: PAGES_TAG, operationId: 'approveStylesheet', summary: "the pages' stylesheet", ...open, responses: { 200: { description: 'CSS', content: { 'text/css': { schema: { type: 'string' } } } } } },
+  },
+  '/approve/login': {
+    get: { tags: PAGES_TAG, operationId: 'approveLoginPage', summary: 'the sign-in page', ...open, parameters: [query('next', { type: 'string' }, 'where to go after signing in (a path under /approve/)')], responses: { 200: htmlPage('the form'), 303: redirect('already signed in') } },
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approveLogin',
+      summary: `sign in (the form's csrf must match the ${LOGIN_CSRF_COOKIE} cookie)`,
+      ...open,
+      ...formBody({ type: 'object', properties: { name: { type: 'string' }, password: { type: 'string' }, csrf: { type: 'string' }, next: { type: 'string' } }, required: ['csrf'] }),
+      responses: { 303: redirect(`signed in: the ${SESSION_COOKIE} cookie is set`), ...htmlErrors(400, 401, 403, 429) },
+    },
+  },
+  '/approve/logout': {
+    post: { tags: PAGES_TAG, operationId: 'approveLogout', summary: 'sign out', ...approver, ...formBody(object({ csrf: { type: 'string' } }, ['csrf'])), responses: { 303: redirect('to the sign-in page'), ...htmlErrors(400, 401, 403) } },
+  },
+  '/approve/history': {
+    get: { tags: PAGES_TAG, operationId: 'approveHistory', summary: 'requests already decided', ...approver, responses: { 200: htmlPage('the history'), 303: TO_LOGIN } },
+  },
+  '/approve/requests/{id}': {
+    get: { tags: PAGES_TAG, operationId: 'approveRequest', summary: 'one request: who asks, the condition, the caveats', ...approver, parameters: [pathParam('id', 'the request')], responses: { 200: htmlPage('the request'), 303: TO_LOGIN, ...htmlErrors(404) } },
+  },
+  '/approve/requests/{id}/approve': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approve',
+      summary: 'approve (optionally for fewer minutes)',
+      ...approver,
+      parameters: [pathParam('id', 'the request')],
+      ...formBody(object({ csrf: { type: 'string' }, validityMinutes: { type: 'string', pattern: '^[0-9]*$' } }, ['csrf'])),
+      responses: { 303: redirect('to the request'), ...htmlErrors(400, 401, 403, 404, 409) },
+    },
+  },
+  '/approve/requests/{id}/deny': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'deny',
+      summary: 'deny, saying why',
+      ...approver,
+      parameters: [pathParam('id', 'the request')],
+      ...formBody(object({ csrf: { type: 'string' }, reason: { type: 'string' } }, ['csrf', 'reason'])),
+      responses: { 303: redirect('to the request'), ...htmlErrors(400, 401, 403, 404, 409) },
+    },
+  },
+} as const satisfies OpenApiDocument['paths'];
+
+/** The `error` member of an error body (also what /v1/verify says a refused token failed with). */
+const ERROR_BODY = object({ code: ref('ErrorCode'), message: { type: 'string' }, details: { type: 'object', description: 'e.g. field, caveat, reason' } }, ['code', 'message']);
+
+const SCHEMAS: Record<string, Schema> = {
+  Error: {
+    type: 'object',
+    description: 'Every error. Switch on code (stable); the message may change and never holds a secret.',
+    required: ['error'],
+    additionalProperties: false,
+    properties: { error: ERROR_BODY },
+  },
+  ErrorCode: {
+    enum: ERROR_CODES,
+    description: 'Every error code; x-tessera-status gives the HTTP status each is answered with.',
+    'x-tessera-status': { ...ERROR_STATUS },
+  },
+  ...Object.fromEntries(
+    ERROR_STATUSES.map((s) => [`Error${s}`, { allOf: [ref('Error')], properties: { error: { properties: { code: { enum: codesFor(s) } } } } }]),
+  ),
+  Duration: {
+    description: 'whole seconds, or digits with one unit: 90s, 15m, 2h, 7d, 2w',
+    oneOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^[0-9]{1,12}[smhdw]?$' }],
+  },
+  MintedToken: object(
+    { token: TOKEN_TEXT, identifier: { type: 'string' }, keyId: { type: 'string' }, caveats: { type: 'array', items: { type: 'string' } }, label: nullable('string'), expiresAt: nullable('string', { format: 'date-time' }) },
+    ['token', 'identifier', 'keyId', 'caveats', 'label', 'expiresAt'],
+  ),
+  TokenState: { enum: TOKEN_STATES },
+  TokenListing: object(
+    {
+      identifier: { type: 'string' },
+      label: nullable('string'),
+      subject: nullable('string'),
+      keyId: { type: 'string' },
+      createdAt: dateTime,
+      expiresAt: nullable('string', { format: 'date-time' }),
+      state: ref('TokenState'),
+      revokedAt: nullable('string', { format: 'date-time' }),
+    },
+    ['identifier', 'label', 'subject', 'keyId', 'createdAt', 'expiresAt', 'state', 'revokedAt'],
+  ),
+  TokenStatus: object(
+    {
+      identifier: { type: 'string' },
+      purpose: { enum: ['token', 'admin'] },
+      keyId: { type: 'string' },
+      keyState: { enum: ['current', 'verifying', 'retired', 'unknown'] },
+      label: nullable('string'),
+      subject: nullable('string'),
+      createdAt: dateTime,
+      expiresAt: nullable('string', { format: 'date-time' }),
+      revoked: { type: 'boolean' },
+      revokedAt: nullable('string', { format: 'date-time' }),
+      revocationReason: nullable('string'),
+      active: { type: 'boolean', description: 'not revoked, not expired, and its key still verifies (caveats may still restrict it)' },
+    },
+    ['identifier', 'purpose', 'keyId', 'keyState', 'label', 'subject', 'createdAt', 'expiresAt', 'revoked', 'revokedAt', 'revocationReason', 'active'],
+  ),
+  AuditEvent: object(
+    { id: { type: 'integer' }, at: dateTime, actor: { type: 'string' }, channel: { type: 'string' }, action: { type: 'string' }, subject: nullable('string'), details: { type: 'object' } },
+    ['id', 'at', 'actor', 'channel', 'action', 'subject', 'details'],
+  ),
+  Key: object(
+    { id: { type: 'string' }, state: { enum: ['current', 'verifying', 'retired'] }, createdAt: dateTime, expiresAt: nullable('string', { format: 'date-time' }), retiredAt: nullable('string', { format: 'date-time' }) },
+    ['id', 'state', 'createdAt', 'expiresAt', 'retiredAt'],
+  ),
+  Allowed: object(
+    { allowed: { const: true }, identifier: nullable('string'), caveats: { type: 'array', items: { type: 'string' } }, declared: { type: 'object', additionalProperties: { type: 'string' } } },
+    ['allowed', 'identifier', 'caveats', 'declared'],
+  ),
+  Refused: object({ allowed: { const: false }, error: ERROR_BODY }, ['allowed', 'error']),
+  Explanation: object(
+    {
+      allowed: { type: 'boolean' },
+      explain: { const: true },
+      identifier: nullable('string'),
+      error: object({ code: ref('ErrorCode'), message: { type: 'string' } }, ['code', 'message']),
+      caveats: {
+        type: 'array',
+        items: object(
+          { condition: { type: 'string' }, ok: { type: 'boolean' }, code: ref('ErrorCode'), reason: { type: 'string' }, depth: { type: 'integer', minimum: 0 }, source: { enum: ['token', 'discharge'] } },
+          ['condition', 'ok', 'depth', 'source'],
+        ),
+      },
+    },
+    ['allowed', 'explain', 'identifier', 'caveats'],
+  ),
+  Discharge: object({ discharge: { type: 'string', description: 'the unbound discharge macaroon, V2 base64url: bind it to the token' } }, ['discharge']),
+  FrontDoor: object(
+    {
+      service: { const: 'tessera' },
+      location: { type: 'string' },
+      links: { type: 'object', additionalProperties: { type: 'string' } },
+      endpoints: {
+        type: 'array',
+        items: object({ method: { enum: ['GET', 'POST'] }, path: { type: 'string' }, needs: { type: 'string' }, what: { type: 'string' } }, ['method', 'path', 'needs', 'what']),
+      },
+    },
+    ['service', 'location', 'links', 'endpoints'],
+  ),
+};
+
+const ERROR_RESPONSES = Object.fromEntries(
+  ERROR_STATUSES.map((s) => [`Error${s}`, { description: `an error: ${codesFor(s).join(', ')}`, content: { 'application/json': { schema: ref(`Error${s}`) } } }]),
+);
+
+let cached: OpenApiDocument | undefined;
+
+/** The document (built once; deeply frozen). */
+export function openApiDocument(): OpenApiDocument {
+  cached ??= deepFreeze({
+    openapi: '3.1.0',
+    info: {
+      title: 'Tessera',
+      version: tesseraVersion(),
+      description:
+        'Macaroon capability tokens: the issuer (admin API), the discharge protocol and the approval pages. Every error is `{ "error": { "code", "message", "details"? } }` with the status its code maps to (components.schemas.ErrorCode).',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
+    tags: [
+      { name: 'service', description: 'no credential' },
+      { name: 'tokens', description: 'the admin API: an admin token (aud tessera-admin) whose ops caveat allows the operation named in security' },
+      { name: 'audit' },
+      { name: 'keys' },
+      { name: 'verify' },
+      { name: 'discharge', description: 'the third-party discharge protocol (Go-bakery v2 tickets): the ticket or the poll secret is the credential' },
+      { name: PAGES_TAG[0] as string, description: 'for people in a browser: HttpOnly session cookie, CSRF-checked forms; not an API to generate a client for' },
+    ],
+    paths: PATHS,
+    components: {
+      securitySchemes: {
+        macaroon: { type: 'http', scheme: 'Macaroon', description: 'Authorization: Macaroon <token>[,<discharge>...]; the role is the admin operation the ops caveat must allow' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'macaroon', description: 'the same as Macaroon, for clients that only know Bearer' },
+        approverSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'set by POST /approve/login' },
+      },
+      schemas: SCHEMAS,
+      responses: ERROR_RESPONSES,
+    },
+  } satisfies OpenApiDocument);
+  return cached;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** `GET /openapi.json`: the document with this server's URL; public, cacheable for five minutes. */
+export function openApiRoute(options: { readonly publicUrl: string }): Hono {
+  let body: string | undefined;
+  const app = new Hono();
+  app.get('/openapi.json', (c) => {
+    body ??= JSON.stringify({ ...openApiDocument(), servers: [{ url: options.publicUrl.replace(/\/+$/, '') }] });
+    return c.body(body, 200, { 'Content-Type': 'application/json', 'Cache-Control': 'public, max-age=300' });
+  });
+  return app;
+}
