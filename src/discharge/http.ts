@@ -25,8 +25,8 @@ import { clientIpReader, type ClientIpSource } from '../hono/index.js';
 import { onError } from '../http/errors.js';
 import { WindowLimiter, type WindowLimit } from '../http/rate-limit.js';
 import { TesseraError } from '../errors.js';
-import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from './conditions.js';
-import { TICKET_MAX_BYTES } from './ticket.js';
+import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from '../tickets/conditions.js';
+import { TICKET_MAX_BYTES } from '../tickets/ticket.js';
 import type { DischargeService, RequesterInfo } from './service.js';
 
 /** Base64 of the largest ticket, plus room for the JSON around it. */
