@@ -17,7 +17,7 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
 import { httpBaseUrl } from '../http/url.js';
-import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
+import { base64Decode, base64url, concat, constantTimeEqual } from '../crypto/bytes.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { MAX_CLAIMED_CAVEATS, checkDischargeCondition, isClaimableCaveat } from '../tickets/conditions.js';
@@ -349,7 +349,7 @@ async function readCapped(res: Response, location: string): Promise<string> {
     if (isTesseraError(cause)) throw cause;
     throw new TesseraError('ERR_THIRD_PARTY', 'the discharge service answer could not be read', { location }, { cause });
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return new TextDecoder().decode(concat(...chunks));
 }
 
 async function readJson(res: Response, location: string): Promise<unknown> {
