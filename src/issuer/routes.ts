@@ -22,7 +22,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { buildCondition, defaultRegistry, ops as opsCaveat, type RequestContext } from '../../caveats/index.js';
 import { isTesseraError, limit } from '../errors.js';
 import { parseAuthorization } from '../hono/authorization.js';
-import { macaroonAuth, type ClientIpSource } from '../hono/index.js';
+import { macaroonAuth, type ClientIpSource } from '../hono/node.js';
 import { badRequest, booleanField, intField, objectField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
