@@ -1,14 +1,14 @@
 /**
  * `client-ip 10.0.0.0/8,2001:db8::/32`: the request's `ip` must fall in one of the CIDR ranges.
  *
- * Addresses are validated with `net.isIP` (dotted quads without leading zeros; no IPv6 zone ids).
+ * Addresses are validated as Node's `net.isIP` does (dotted quads without leading zeros; no IPv6
+ * zone ids), without Node.
  * A bare address means a single host (/32 or /128). The prefix is a decimal without leading zeros
  * and the address may not have host bits set past it. IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is
  * treated as the IPv4 address, both in requests and in ranges (`::ffff:10.0.0.0/104` is
  * `10.0.0.0/8`). Canonical text: IPv4 dotted quad, IPv6 in RFC 5952 form, always with `/prefix`,
  * ranges sorted. Matching is an exact prefix comparison of the address bytes.
  */
-import { isIP } from 'node:net';
 import { OK, asInvalidArgument, fail, formatGuard, formatList, malformedArg, parseList } from './common.js';
 import type { CaveatType } from './types.js';
 
@@ -19,24 +19,45 @@ export interface Cidr {
   readonly bytes: readonly number[];
 }
 
-/** The bytes of an IP address (IPv4-mapped IPv6 folded to IPv4), or undefined if it is not one. */
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/** The bytes of `:`-separated IPv6 groups; a dotted quad only as the last group, when allowed. */
+function groupBytes(half: string, quadLast: boolean): number[] | undefined {
+  if (half === '') return [];
+  const groups = half.split(':');
+  const bytes: number[] = [];
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i] as string;
+    if (HEX_GROUP.test(g)) bytes.push(parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff);
+    else if (quadLast && i === groups.length - 1 && IPV4.test(g)) bytes.push(...g.split('.').map(Number));
+    else return undefined;
+  }
+  return bytes;
+}
+
+/**
+ * The bytes of an IP address (IPv4-mapped IPv6 folded to IPv4), or undefined if it is not one.
+ * Accepts what Node's `net.isIP` does, written out so the core runs on any runtime: dotted quads
+ * without leading zeros; IPv6 as eight groups, or fewer around one `::` (standing for at least
+ * one zero group), optionally ending in a dotted quad; no zone ids (`%eth0` names an interface).
+ */
 function ipBytes(text: string): number[] | undefined {
-  if (text.includes('%')) return undefined; // zone ids name an interface, not an address
-  const family = isIP(text);
-  if (family === 4) return text.split('.').map(Number);
-  if (family !== 6) return undefined;
-  // An embedded dotted quad (`::ffff:1.2.3.4`) becomes its two hex groups.
-  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  const group = (hi?: string, lo?: string): string => ((Number(hi) << 8) | Number(lo)).toString(16);
-  const hex = v4 ? `${text.slice(0, v4.index)}${group(v4[1], v4[2])}:${group(v4[3], v4[4])}` : text;
-  const [head = '', tail] = hex.split('::');
-  const h = head === '' ? [] : head.split(':');
-  const t = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  const bytes = groups.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]);
+  if (IPV4.test(text)) return text.split('.').map(Number);
+  const halves = text.split('::');
+  if (halves.length > 2 || !text.includes(':')) return undefined;
+  const head = groupBytes(halves[0] as string, halves.length === 1);
+  const tail = halves.length === 2 ? groupBytes(halves[1] as string, true) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  const zeros = 16 - head.length - tail.length;
+  if (halves.length === 1 ? zeros !== 0 : zeros < 2) return undefined;
+  const bytes = [...head, ...Array<number>(zeros).fill(0), ...tail];
   const mapped = bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
   return mapped ? bytes.slice(12) : bytes;
 }
+
+/** True when `text` is an IPv4 or IPv6 address as `client-ip` reads them. */
+export const isIpAddress = (text: string): boolean => ipBytes(text) !== undefined;
 
 /** RFC 5952 text for 16 address bytes: lower case, no leading zeros, longest zero run (≥ 2) as `::`. */
 function formatIpv6(bytes: readonly number[]): string {

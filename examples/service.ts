@@ -32,7 +32,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { caveat } from '../caveats/index.js';
-import { macaroonAuth } from '../src/hono/index.js';
+import { macaroonAuth } from '../src/hono/node.js'; // on @hono/node-server: the client IP is the TCP peer
 import { Macaroon } from '../src/index.js';
 import { Verifier } from '../src/verifier/index.js';
 

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
+import { isIP } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { isTesseraError } from '../src/errors.js';
 import { caveat, createRegistry, defaultRegistry, evaluate, evaluateAll, parseCondition, type CaveatType, type RequestContext } from '../caveats/index.js';
+import { clientIp, isIpAddress } from '../caveats/client-ip.js';
 
 /** The builder output parses back, through the registry, to the same canonical text. */
 function roundTrips(condition: string): void {
@@ -147,5 +149,40 @@ describe('narrowing (property)', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('client-ip addresses without node:net (property)', () => {
+  // IP-ish text: hex groups, dotted quads, colons, double colons, stray characters.
+  const piece = fc.oneof(
+    fc.stringMatching(/^[0-9a-fA-F]{0,5}$/),
+    fc.tuple(byte, byte, byte, byte).map((b) => b.join('.')),
+    fc.constantFrom(':', '::', '.', '0', '00', '01', '256', '%eth0', ' ', 'g', 'ffff'),
+  );
+  const text = fc.array(fc.tuple(piece, fc.constantFrom(':', '::', '.', '')), { maxLength: 10 }).map((parts) => parts.map(([p, s]) => p + s).join(''));
+  const v6 = fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }).chain((g) =>
+    fc.tuple(fc.constant(g), fc.integer({ min: 0, max: 8 }), fc.integer({ min: 0, max: 8 }), fc.boolean()).map(([groups, from, len, quad]) => {
+      const hex = groups.map((x) => x.toString(16));
+      const words = quad ? [...hex.slice(0, 6), `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`] : hex;
+      const cut = Math.min(len, words.length - from);
+      return cut >= 1 && from + cut <= words.length ? `${words.slice(0, from).join(':')}::${words.slice(from + cut).join(':')}` : words.join(':');
+    }),
+  );
+
+  it('accepts exactly what net.isIP accepts (zone ids aside)', () => {
+    fc.assert(fc.property(fc.oneof(text, v6), (t) => {
+      expect(isIpAddress(t)).toBe(isIP(t) !== 0 && !t.includes('%'));
+    }), { numRuns: 3000 });
+  });
+
+  it('reads IPv6 to the bytes the WHATWG URL parser does', () => {
+    fc.assert(fc.property(v6, (t) => {
+      if (isIP(t) !== 6) return;
+      const [range] = clientIp.parse(t);
+      const host = new URL(`http://[${t}]/`).hostname.slice(1, -1);
+      const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+      const expected = mapped ? [mapped[1]!, mapped[2]!].flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 255]).join('.') : host;
+      expect(range!.address).toBe(expected);
+    }), { numRuns: 2000 });
   });
 });

@@ -9,6 +9,7 @@ import { TesseraError, type ErrorCode } from '../src/errors.js';
 import { challenge, macaroonAuth, parseAuthorization, quote, type MacaroonAuthOptions } from '../src/hono/index.js';
 import { Macaroon } from '../src/index.js';
 import { Verifier, type Verified } from '../src/verifier/index.js';
+import { macaroonAuth as nodeMacaroonAuth, nodeClientIp } from '../src/hono/node.js';
 
 const rootKey = { raw: new Uint8Array(32).fill(7) };
 const now = new Date('2026-06-01T12:00:00Z');
@@ -260,7 +261,7 @@ describe('macaroonAuth: client IP', () => {
   const onlyTen = readDocs.addFirstPartyCaveat(caveat.clientIp(['10.0.0.0/8'])).encode();
   const headers = (xff: string) => ({ ...auth(`Macaroon ${onlyTen}`), 'x-forwarded-for': xff });
 
-  it('ignores X-Forwarded-For by default: without a socket there is no IP, so client-ip fails closed', async () => {
+  it('has no client IP by default (the portable middleware knows no socket): client-ip fails closed', async () => {
     const { app: a, state } = app();
     const body = await refused(await a.request('/docs/a', { headers: headers('10.0.0.1') }), 403, 'ERR_CAVEAT_FAILED', state.ran, onlyTen);
     expect(body.error.details?.reason).toBe('request has no client IP');
@@ -278,22 +279,26 @@ describe('macaroonAuth: client IP', () => {
   });
 
   it('uses an injected source', async () => {
-    const { app: a } = app({ clientIp: { from: 'function', get: () => '10.9.9.9' } });
+    const { app: a } = app({ clientIp: () => '10.9.9.9' });
     expect((await a.request('/docs/a', { headers: auth(`Macaroon ${onlyTen}`) })).status).toBe(200);
   });
 
-  it('reads the TCP peer through @hono/node-server on a real socket', async () => {
+  it('reads the TCP peer through @hono/node-server on a real socket (nodeClientIp; the default of tessera/hono/node)', async () => {
     const loopbackOnly = readDocs.addFirstPartyCaveat(caveat.clientIp(['127.0.0.0/8'])).encode();
-    const { app: a, state } = app();
-    const server = serve({ fetch: a.fetch, hostname: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => server.once('listening', resolve));
+    const { app: viaOption, state } = app({ clientIp: nodeClientIp });
+    const viaDefault = new Hono().use('/docs/*', nodeMacaroonAuth({ verifier, context: () => ({ operation: 'read' }) })).get('/docs/*', (c) => c.text('ok'));
+    const viaDefaultNoIp = new Hono().use('/docs/*', nodeMacaroonAuth({ verifier, context: () => ({ operation: 'read' }), clientIp: () => undefined })).get('/docs/*', (c) => c.text('ok'));
+    const servers = [viaOption, viaDefault, viaDefaultNoIp].map((a) => serve({ fetch: a.fetch, hostname: '127.0.0.1', port: 0 }));
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.once('listening', resolve))));
     try {
-      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      expect((await fetch(`${base}/docs/a`, { headers: auth(`Macaroon ${loopbackOnly}`) })).status).toBe(200);
-      expect((await fetch(`${base}/docs/a`, { headers: headers('10.0.0.1') })).status).toBe(403);
+      const [option, byDefault, none] = servers.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      expect((await fetch(`${option}/docs/a`, { headers: auth(`Macaroon ${loopbackOnly}`) })).status).toBe(200);
+      expect((await fetch(`${option}/docs/a`, { headers: headers('10.0.0.1') })).status).toBe(403);
       expect(state.ran).toBe(1);
+      expect((await fetch(`${byDefault}/docs/a`, { headers: auth(`Macaroon ${loopbackOnly}`) })).status).toBe(200);
+      expect((await fetch(`${none}/docs/a`, { headers: auth(`Macaroon ${loopbackOnly}`) })).status).toBe(403);
     } finally {
-      await new Promise((resolve) => server.close(resolve));
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
     }
   });
 });
@@ -309,7 +314,7 @@ describe('macaroonAuth: options and types', () => {
       { verifier, maxHeaderLength: 1.5 },
       { verifier, clientIp: { from: 'x-forwarded-for', trustedProxies: 0 } },
       { verifier, clientIp: { from: 'header' } },
-      { verifier, clientIp: { from: 'function' } },
+      { verifier, clientIp: { from: 'socket' } },
       { verifier, realm: 3 },
     ];
     for (const options of bad) {

@@ -6,6 +6,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, Macaroon, verifySignature, type EncodedMacaroon, type Limits, type MacaroonJSON } from '../src/index.js';
+import { base64Decode, base64url } from '../src/crypto/bytes.js';
 import { b64url, bytesOf, expectTesseraError, utf8, v1Packet, v2Field, varint } from './support/macaroon-test-utils.js';
 
 const ROOT_KEY = 'decode-test-root-key-DO-NOT-LEAK';
@@ -373,6 +374,23 @@ describe('base64 text', () => {
     expect(Macaroon.decode(t.replaceAll('-', '+').replaceAll('_', '/')).encode()).toBe(t);
     malformed(mixed);
     malformed(t.replace('_', '/'));
+  });
+
+  it('encodes and decodes every length and byte value as Node does, without Buffer', () => {
+    const slabNeighbours: [Uint8Array, Uint8Array][] = [];
+    for (let n = 0; n <= 1100; n += n < 80 ? 1 : 37) {
+      const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 151 + n * 7) & 0xff);
+      const url = base64url(bytes);
+      expect(url).toBe(Buffer.from(bytes).toString('base64url'));
+      const std = Buffer.from(bytes).toString('base64');
+      for (const t of [url, std, std.replace(/=+$/, '')]) {
+        const decoded = base64Decode(t, 'x');
+        expect(decoded).toEqual(bytes);
+        slabNeighbours.push([decoded, bytes]);
+      }
+    }
+    // Results cut from one shared slab never overlap: each still holds its own bytes.
+    for (const [decoded, bytes] of slabNeighbours) expect(decoded).toEqual(bytes);
   });
 
   it('rejects bad padding, whitespace, stray characters and impossible lengths', () => {

@@ -5,14 +5,14 @@ import { x25519 } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TesseraError, isTesseraError, type ErrorCode } from '../src/errors.js';
-import { box, boxBeforenm, boxOpen } from '../src/discharge/box.js';
+import { box, boxBeforenm, boxOpen } from '../src/tickets/box.js';
 import {
   TICKET_MAX_BYTES,
   decodeTicket,
   encodeTicket,
   generateDischargerKeyPair,
   type DecodedTicket,
-} from '../src/discharge/ticket.js';
+} from '../src/tickets/ticket.js';
 
 interface BakeryVectors {
   thirdPartyPrivateKey: string;

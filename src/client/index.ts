@@ -17,11 +17,11 @@
 import { randomBytes } from '@noble/hashes/utils.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
 import { httpBaseUrl } from '../http/url.js';
-import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
+import { base64Decode, base64url, concat, constantTimeEqual } from '../crypto/bytes.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import { Macaroon } from '../macaroon/macaroon.js';
-import { MAX_CLAIMED_CAVEATS, checkDischargeCondition, isClaimableCaveat } from '../discharge/conditions.js';
-import { encodeTicket } from '../discharge/ticket.js';
+import { MAX_CLAIMED_CAVEATS, checkDischargeCondition, isClaimableCaveat } from '../tickets/conditions.js';
+import { encodeTicket } from '../tickets/ticket.js';
 
 /** The subset of `fetch` the client uses; inject one for tests (e.g. a hono app's `request`). */
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
@@ -38,7 +38,7 @@ export interface DischargeCaveatOptions {
   readonly location: string;
   /** Its X25519 public key: 32 bytes, or base64 text. */
   readonly publicKey: Uint8Array | string;
-  /** `approve <who> <what>` or `login <who>` (see src/discharge/conditions.ts). */
+  /** `approve <who> <what>` or `login <who>` (see src/tickets/conditions.ts). */
   readonly condition: string;
 }
 
@@ -349,7 +349,7 @@ async function readCapped(res: Response, location: string): Promise<string> {
     if (isTesseraError(cause)) throw cause;
     throw new TesseraError('ERR_THIRD_PARTY', 'the discharge service answer could not be read', { location }, { cause });
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return new TextDecoder().decode(concat(...chunks));
 }
 
 async function readJson(res: Response, location: string): Promise<unknown> {

@@ -21,12 +21,12 @@
 import { Hono, type Context } from 'hono';
 import { base64Decode } from '../crypto/bytes.js';
 import { badRequest, readJsonObject, stringArrayField, stringField } from '../http/body.js';
-import { clientIpReader, type ClientIpSource } from '../hono/index.js';
+import { clientIpReader, nodeClientIp, type ClientIpSource } from '../hono/node.js';
 import { onError } from '../http/errors.js';
 import { WindowLimiter, type WindowLimit } from '../http/rate-limit.js';
 import { TesseraError } from '../errors.js';
-import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from './conditions.js';
-import { TICKET_MAX_BYTES } from './ticket.js';
+import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from '../tickets/conditions.js';
+import { TICKET_MAX_BYTES } from '../tickets/ticket.js';
 import type { DischargeService, RequesterInfo } from './service.js';
 
 /** Base64 of the largest ticket, plus room for the JSON around it. */
@@ -86,7 +86,7 @@ function throttle(c: Context, limiter: WindowLimiter, what: string, clientIp: (c
 export function dischargeRoutes(service: DischargeService, options: DischargeRoutesOptions = {}): Hono {
   const requests = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
   const polls = new WindowLimiter(options.pollsPerIp ?? DEFAULT_POLLS_PER_IP, options.now);
-  const clientIp = clientIpReader(options.clientIp);
+  const clientIp = clientIpReader(options.clientIp ?? nodeClientIp);
   const app = new Hono();
   // Per route, not `use('*')`: mounted at '/', a wildcard middleware would reach every route of
   // the host app.

@@ -26,8 +26,8 @@ export {
   parseDischargeCondition,
   parsePrincipal,
   principalsOf,
-} from './conditions.js';
-export type { DischargeCondition, Principal } from './conditions.js';
+} from '../tickets/conditions.js';
+export type { DischargeCondition, Principal } from '../tickets/conditions.js';
 export {
   CAVEAT_KEY_MAX_BYTES,
   CAVEAT_KEY_MIN_BYTES,
@@ -35,5 +35,5 @@ export {
   decodeTicket,
   encodeTicket,
   generateDischargerKeyPair,
-} from './ticket.js';
-export type { DecodedTicket, DischargerKeyPair, TicketFields, TicketVersion } from './ticket.js';
+} from '../tickets/ticket.js';
+export type { DecodedTicket, DischargerKeyPair, TicketFields, TicketVersion } from '../tickets/ticket.js';

@@ -27,7 +27,7 @@ import { TesseraError, invalidArgument, limit } from '../errors.js';
 import { base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import type { DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
-import { checkBytes } from './box.js';
+import { checkBytes } from '../tickets/box.js';
 import {
   MAX_CLAIMED_CAVEATS,
   MAX_CLAIMED_CAVEAT_LENGTH,
@@ -37,11 +37,11 @@ import {
   principalsOf,
   type Approver,
   type DischargeCondition,
-} from './conditions.js';
-import { decodeTicket, type DischargerKeyPair } from './ticket.js';
+} from '../tickets/conditions.js';
+import { decodeTicket, type DischargerKeyPair } from '../tickets/ticket.js';
 import { httpBaseUrl } from '../http/url.js';
 
-export type { Approver } from './conditions.js';
+export type { Approver } from '../tickets/conditions.js';
 export type { DischargeStatus, RequesterInfo } from '../storage/index.js';
 
 export interface DischargeServiceOptions {

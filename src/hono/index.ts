@@ -14,15 +14,19 @@
  * Statuses come from ERROR_STATUS via `err.status`; the body is `err.toJSON()`. Errors the
  * verifier cannot answer for (a database down, a misconfigured key) are rethrown for the app's
  * error handler. Nothing in a response or message contains the token.
+ *
+ * Portable: it runs wherever hono does (Node, Workers, Deno, Bun, a browser). Only the client IP
+ * is runtime-specific, so it is an option (`clientIp`, a reader like hono's `ipRestriction(getIP)`);
+ * on @hono/node-server use `nodeClientIp` from `tessera/hono/node` (or its `macaroonAuth`, which
+ * defaults to it).
  */
-import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { isIP } from 'node:net';
 import { TesseraError, invalidArgument, isTesseraError } from '../errors.js';
 import { Verifier, type Verified } from '../verifier/index.js';
 import type { RequestContext } from '../../caveats/index.js';
+import { isIpAddress } from '../../caveats/client-ip.js';
 import { DEFAULT_HEADER_BOUNDS, challenge, parseAuthorization, type HeaderBounds } from './authorization.js';
 
 export { challenge, parseAuthorization, quote } from './authorization.js';
@@ -35,16 +39,17 @@ declare module 'hono' {
   }
 }
 
+/** Reads the client's IP address for a request; undefined when it is not known. */
+export type ClientIpReader = (c: Context) => string | undefined;
+
 /**
- * Where the client IP for `client-ip` caveats comes from. The default is the TCP peer as
- * @hono/node-server reports it. `x-forwarded-for` is only for a service behind proxies you run:
- * it takes the address `trustedProxies` entries from the right, i.e. the one your outermost
- * proxy saw; entries further left are client-supplied and never used.
+ * Where the client IP for `client-ip` caveats (and rate limits) comes from: a reader for your
+ * runtime (e.g. `nodeClientIp` from `tessera/hono/node`, the TCP peer), or `x-forwarded-for`,
+ * only for a service behind proxies you run: it takes the address `trustedProxies` entries from
+ * the right, i.e. the one your outermost proxy saw; entries further left are client-supplied and
+ * never used.
  */
-export type ClientIpSource =
-  | { readonly from: 'socket' }
-  | { readonly from: 'x-forwarded-for'; readonly trustedProxies: number }
-  | { readonly from: 'function'; readonly get: (c: Context) => string | undefined };
+export type ClientIpSource = ClientIpReader | { readonly from: 'x-forwarded-for'; readonly trustedProxies: number };
 
 export interface MacaroonAuthOptions {
   readonly verifier: Verifier;
@@ -54,7 +59,10 @@ export interface MacaroonAuthOptions {
    * TesseraError to refuse the request with that error's status.
    */
   readonly context?: (c: Context) => RequestContext | undefined | Promise<RequestContext | undefined>;
-  /** Default `{ from: 'socket' }`. */
+  /**
+   * The request's client IP. Without it no request has one, so `client-ip` caveats fail closed;
+   * on @hono/node-server pass `nodeClientIp` from `tessera/hono/node`.
+   */
   readonly clientIp?: ClientIpSource;
   /** Sets `now` for time caveats; without it the verifier's own clock decides. */
   readonly clock?: () => Date;
@@ -75,35 +83,23 @@ const positiveInteger = (value: number | undefined, fallback: number, field: str
   return value;
 };
 
+const noClientIp: ClientIpReader = () => undefined;
+
 /**
- * How to read the client's IP for a request, from a ClientIpSource (default: the TCP peer).
+ * How to read the client's IP for a request, from a ClientIpSource (none: no IP is known).
  * Shared by every surface that keys anything on the client address (caveats, rate limits).
  */
-export function clientIpReader(source: ClientIpSource = { from: 'socket' }): (c: Context) => string | undefined {
-  switch (source?.from) {
-    case 'socket':
-      return (c) => {
-        try {
-          return getConnInfo(c).remote.address;
-        } catch {
-          return undefined; // not served by @hono/node-server (e.g. app.request in tests): no IP
-        }
-      };
-    case 'x-forwarded-for': {
-      const hops = source.trustedProxies;
-      if (!Number.isSafeInteger(hops) || hops < 1) throw invalidArgument('clientIp.trustedProxies must be a positive integer', { field: 'clientIp' });
-      return (c) => {
-        const entries = (c.req.header('x-forwarded-for') ?? '').split(',');
-        const entry = entries.length >= hops ? entries[entries.length - hops]?.trim() : undefined;
-        return entry !== undefined && isIP(entry) !== 0 ? entry : undefined;
-      };
-    }
-    case 'function':
-      if (typeof source.get !== 'function') throw invalidArgument('clientIp.get must be a function', { field: 'clientIp' });
-      return source.get;
-    default:
-      throw invalidArgument('clientIp.from must be socket, x-forwarded-for or function', { field: 'clientIp' });
-  }
+export function clientIpReader(source?: ClientIpSource): ClientIpReader {
+  if (source === undefined) return noClientIp;
+  if (typeof source === 'function') return source;
+  if (source?.from !== 'x-forwarded-for') throw invalidArgument('clientIp must be a function or { from: "x-forwarded-for", trustedProxies }', { field: 'clientIp' });
+  const hops = source.trustedProxies;
+  if (!Number.isSafeInteger(hops) || hops < 1) throw invalidArgument('clientIp.trustedProxies must be a positive integer', { field: 'clientIp' });
+  return (c) => {
+    const entries = (c.req.header('x-forwarded-for') ?? '').split(',');
+    const entry = entries.length >= hops ? entries[entries.length - hops]?.trim() : undefined;
+    return entry !== undefined && isIpAddress(entry) ? entry : undefined;
+  };
 }
 
 /** The path exactly as sent (percent-encoding kept), which is what `resource` patterns match. */

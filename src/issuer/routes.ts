@@ -25,7 +25,7 @@ import { buildCondition, defaultRegistry, ops as opsCaveat, type RequestContext 
 import { parseRfc3339 } from '../../caveats/rfc3339.js';
 import { isTesseraError, limit } from '../errors.js';
 import { parseAuthorization } from '../hono/authorization.js';
-import { macaroonAuth, type ClientIpSource } from '../hono/index.js';
+import { macaroonAuth, type ClientIpSource } from '../hono/node.js';
 import { badRequest, booleanField, durationField, objectField, readQuery, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import type { Store, TokenState } from '../storage/index.js';

@@ -7,6 +7,7 @@
  * answers "was this minted from that key and only attenuated since?".
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { TesseraError, invalidArgument, limit, malformed } from '../errors.js';
 import { constantTimeEqual, utf8Text } from '../crypto/bytes.js';
 import { hmacSha256 } from '../crypto/hmac.js';
@@ -64,7 +65,8 @@ export interface VerifySignatureOptions {
   readonly limits?: Partial<Limits>;
 }
 
-const idKey = (id: Uint8Array): string => Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
+/** A Map key for an identifier (hex: portable, and only built when there are discharges). */
+const idKey = (id: Uint8Array): string => bytesToHex(id);
 
 /** What one verification carries through its walk over the discharges. */
 interface Walk {

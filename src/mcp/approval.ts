@@ -21,7 +21,7 @@ import { base64Decode, base64url } from '../crypto/bytes.js';
 import { httpBaseUrl } from '../http/url.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { addDischargeCaveat } from '../client/index.js';
-import { approveCondition, checkDischargeCondition, parsePrincipal } from '../discharge/conditions.js';
+import { approveCondition, checkDischargeCondition, parsePrincipal } from '../tickets/conditions.js';
 import { Verifier, type UsageCounter, type Verified } from '../verifier/index.js';
 import { caveat, createRegistry, type CaveatType, type CheckResult } from '../../caveats/index.js';
 

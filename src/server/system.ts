@@ -6,7 +6,7 @@
  */
 import { Hono } from 'hono';
 import type { CaveatRegistry } from '../../caveats/index.js';
-import { clientIpReader } from '../hono/index.js';
+import { clientIpReader, nodeClientIp } from '../hono/node.js';
 import { TesseraError } from '../errors.js';
 import type { ClientIpSource } from '../hono/index.js';
 import { notFound, onError } from '../http/errors.js';
@@ -35,7 +35,7 @@ export interface SystemOptions {
   readonly keyRefreshMs?: number;
   /** Caveats the verifiers and mint accept (default: the standard set). */
   readonly caveats?: CaveatRegistry;
-  /** Client IP source for `client-ip` caveats on admin tokens. */
+  /** Client IP source for `client-ip` caveats on admin tokens and rate limits (default: the TCP peer). */
   readonly clientIp?: ClientIpSource;
   /** Where background failures (e.g. a failed resync) are reported; never given secrets. */
   readonly log?: (line: string) => void;
@@ -117,7 +117,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     }),
   );
   app.route('/', dischargeRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
-  app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp), ...(clock !== undefined ? { clock } : {}) }));
+  app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
   return Object.freeze({

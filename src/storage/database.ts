@@ -7,14 +7,15 @@
  * of a revocation only once it has committed. On PostgreSQL, postgres.js keeps a dedicated
  * listening connection and reconnects it; `onReconnect` then fires so the caller can resync
  * (notifications sent while disconnected are lost). PGlite's LISTEN works within the process.
+ *
+ * The drivers are optional peer dependencies (verifying or attenuating tokens needs no database),
+ * so each is imported only when a database of its kind is opened, and a missing one is an
+ * ERR_CONFIG naming the package to install.
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
-import postgres from 'postgres';
+import type { PGlite } from '@electric-sql/pglite';
 import { TesseraError } from '../errors.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
@@ -71,6 +72,21 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   throw new TesseraError('ERR_CONFIG', 'no database configured: give a DATABASE_URL, a data directory, or memory');
 }
 
+/**
+ * Import an optional peer dependency, or throw ERR_CONFIG saying which package `purpose` needs.
+ * Only a missing `pkg` itself is translated; any other failure while loading it is rethrown.
+ */
+export async function loadOptionalPackage<T>(pkg: string, purpose: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (e) {
+    const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown };
+    const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && message.includes(`'${pkg}'`);
+    if (!missing) throw e;
+    throw new TesseraError('ERR_CONFIG', `${purpose} needs the package ${pkg}, which is not installed: npm install ${pkg}`, { package: pkg });
+  }
+}
+
 function storageError(message: string, cause: unknown): TesseraError {
   return cause instanceof TesseraError ? cause : new TesseraError('ERR_STORAGE', message, {}, { cause });
 }
@@ -86,6 +102,10 @@ function safely(fn: (identifier: string) => void): (identifier: string) => void 
 }
 
 async function openPostgres(url: string, max: number): Promise<Database> {
+  const [{ default: postgres }, { drizzle: drizzlePostgres }] = await Promise.all([
+    loadOptionalPackage('postgres', 'a PostgreSQL database (DATABASE_URL)', () => import('postgres')),
+    import('drizzle-orm/postgres-js'),
+  ]);
   let client: ReturnType<typeof postgres>;
   try {
     client = postgres(url, { max, onnotice: () => undefined });
@@ -124,6 +144,10 @@ async function openPostgres(url: string, max: number): Promise<Database> {
 }
 
 async function openPglite(dataDir: string | undefined): Promise<Database> {
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
+    loadOptionalPackage('@electric-sql/pglite', 'the embedded database', () => import('@electric-sql/pglite')),
+    import('drizzle-orm/pglite'),
+  ]);
   let releaseLock = async (): Promise<void> => undefined;
   let pg: PGlite | undefined;
   try {

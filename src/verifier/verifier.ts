@@ -8,6 +8,7 @@
  * believed before its chain verifies.
  */
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { constantTimeEqual, utf8Strict } from '../crypto/bytes.js';
 import { deriveKey, type KeyInput } from '../crypto/keys.js';
 import { Macaroon } from '../macaroon/macaroon.js';
@@ -301,7 +302,7 @@ export class Verifier {
         if (parsed.type.stateful !== true) continue;
         // Reached only with a usage counter: without one, evaluation already failed `uses` closed.
         const usage = this.#usage as UsageCounter;
-        const scope = `uses:${Buffer.from(conditionAnchor(m, i)).toString('hex')}`;
+        const scope = `uses:${bytesToHex(conditionAnchor(m, i))}`;
         const expires = until === undefined ? undefined : new Date(until.getTime() + this.#checkOptions.clockSkewMs);
         if (!(await usage.consume(scope, parsed.value as number, expires))) {
           throw new TesseraError('ERR_USAGE_EXCEEDED', 'this token has been used as many times as it allows', { caveat: condition, reason: 'usage limit reached' });

@@ -141,7 +141,7 @@ export async function mcpBench(): Promise<boolean> {
  * another: no sockets and no load generator, so it moves less with the machine's load.
  */
 async function cpuPerCallInProcess(body: string, protectedHeaders: Record<string, string>, openHeaders: Record<string, string>): Promise<{ open: number; protected: number }> {
-  const app = benchApp({ from: 'function', get: () => '127.0.0.1' });
+  const app = benchApp(() => '127.0.0.1');
   const perCall = async (path: string, headers: Record<string, string>, n: number): Promise<number> => {
     const start = cpuMs();
     for (let i = 0; i < n; i++) await (await app.fetch(new Request(`http://127.0.0.1${path}`, { method: 'POST', headers, body }))).text();

@@ -12,9 +12,9 @@
  * (src/discharge/web/passwords.ts) and never printed or logged.
  *
  * User and group names follow the discharge conditions' grammar (`approve <who> <what>`, see
- * src/discharge/conditions.ts) so every user and group can be named in a condition.
+ * src/tickets/conditions.ts) so every user and group can be named in a condition.
  */
-import { NAME_PATTERN } from '../../discharge/conditions.js';
+import { NAME_PATTERN } from '../../tickets/conditions.js';
 import { checkNewPassword, hashPassword, MAX_PASSWORD_LENGTH } from '../../discharge/web/passwords.js';
 import { TesseraError, invalidArgument } from '../../errors.js';
 import { MasterKey, createStore, openDatabase, type Store } from '../../storage/index.js';

@@ -38,7 +38,7 @@ import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rat
 import { pageSecurityHeaders, wantsJson } from '../../http/html.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
-import { clientIpReader } from '../../hono/index.js';
+import { nodeClientIp } from '../../hono/node.js';
 import {
   BASE,
   STYLESHEET,
@@ -144,7 +144,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const clock = options.clock ?? (() => new Date());
   const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
   const secureCookies = options.secureCookies ?? options.publicUrl?.startsWith('https:') ?? false;
-  const clientIp = options.clientIp ?? clientIpReader();
+  const clientIp = options.clientIp ?? nodeClientIp;
   const sessions = new BrowserSessions(store, {
     idleSeconds: options.sessionIdleSeconds ?? 30 * 60,
     maxSeconds: options.sessionMaxSeconds ?? 8 * 60 * 60,

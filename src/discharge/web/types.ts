@@ -5,7 +5,7 @@
  */
 import type { DischargeService } from '../service.js';
 
-export type { Approver } from '../conditions.js';
+export type { Approver } from '../../tickets/conditions.js';
 export type { Decision, PendingView } from '../service.js';
 
 /** The approver-facing half of the discharge service. */
