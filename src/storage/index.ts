@@ -29,7 +29,9 @@ export type { ListTokensOptions, RecordTokenInput, TokenRecord, TokenRepository 
 export type { Revocation, RevocationRepository, RevokeResult } from './revocations.js';
 export type { UsageCounter, UsageRepository } from './usage.js';
 export type { AppendAuditInput, AuditAction, AuditDetails, AuditEntry, AuditRepository, ListAuditOptions } from './audit.js';
+export { RECOLLECT_WINDOW_MS } from './discharges.js';
 export type {
+  CollectedRequest,
   CreateDischargeRequestInput,
   DecideInput,
   DischargeRepository,
