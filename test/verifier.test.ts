@@ -88,7 +88,7 @@ describe('Verifier', () => {
     await v.verify(once, { context: ctx });
     await expect(v.verify(once, { context: ctx })).rejects.toMatchObject({ code: 'ERR_USAGE_EXCEEDED' });
     await expect(v.verify(once.addFirstPartyCaveat(caveat.method(['GET'])), { context: { ...ctx, method: 'GET' } })).rejects.toMatchObject({ code: 'ERR_USAGE_EXCEEDED' });
-    await expect(verifier().verify(once, { context: ctx })).rejects.toMatchObject({ code: 'ERR_CAVEAT_FAILED' });
+    await expect(verifier({ usage: false }).verify(once, { context: ctx })).rejects.toMatchObject({ code: 'ERR_CAVEAT_FAILED', details: { caveat: 'uses 1' } });
   });
 
   it('evaluates discharge caveats and collects declared facts', async () => {

@@ -24,18 +24,15 @@ import {
   type RequestContext,
 } from '../../caveats/index.js';
 import { Lru } from '../util/lru.js';
+import { MemoryUsageCounter, type UsageCounter } from './usage.js';
+
+export type { UsageCounter } from './usage.js';
 
 export type TokenInput = Macaroon | string;
 
 /** Where revoked identifiers are looked up; keep it in memory so a check costs no round trip. */
 export interface RevocationCheck {
   isRevoked(identifier: Uint8Array): boolean | Promise<boolean>;
-}
-
-/** An atomic counter shared by every verifier process, for `uses n` caveats. */
-export interface UsageCounter {
-  /** Count one use of `scope`; true if it was still below `limit`. */
-  consume(scope: string, limit: number): Promise<boolean>;
 }
 
 export interface VerifierOptions {
@@ -53,8 +50,13 @@ export interface VerifierOptions {
   /** This service's name, for `aud` caveats, unless the request context says otherwise. */
   readonly audience?: string;
   readonly revocations?: RevocationCheck;
-  /** Without one, `uses n` caveats fail closed. */
-  readonly usage?: UsageCounter;
+  /**
+   * Where `uses n` caveats are counted. Default: a bounded counter in this process
+   * (MemoryUsageCounter; N processes give up to N uses). Pass a shared one, such as
+   * `usageCounter(store)` from `tessera/issuer`, for many processes; `false` refuses every
+   * usage-limited token (fails closed).
+   */
+  readonly usage?: UsageCounter | false;
   /** Cache verified chains (bounded LRU; default 1024 entries). `false` turns it off. */
   readonly cache?: false | { readonly maxEntries?: number };
   readonly limits?: Partial<Limits>;
@@ -153,6 +155,7 @@ export class Verifier {
   readonly #limits: Limits;
   readonly #cache: Lru<ChainProof> | undefined;
   readonly #clock: () => Date;
+  readonly #usage: UsageCounter | undefined;
   readonly #checkOptions: { readonly clockSkewMs: number; readonly allowStateful: boolean };
   /** Default limits are passed as none: decode and verifySignature would otherwise re-validate a copy per call. */
   readonly #signatureOptions: VerifySignatureOptions;
@@ -167,8 +170,12 @@ export class Verifier {
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 0) throw invalidArgument('cache.maxEntries must be a non-negative integer');
     this.#cache = maxEntries > 0 ? new Lru<ChainProof>(maxEntries) : undefined;
     this.#signatureOptions = options.limits === undefined ? {} : { limits: this.#limits };
+    if (options.usage !== undefined && options.usage !== false && typeof options.usage?.consume !== 'function') {
+      throw invalidArgument('usage must be a UsageCounter (consume) or false', { field: 'usage' });
+    }
+    this.#usage = options.usage === false ? undefined : (options.usage ?? new MemoryUsageCounter({ clock: this.#clock }));
     // Validated here, so a bad setting fails at construction rather than on every request.
-    this.#checkOptions = Object.freeze(resolveCheckOptions({ clockSkewMs: options.clockSkewMs ?? 0, allowStateful: options.usage !== undefined }));
+    this.#checkOptions = Object.freeze(resolveCheckOptions({ clockSkewMs: options.clockSkewMs ?? 0, allowStateful: this.#usage !== undefined }));
   }
 
   /**
@@ -282,17 +289,21 @@ export class Verifier {
   /**
    * Count each `uses n` caveat once. The counter is named by the chain signature right after
    * the caveat, hashed: attenuating the token further cannot reset it, and the stored name is
-   * not itself a credential.
+   * not itself a credential. The counter is told when the count can be forgotten: the earliest
+   * `time-before` among the conditions up to the caveat, which every holder of that anchor shares.
    */
   async #consumeUses(chain: readonly VerifiedMacaroon[]): Promise<void> {
     for (const m of chain) {
+      let until: Date | undefined;
       for (const [i, condition] of m.conditions.entries()) {
         const parsed = this.#registry.parse(condition);
+        if (parsed.type.name === 'time-before' && parsed.value instanceof Date && (until === undefined || parsed.value < until)) until = parsed.value;
         if (parsed.type.stateful !== true) continue;
         // Reached only with a usage counter: without one, evaluation already failed `uses` closed.
-        const usage = this.#options.usage as UsageCounter;
+        const usage = this.#usage as UsageCounter;
         const scope = `uses:${Buffer.from(conditionAnchor(m, i)).toString('hex')}`;
-        if (!(await usage.consume(scope, parsed.value as number))) {
+        const expires = until === undefined ? undefined : new Date(until.getTime() + this.#checkOptions.clockSkewMs);
+        if (!(await usage.consume(scope, parsed.value as number, expires))) {
           throw new TesseraError('ERR_USAGE_EXCEEDED', 'this token has been used as many times as it allows', { caveat: condition, reason: 'usage limit reached' });
         }
       }
