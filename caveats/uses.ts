@@ -2,7 +2,8 @@
  * `uses <n>`: the token may be used at most n times (1 ≤ n ≤ 1e9, plain decimal, no leading
  * zeros). This caveat is STATEFUL: a request alone cannot decide it. The evaluator never calls
  * its check; it fails it closed unless `allowStateful` is set, in which case it returns it in
- * `stateful` for the verifier to count atomically in its database after every other caveat passed.
+ * `stateful` for the verifier to count atomically in its usage counter (in its process by
+ * default, or shared through the database) after every other caveat passed.
  */
 import { fail, formatGuard, parseGuard } from './common.js';
 import type { CaveatType } from './types.js';
