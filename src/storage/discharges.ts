@@ -165,9 +165,9 @@ const caveatBytes = (id: Uint8Array | string): Uint8Array => {
   return new TextEncoder().encode(checkText('caveatId', id, MAX_LONG_TEXT));
 };
 
-/** An approval whose validity ran out (as SQL, for the sweep) . */
+/** An approval whose validity ran out (as SQL; the time passed as text, which both drivers bind alike). */
 const approvalLapsed = (now: Date): SQL =>
-  sql`${dischargeRequests.decidedAt} + ${dischargeRequests.validitySeconds} * interval '1 second' <= ${now}`;
+  sql`${dischargeRequests.decidedAt} + ${dischargeRequests.validitySeconds} * interval '1 second' <= ${now.toISOString()}::timestamptz`;
 
 const lapsedAt = (row: Row, now: Date): boolean =>
   row.decidedAt !== null && row.decidedAt.getTime() + row.validitySeconds * 1000 <= now.getTime();
