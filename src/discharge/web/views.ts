@@ -160,7 +160,7 @@ function shownSection(view: PendingView): Html {
 </dl>
 <h3>Its caveats ${verifiedBadge}</h3>
 ${t.caveats.length === 0 ? html`<p>None: the token is limited only by the approval asked for.</p>` : caveatList(t.caveats)}
-${t.thirdParty.length === 0 ? '' : html`<p>It also needs discharges from: ${t.thirdParty.join(', ')}.</p>`}
+${t.thirdParty.length <= 1 ? '' : html`<p>Its third-party caveats need discharges from: ${t.thirdParty.join(', ')} (this approval is one of them).</p>`}
 </section>`;
     }
     case 'private':
@@ -247,8 +247,9 @@ function decisionForms(view: PendingView, csrfToken: string): Html {
 }
 
 export function requestPage(viewer: Viewer, view: PendingView): Html {
+  // A verified token's own caveats are shown above; its claimed copy would only repeat them.
   const claimed =
-    view.shown.kind === 'private'
+    view.shown.kind === 'private' || view.shown.kind === 'verified'
       ? ''
       : html`<h3>Caveats the requester says its token has</h3>
 ${view.otherCaveats.length === 0 ? html`<p>It named none.</p>` : caveatList(view.otherCaveats)}`;
