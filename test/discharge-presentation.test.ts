@@ -114,6 +114,9 @@ describe('who asks, verified (createSystem on PGlite)', () => {
       expect(page).toContain('could not be verified');
       expect(page).toContain('unverified, stated by the requester');
     }
+    // Narrowed, but for another service (the caveat's location written differently): shown, unverified.
+    const elsewhere = await viewOf(await ask({ id: ticket, presentation: presentationFor(token, 'http://elsewhere.test').encode() }));
+    expect(elsewhere.shown).toEqual({ kind: 'unverified', why: 'it is addressed to http://elsewhere.test, not to this service' });
     await system.issuer.revoke({ identifier, reason: 'test' });
     const revoked = await viewOf(await ask({ id: ticket, presentation: presentationFor(token, LOCATION).encode() }));
     expect(revoked.shown).toEqual({ kind: 'unverified', why: 'it has been revoked' });
@@ -184,7 +187,7 @@ describe('who asks, verified (createSystem on PGlite)', () => {
       [{ presentation: 'A'.repeat(40_000) }, 'ERR_LIMIT', 'presentation'],
       // A presentation that is not narrowed to this service and a few minutes would leak the token.
       [{ presentation: token.encode() }, 'ERR_BAD_REQUEST', 'presentation'],
-      [{ presentation: presentationFor(token, 'http://elsewhere.test').encode() }, 'ERR_BAD_REQUEST', 'presentation'],
+      [{ presentation: token.addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() + 60_000))).encode() }, 'ERR_BAD_REQUEST', 'presentation'],
       [{ presentation: token.addFirstPartyCaveat(caveat.aud(LOCATION)).addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() + 3_600_000))).encode() }, 'ERR_BAD_REQUEST', 'presentation'],
       [{ presentation: token.addFirstPartyCaveat(caveat.aud(LOCATION)).addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() - 1000))).encode() }, 'ERR_BAD_REQUEST', 'presentation'],
     ];

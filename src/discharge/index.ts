@@ -21,9 +21,9 @@ export {
   MAX_PRESENTATION_SECONDS,
   MAX_REQUEST_REASON,
   PRESENTATION_SECONDS,
+  checkPresentation,
   checkRequestReason,
   presentationFor,
-  presentedConditions,
 } from './presentation.js';
 export type { PresentationVerifier, Shown, VerifiedToken } from './presentation.js';
 export { issuerPresentations } from './presentation-verifier.js';

@@ -7,7 +7,7 @@
  * The service verifies it (see presentation-verifier.ts) and shows what it proved as verified.
  * A *reason* is the requester's own words, shown as such. Both client and service use this module.
  */
-import { caveat, timeBefore } from '../../caveats/index.js';
+import { aud, caveat, timeBefore } from '../../caveats/index.js';
 import { unsafeTextProblem } from '../../caveats/common.js';
 import { TesseraError, invalidArgument } from '../errors.js';
 import type { Macaroon } from '../macaroon/macaroon.js';
@@ -66,27 +66,28 @@ export type Shown =
 export type PresentationVerifier = (presentation: Macaroon, caveatId: Uint8Array) => Promise<Shown>;
 
 /**
- * The presentation's own caveats must be its last two: `aud <location>` and a `time-before`
- * in the future and at most MAX_PRESENTATION_SECONDS ahead. Anything else is refused
- * (ERR_BAD_REQUEST, field `presentation`): a copy without them would be a full-power token
- * handed to this service, and the client must learn that instead of leaking it. Returns the
- * token's own first-party conditions (the two left out).
+ * The presentation's own caveats must be its last two: `aud <service>` and a `time-before` in
+ * the future and at most MAX_PRESENTATION_SECONDS ahead. Anything else is refused
+ * (ERR_BAD_REQUEST, field `presentation`): a copy without them would be a long-lived or
+ * full-power token handed to this service, and the client must learn that instead of leaking
+ * it. Returns the audience it is addressed to (the caller compares it with its own location: a
+ * copy for another service is merely unverified) and the token's own first-party conditions.
  */
-export function presentedConditions(presentation: Macaroon, location: string, now: Date): string[] {
+export function checkPresentation(presentation: Macaroon, now: Date): { readonly audience: string; readonly conditions: string[] } {
   const first = presentation.caveats.filter((c) => !c.thirdParty).map((c) => c.text ?? '');
   const last = presentation.caveats.slice(-2);
   const refuse = (why: string): TesseraError =>
-    new TesseraError('ERR_BAD_REQUEST', `presentation ${why}: end it with "aud ${location}" and a time-before at most ${MAX_PRESENTATION_SECONDS} s ahead`, { field: 'presentation' });
+    new TesseraError('ERR_BAD_REQUEST', `presentation ${why}: end it with "aud <discharge service>" and a time-before at most ${MAX_PRESENTATION_SECONDS} s ahead`, { field: 'presentation' });
   if (last.length !== 2 || last.some((c) => c.thirdParty)) throw refuse('lacks its two last caveats');
-  const [audience, until] = last.map((c) => c.text) as [string | undefined, string | undefined];
-  if (audience !== caveat.aud(location)) throw refuse(`is not addressed to ${location}`);
+  const [audience, until] = last.map((c) => c.text ?? '') as [string, string];
+  if (!audience.startsWith(`${aud.name} `)) throw refuse('is not limited to an audience');
   let t = NaN;
   try {
-    if (until?.startsWith(`${timeBefore.name} `) === true) t = timeBefore.parse(until.slice(timeBefore.name.length + 1)).getTime();
+    if (until.startsWith(`${timeBefore.name} `)) t = timeBefore.parse(until.slice(timeBefore.name.length + 1)).getTime();
   } catch {
     // not a time: refused below
   }
   if (!Number.isFinite(t) || t <= now.getTime()) throw refuse('has expired or has no time-before');
   if (t > now.getTime() + MAX_PRESENTATION_SECONDS * 1000) throw refuse('lives too long');
-  return first.slice(0, -2);
+  return { audience: audience.slice(aud.name.length + 1), conditions: first.slice(0, -2) };
 }

@@ -30,7 +30,7 @@ import { TesseraError, invalidArgument, limit } from '../errors.js';
 import { base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import type { DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
-import { checkRequestReason, presentedConditions, MAX_PRESENTATION_CHARS, type PresentationVerifier, type Shown, type VerifiedToken } from './presentation.js';
+import { checkPresentation, checkRequestReason, MAX_PRESENTATION_CHARS, type PresentationVerifier, type Shown, type VerifiedToken } from './presentation.js';
 import { checkBytes } from './box.js';
 import {
   MAX_CLAIMED_CAVEATS,
@@ -380,7 +380,8 @@ export async function createDischargeService(options: DischargeServiceOptions): 
     }
     if (ask.presentation === undefined) return { kind: 'none' };
     const presentation = decodePresentation(ask.presentation);
-    presentedConditions(presentation, location, now);
+    const { audience } = checkPresentation(presentation, now);
+    if (audience !== location) return { kind: 'unverified', why: `it is addressed to ${audience.slice(0, 256)}, not to this service` };
     if (options.presentations === undefined) return { kind: 'unverified', why: 'this discharge service has no issuer keyring to verify tokens with' };
     return options.presentations(presentation, caveatId);
   };
