@@ -62,7 +62,11 @@ export type Shown =
   | { readonly kind: 'none' }
   | { readonly kind: 'private' };
 
-/** Checks a presentation for the ticket `caveatId`; answers `verified` or `unverified` with why. */
+/**
+ * Checks a presentation for the ticket `caveatId`; answers `verified` or `unverified` with why.
+ * Called only with a presentation that passed `checkPresentation` for this service (its last two
+ * caveats are the presentation's own, left out of what is shown).
+ */
 export type PresentationVerifier = (presentation: Macaroon, caveatId: Uint8Array) => Promise<Shown>;
 
 /**
