@@ -158,7 +158,8 @@ export interface DischargeService {
   request(caveatId: Uint8Array, requester?: RequesterInfo, otherCaveats?: readonly string[], ask?: AskInput): Promise<RequestResult>;
   /**
    * Wait up to `waitMs` (bounded by maxWaitMs) for a decision. ERR_NOT_FOUND for an unknown
-   * secret, ERR_DENIED when denied or expired, ERR_FORBIDDEN once the discharge was collected.
+   * secret, ERR_DENIED when denied, expired, withdrawn or lapsed (`details.status`); the same
+   * discharge again within RECOLLECT_WINDOW_MS of its collection, ERR_FORBIDDEN after.
    */
   poll(secret: string, waitMs?: number): Promise<PollResult>;
   /** Pending requests this approver may decide, oldest first. */
