@@ -69,6 +69,7 @@ try {
   const bundle = await gatherDischarges(forSubAgent, {
     fetch: tessera,
     waitSeconds: 10,
+    reason: 'release 1.4 passed CI',
     onApprovalUrl: (url) => {
       console.log(`     approval needed: ${url}`);
       void approveAsAPerson(url.split('/').pop() as string);
@@ -90,7 +91,12 @@ async function approveAsAPerson(id: string): Promise<void> {
   const view = await system.discharge.get(id, APPROVER);
   if (view === undefined) throw new Error('the approver cannot see the request');
   console.log(`     [approval page, signed in as ${APPROVER.name}] "${view.what}" for ${view.who}`);
-  console.log(`       the requester says its token is limited to: ${view.otherCaveats.join('; ')}`);
+  // The token itself, proven by the presentation gatherDischarges sent, then what the agent says.
+  if (view.shown.kind === 'verified') {
+    const t = view.shown.token;
+    console.log(`       who asks (verified): token "${t.label ?? t.identifier}", limited to: ${t.caveats.join('; ')}`);
+  }
+  console.log(`       why (the requester's words): ${view.requestReason ?? 'no reason given'}`);
   const decided = await system.discharge.decide(id, APPROVER, { approve: true, validitySeconds: 300 });
   console.log(`       clicked Approve: ${decided.status} by ${decided.decidedBy}`);
 }

@@ -71,6 +71,49 @@ describe('tessera discharge (in-process)', () => {
     expect(bundle.discharges).toHaveLength(1);
     expect(bundle.authorization).toBe(`Macaroon ${bundle.token},${bundle.discharges[0]}`);
   });
+
+  it('a denial prints who denied it and why (--json: { status, reason, decidedBy }), exit 1; --reason reaches the approver', async () => {
+    const denySoon = (url: string): void => {
+      setTimeout(() => void fx.service.decide(url.split('/').pop() as string, ALICE, { approve: false, reason: 'not during the freeze' }).catch(() => undefined), 50);
+    };
+    const seen: string[] = [];
+    const command = makeDischargeCommand({ fetch: fx.fetch, open: (url) => (seen.push(url), denySoon(url)) });
+    const token = (): string => addDischargeCaveat(fx.mint(), { location: LOCATION, publicKey: fx.service.publicKey, condition: 'approve alice deploy' }).encode();
+
+    const io = testIo();
+    expect(await command.run({ values: { open: true, reason: 'hotfix for #123' }, positionals: [token()] }, io)).toBe(1);
+    expect(io.stderr.at(-1)).toBe('error: denied by alice: not during the freeze (ERR_DENIED)');
+    expect(io.stdout).toEqual([]);
+    const asked = await fx.service.get(seen[0]!.split('/').pop() as string, ALICE);
+    expect(asked?.requestReason).toBe('hotfix for #123');
+
+    const json = testIo();
+    expect(await command.run({ values: { open: true, json: true }, positionals: [token()] }, json)).toBe(1);
+    expect(JSON.parse(json.stdout[0] as string)).toEqual({ status: 'denied', reason: 'not during the freeze', decidedBy: 'alice' });
+
+    const bad = testIo();
+    await expect(command.run({ values: { reason: 'line\nbreak' }, positionals: [token()] }, bad)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', details: { field: 'reason' } });
+  });
+});
+
+describe('tessera discharge: requests that expire', () => {
+  let short: DischargeFixture;
+  beforeAll(async () => {
+    short = await dischargeFixture(await pgliteBackend.open(), { recheckMs: 50, requestTtlSeconds: 1 });
+  });
+  afterAll(() => short.service.close());
+
+  it('says whether the request expired or the command timed out', async () => {
+    const command = makeDischargeCommand({ fetch: short.fetch });
+    const token = addDischargeCaveat(short.mint(), { location: LOCATION, publicKey: short.service.publicKey, condition: 'approve alice wait' }).encode();
+    const expired = testIo();
+    expect(await command.run({ values: { timeout: '20s' }, positionals: [token] }, expired)).toBe(1);
+    expect(expired.stderr.at(-1)).toBe('error: the request expired before anyone decided (ERR_DENIED)');
+
+    const timedOut = testIo();
+    expect(await command.run({ values: { timeout: '1s', json: true }, positionals: [token] }, timedOut)).toBe(1);
+    expect(JSON.parse(timedOut.stdout[0] as string)).toMatchObject({ status: 'timeout', reason: null, decidedBy: null, approvalUrls: [expect.stringContaining('/approve/requests/dr_')] });
+  });
 });
 
 describe('tessera discharge (CLI over HTTP)', () => {

@@ -19,6 +19,8 @@ describe('examples/agent-approval.ts', () => {
     expect(stdout).toContain('approve group:ops');
     expect(after('2. Sub-agent calls the deploy API with the token alone')).toMatch(/^401 ERR_DISCHARGE_MISSING/);
     expect(stdout).toMatch(/approval needed: http:\/\/tessera\.local\/approve\/requests\/dr_[A-Za-z0-9_-]{22}/);
+    expect(stdout).toMatch(/who asks \(verified\): token "agent", limited to: tool deploy,read; tool deploy; resource \/apps\/web\/\*\*; time-before /);
+    expect(stdout).toContain("why (the requester's words): release 1.4 passed CI");
     expect(stdout).toContain('clicked Approve: approved by olivia');
     expect(after('4. Sub-agent calls again')).toBe('200 {"deployed":"web","by":"olivia"}');
     expect(after('And a second time with the same header')).toMatch(/^403 ERR_USAGE_EXCEEDED/);

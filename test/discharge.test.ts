@@ -197,13 +197,26 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
     // Unbound, it does not verify.
     await expectCode(fx.verifier.verify(token, { ...request, discharges: [discharge] }), 'ERR_SIGNATURE');
 
-    // The poll URL is spent: a completed poll cannot be replayed into a second discharge.
+    // Retry-safe: within the window the same poll secret collects the very same discharge again
+    // (a client whose answer was lost), and its `uses 1` was already spent above.
     const again = await poll(secret);
-    expect(again.status).toBe(403);
-    expect(await again.json()).toMatchObject({ error: { code: 'ERR_FORBIDDEN', details: { status: 'collected' } } });
-    await expectCode(fx.service.poll(secret), 'ERR_FORBIDDEN');
+    expect(again.status).toBe(200);
+    const repeated = Macaroon.decode(((await again.json()) as { discharge: string }).discharge);
+    expect(repeated.encode()).toBe(discharge.encode());
+    await expectCode(fx.verifier.verify(token, { ...request, discharges: [token.bindForRequest(repeated)] }), 'ERR_USAGE_EXCEEDED');
+    expect((await fx.service.get(id, ALICE))?.collectedAt).toEqual(now);
 
-    // Nothing usable stays in the database: no poll secret, and the ticket is cleared.
+    // Past the window the poll URL is spent, and nothing usable stays in the database.
+    const saved = now;
+    now = new Date(now.getTime() + 60_001);
+    try {
+      const late = await poll(secret);
+      expect(late.status).toBe(403);
+      expect(await late.json()).toMatchObject({ error: { code: 'ERR_FORBIDDEN', details: { status: 'collected' } } });
+      await expectCode(fx.service.poll(secret), 'ERR_FORBIDDEN');
+    } finally {
+      now = saved;
+    }
     const [row] = await rows(database, sql`select caveat_id, discharge, status from discharge_requests where id = ${id}`);
     expect(row).toMatchObject({ caveat_id: null, discharge: null, status: 'collected' });
     const dump = JSON.stringify(await rows(database, sql`select row_to_json(t) as r from discharge_requests t`));
@@ -214,6 +227,7 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
       ['discharge-request', 'requester'],
       ['approve', 'alice'],
       ['discharge', 'requester'],
+      ['discharge-again', 'requester'],
     ]);
     expect(JSON.stringify(audit)).not.toContain(secret);
     expect((await fx.service.history(CAROL)).map((v) => v.id)).toContain(id);
@@ -236,11 +250,17 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
     expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
   });
 
-  it('two polls racing after approval: exactly one gets the discharge', async () => {
-    const { id, secret } = await requestFor(primaryWith('approve alice race'));
+  it('polls racing after approval: one collects, the others get the same discharge, one action goes through', async () => {
+    const token = primaryWith('approve alice race');
+    const { id, secret } = await requestFor(token);
     await fx.service.decide(id, ALICE, { approve: true });
     const answers = await Promise.all([poll(secret), poll(secret), poll(secret)]);
-    expect(answers.map((r) => r.status).sort()).toEqual([200, 403, 403]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200]);
+    const encoded = await Promise.all(answers.map(async (r) => ((await r.json()) as { discharge: string }).discharge));
+    expect(new Set(encoded).size).toBe(1);
+    expect((await fx.store.audit.list({ subject: id, action: 'discharge' })).length).toBe(1);
+    const uses = await Promise.all(encoded.map((d) => fx.verifier.verify(token, { discharges: [token.bindForRequest(Macaroon.decode(d))] }).then(() => 'ok', (e: { code?: string }) => e.code)));
+    expect(uses.sort()).toEqual(['ERR_USAGE_EXCEEDED', 'ERR_USAGE_EXCEEDED', 'ok']);
   });
 
   it('a decision made by another service instance (another process) reaches a waiting poll', async () => {
@@ -265,7 +285,7 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
     expect(denied).toMatchObject({ status: 'denied', decidedBy: 'bob', reason: 'not today' });
     const res = await poll(secret);
     expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: { code: 'ERR_DENIED', details: { status: 'denied', reason: 'not today' } } });
+    expect(await res.json()).toMatchObject({ error: { code: 'ERR_DENIED', details: { status: 'denied', reason: 'not today', decidedBy: 'bob' } } });
     await expectCode(fx.service.decide(id, BOB, { approve: true }), 'ERR_CONFLICT');
     const audit = await fx.store.audit.list({ subject: id, action: 'deny' });
     expect(audit[0]?.details).toMatchObject({ reason: 'not today' });
@@ -286,18 +306,46 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
     }
   });
 
-  it('an approval that lapses before collection yields no discharge', async () => {
+  it('an approval that lapses before collection yields no discharge and is recorded as lapsed, never collected', async () => {
     const { id, secret } = await requestFor(primaryWith('approve alice slow client'));
     await fx.service.decide(id, ALICE, { approve: true, validitySeconds: 60 });
     const saved = now;
     now = new Date(now.getTime() + 61_000);
     try {
+      expect((await fx.service.get(id, ALICE))?.status).toBe('lapsed');
       const res = await poll(secret);
       expect(res.status).toBe(403);
       expect(await res.json()).toMatchObject({ error: { code: 'ERR_DENIED', details: { status: 'lapsed' } } });
+      const [row] = await rows(database, sql`select status, caveat_id, collected_at from discharge_requests where id = ${id}`);
+      expect(row).toMatchObject({ status: 'lapsed', caveat_id: null, collected_at: null });
+      await expectCode(fx.service.withdraw(id, ALICE), 'ERR_CONFLICT');
+      expect((await fx.store.audit.list({ subject: id, action: 'discharge' })).length).toBe(0);
     } finally {
       now = saved;
     }
+  });
+
+  it('an approver withdraws an approval not yet collected: the poll answers ERR_DENIED withdrawn', async () => {
+    const token = primaryWith('approve group:ops restart the cache');
+    const { id, secret } = await requestFor(token);
+    await expectCode(fx.service.withdraw(id, ALICE), 'ERR_CONFLICT'); // still pending: nothing to withdraw
+    await fx.service.decide(id, ALICE, { approve: true });
+    await expectCode(fx.service.withdraw(id, BOB), 'ERR_FORBIDDEN');
+    const withdrawn = await fx.service.withdraw(id, CAROL);
+    expect(withdrawn).toMatchObject({ status: 'withdrawn', decidedBy: 'carol' });
+    const res = await poll(secret);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toMatchObject({ error: { code: 'ERR_DENIED', details: { status: 'withdrawn', decidedBy: 'carol' } } });
+    await expectCode(fx.service.withdraw(id, ALICE), 'ERR_CONFLICT');
+    const [row] = await rows(database, sql`select caveat_id from discharge_requests where id = ${id}`);
+    expect(row).toMatchObject({ caveat_id: null });
+    expect((await fx.store.audit.list({ subject: id, action: 'withdraw' }))[0]).toMatchObject({ actor: 'carol', details: { approvedBy: 'alice' } });
+
+    // A collected approval cannot be withdrawn.
+    const other = await requestFor(primaryWith('approve alice collected already'));
+    await fx.service.decide(other.id, ALICE, { approve: true });
+    expect((await poll(other.secret)).status).toBe(200);
+    await expectCode(fx.service.withdraw(other.id, ALICE), 'ERR_CONFLICT');
   });
 
   it('groups: only the named user or group members see, get and decide a request', async () => {

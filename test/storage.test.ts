@@ -594,6 +594,48 @@ describe.each(backends)('storage on $name', (backend) => {
     });
   });
 
+  describe('discharge outcomes', () => {
+    const at = new Date('2030-01-01T00:00:00Z');
+    const plus = (ms: number): Date => new Date(at.getTime() + ms);
+    const request = (id: string) => ({
+      id,
+      pollToken: `poll-${id}-0123456789abcdef`,
+      caveatId: new Uint8Array([4, 5, 6]),
+      condition: 'approve alice deploy',
+      who: 'alice',
+      what: 'deploy',
+      expiresAt: plus(900_000),
+      validitySeconds: 60,
+    });
+
+    it('an uncollected approval lapses (never collected); a collection keeps its ticket only for the retry window; withdraw', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      for (const [id, decided] of [['lapse', at], ['sweep', at], ['take', plus(50_000)]] as const) {
+        await store.discharges.create({ ...request(id), verified: id === 'take' ? { identifier: 'tsr1.k.n', label: 'bot' } : null }, at);
+        await store.discharges.decide(id, { status: 'approved', decidedBy: 'alice' }, decided);
+      }
+      expect((await store.discharges.get('take'))?.verified).toEqual({ identifier: 'tsr1.k.n', label: 'bot' });
+      // Polled after its validity: lapsed, ticket gone, no collection time.
+      expect(await store.discharges.collect('poll-lapse-0123456789abcdef', plus(60_000))).toMatchObject({ status: 'lapsed', caveatId: null, collectedAt: null, collectedNow: false });
+      // Never polled: the sweep lapses it.
+      expect(await store.discharges.expireStale(plus(60_000))).toBe(1);
+      expect(await store.discharges.get('sweep')).toMatchObject({ status: 'lapsed', caveatId: null, collectedAt: null });
+      // Collected: the first call says so, a retry within the window still has the ticket, the sweep after it clears it.
+      expect(await store.discharges.collect('poll-take-0123456789abcdef', plus(61_000))).toMatchObject({ status: 'collected', collectedNow: true, caveatId: new Uint8Array([4, 5, 6]) });
+      expect(await store.discharges.collect('poll-take-0123456789abcdef', plus(90_000))).toMatchObject({ status: 'collected', collectedNow: false, caveatId: new Uint8Array([4, 5, 6]) });
+      await expectCode(store.discharges.withdraw('take', 'alice', plus(90_000)), 'ERR_CONFLICT');
+      await store.discharges.expireStale(plus(121_001));
+      expect((await store.discharges.get('take'))?.caveatId).toBeNull();
+      // Withdrawn before collection; a poll then sees `withdrawn`.
+      await store.discharges.create(request('late'), at);
+      await store.discharges.decide('late', { status: 'approved', decidedBy: 'alice' }, plus(130_000));
+      expect(await store.discharges.withdraw('late', 'bob', plus(140_000))).toMatchObject({ status: 'withdrawn', decidedBy: 'bob', caveatId: null });
+      expect((await store.discharges.collect('poll-late-0123456789abcdef', plus(141_000)))?.status).toBe('withdrawn');
+      await expectCode(store.discharges.withdraw('nope', 'bob'), 'ERR_NOT_FOUND');
+    });
+  });
+
   describe('users and sessions', () => {
     it('users: create, get, update, list, remove', async () => {
       const { database } = await backend.fresh();

@@ -417,11 +417,13 @@ describe('pages and decisions', () => {
     const page = await (await alice.get(`/approve/requests/${id}`)).text();
     expect(page).toContain('<code>approve group:ops deploy</code>');
     expect(page).toContain('<dt>name</dt><dd>build-agent-7</dd>');
-    expect(page).toContain('<dt>ip</dt><dd>10.1.2.3</dd>');
+    expect(page).toContain('<dt>Address</dt><dd>10.1.2.3</dd>');
     expect(page).toContain('expires at 2030-01-01 00:00:00 UTC');
     expect(page).toContain('only operations: read, write');
     expect(page).toContain('<li><code>frobnicate 3</code></li>');
-    expect(page).toContain('As the requester states them');
+    expect(page).toContain('Caveats the requester says its token has');
+    expect(page).toContain('The requester showed no token, so nothing about it is verified.');
+    expect(page).not.toContain('badge verified');
     expect(page).toContain('leave empty for the default, 5 minutes');
     expect(page).toContain(`action="/approve/requests/${id}/approve"`);
     expect(page).toContain(`action="/approve/requests/${id}/deny"`);

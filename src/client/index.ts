@@ -10,7 +10,13 @@
  *       long-poll until a person decides, check and bind every discharge to the primary, and
  *       return the bundle with its `Authorization` header value
  *
- * Errors: ERR_DENIED when a person denied (or let expire) a request, ERR_PENDING when the
+ * Who asks and why: each request carries a *presentation* (the token attenuated offline to
+ * `aud <that service>` and five minutes, so no other service accepts the copy) that the
+ * service verifies and shows its approver as fact, the first-party caveats as the requester's
+ * claim, and an optional `reason`; `private: true` sends neither presentation nor caveats.
+ *
+ * Errors: ERR_DENIED when a person denied (or let expire) a request (details: status, reason,
+ * decidedBy), ERR_PENDING when the
  * overall timeout passed first (details.approvalUrls), ERR_THIRD_PARTY when a service answered
  * something unusable or could not be reached, ERR_LIMIT past maxDepth / maxDischarges.
  */
@@ -20,7 +26,9 @@ import { httpBaseUrl } from '../http/url.js';
 import { base64Decode, base64url, concat, constantTimeEqual } from '../crypto/bytes.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import { Macaroon } from '../macaroon/macaroon.js';
-import { MAX_CLAIMED_CAVEATS, checkDischargeCondition, isClaimableCaveat } from '../tickets/conditions.js';
+import { MAX_CLAIMED_CAVEATS, checkDischargeCondition, isClaimableCaveat, NAME_PATTERN } from '../tickets/conditions.js';
+import { MAX_REQUEST_REASON, checkRequestReason, presentationFor } from '../tickets/presentation.js';
+import { unsafeTextProblem } from '../../caveats/common.js';
 import { encodeTicket } from '../tickets/ticket.js';
 
 /** The subset of `fetch` the client uses; inject one for tests (e.g. a hono app's `request`). */
@@ -59,6 +67,13 @@ export interface GatherOptions {
    * the token is limited to (default true). They reveal the token's scope to the service.
    */
   readonly shareCaveats?: boolean;
+  /** Why the requester asks, shown to the approver as its own words (1..500 characters of plain text). */
+  readonly reason?: string;
+  /**
+   * Show the service nothing of the token: no presentation and no caveats (default false). The
+   * approver is told the requester chose not to show its limits.
+   */
+  readonly private?: boolean;
   readonly signal?: AbortSignal;
 }
 
@@ -164,6 +179,8 @@ export function authorizationHeader(token: Macaroon, boundDischarges: readonly M
 interface Pending {
   readonly identifier: Uint8Array;
   readonly location: string;
+  /** A caveat of the primary token itself (not of a discharge): a presentation can prove it. */
+  readonly onPrimary: boolean;
 }
 
 /**
@@ -181,12 +198,14 @@ export async function gatherDischarges(token: Macaroon | string, options: Gather
     if (!Number.isSafeInteger(v) || v < min) throw invalidArgument(`${field} must be an integer ≥ ${min}`, { field });
   }
   const deadline = Date.now() + timeoutMs;
-  const shared = options.shareCaveats === false ? [] : shareable(primary);
-  const ctx: Ctx = { options, deadline, waitSeconds, caveats: shared, approvalUrls: new Set() };
+  const isPrivate = options.private === true;
+  const reason = options.reason === undefined ? undefined : checkRequestReason(options.reason);
+  const shared = options.shareCaveats === false || isPrivate ? [] : shareable(primary);
+  const ctx: Ctx = { options, deadline, waitSeconds, caveats: shared, approvalUrls: new Set(), primary, isPrivate, ...(reason !== undefined ? { reason } : {}) };
 
   const seen = new Set<string>();
   const gathered: Macaroon[] = [];
-  let level = thirdPartyCaveats(primary);
+  let level = thirdPartyCaveats(primary, true);
   for (let depth = 1; level.length > 0; depth++) {
     if (depth > maxDepth) throw new TesseraError('ERR_LIMIT', `discharges nest deeper than ${maxDepth} levels`, { field: 'maxDepth' });
     const fresh = level.filter((p) => {
@@ -198,7 +217,7 @@ export async function gatherDischarges(token: Macaroon | string, options: Gather
     if (gathered.length + fresh.length > maxDischarges) throw new TesseraError('ERR_LIMIT', `more than ${maxDischarges} discharges`, { field: 'maxDischarges' });
     const discharges = await Promise.all(fresh.map((p) => obtain(p, ctx)));
     gathered.push(...discharges);
-    level = discharges.flatMap(thirdPartyCaveats);
+    level = discharges.flatMap((d) => thirdPartyCaveats(d, false));
   }
   const bound = gathered.map((d) => primary.bindForRequest(d));
   return Object.freeze({ token: primary, discharges: Object.freeze(bound), authorization: authorizationHeader(primary, bound) });
@@ -212,8 +231,8 @@ function shareable(m: Macaroon): string[] {
     .slice(0, MAX_CLAIMED_CAVEATS);
 }
 
-function thirdPartyCaveats(m: Macaroon): Pending[] {
-  return m.caveats.filter((c) => c.thirdParty).map((c) => ({ identifier: c.identifier, location: c.location ?? '' }));
+function thirdPartyCaveats(m: Macaroon, onPrimary: boolean): Pending[] {
+  return m.caveats.filter((c) => c.thirdParty).map((c) => ({ identifier: c.identifier, location: c.location ?? '', onPrimary }));
 }
 
 interface Ctx {
@@ -222,12 +241,27 @@ interface Ctx {
   readonly waitSeconds: number;
   readonly caveats: readonly string[];
   readonly approvalUrls: Set<string>;
+  readonly primary: Macaroon;
+  readonly isPrivate: boolean;
+  readonly reason?: string;
+}
+
+/** The request body: the ticket, and what the requester shows of itself (see GatherOptions). */
+function requestBody(p: Pending, location: string, ctx: Ctx): string {
+  const presentation = p.onPrimary && !ctx.isPrivate ? presentationFor(ctx.primary, location).encode() : undefined;
+  return JSON.stringify({
+    id: base64url(p.identifier),
+    ...(ctx.caveats.length > 0 ? { caveats: ctx.caveats } : {}),
+    ...(presentation !== undefined ? { presentation } : {}),
+    ...(ctx.reason !== undefined ? { reason: ctx.reason } : {}),
+    ...(ctx.isPrivate ? { private: true } : {}),
+  });
 }
 
 /** One discharge: request, then (if a person must act) long-poll until decided. */
 async function obtain(p: Pending, ctx: Ctx): Promise<Macaroon> {
   const location = httpBaseUrl(p.location, 'third-party caveat location', (m) => thirdParty(m));
-  const body = JSON.stringify({ id: base64url(p.identifier), ...(ctx.caveats.length > 0 ? { caveats: ctx.caveats } : {}) });
+  const body = requestBody(p, location, ctx);
   const res = await withRetry(ctx, location, () =>
     send(ctx.options.fetch, `${location}/v1/discharge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body, ...signalFor(ctx, REQUEST_TIMEOUT_MS) }, location),
   );
@@ -381,15 +415,29 @@ async function remoteError(res: Response, location: string): Promise<TesseraErro
   let code: string | undefined;
   let message: string | undefined;
   let status: string | undefined;
+  let reason: string | undefined;
+  let decidedBy: string | undefined;
   try {
-    const body = (await readJson(res, location)) as { error?: { code?: unknown; message?: unknown; details?: { status?: unknown } } };
+    const body = (await readJson(res, location)) as { error?: { code?: unknown; message?: unknown; details?: { status?: unknown; reason?: unknown; decidedBy?: unknown } } };
     code = typeof body.error?.code === 'string' ? body.error.code.slice(0, 64) : undefined;
     message = typeof body.error?.message === 'string' ? body.error.message.replace(/[^\x20-\x7e]/g, '?').slice(0, 300) : undefined;
-    status = typeof body.error?.details?.status === 'string' ? body.error.details.status.slice(0, 32) : undefined;
+    status = typeof body.error?.details?.status === 'string' ? body.error.details.status.replace(/[^a-z-]/g, '').slice(0, 32) : undefined;
+    // The approver's words and name reach a terminal: only text the service itself would accept.
+    const r = body.error?.details?.reason;
+    if (typeof r === 'string' && r.length <= MAX_REQUEST_REASON && unsafeTextProblem(r) === undefined) reason = r;
+    const by = body.error?.details?.decidedBy;
+    if (typeof by === 'string' && NAME_PATTERN.test(by)) decidedBy = by;
   } catch {
     // an error answer that is not Tessera JSON: keep the HTTP status only
   }
-  const details = { location, httpStatus: res.status, ...(code ? { remoteCode: code } : {}), ...(status ? { status } : {}) };
+  const details = {
+    location,
+    httpStatus: res.status,
+    ...(code ? { remoteCode: code } : {}),
+    ...(status ? { status } : {}),
+    ...(reason !== undefined ? { reason } : {}),
+    ...(decidedBy !== undefined ? { decidedBy } : {}),
+  };
   if (code === ('ERR_DENIED' satisfies ErrorCode)) return new TesseraError('ERR_DENIED', message ?? 'the request was denied', details);
   return thirdParty(`the discharge service refused: ${message ?? `HTTP ${res.status}`}`, details);
 }

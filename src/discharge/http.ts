@@ -2,7 +2,8 @@
  * The discharge protocol over HTTP (JSON), as a hono sub-app to mount at `/`:
  *
  *   GET  /.well-known/tessera/discharger   200 { location, publicKey (base64url X25519), version: 2 }
- *   POST /v1/discharge                     body { id: <caveat id, base64>, caveats?: [<text>] }
+ *   POST /v1/discharge                     body { id: <caveat id, base64>, caveats?: [<text>],
+ *                                                presentation?: <token>, reason?: <text>, private?: true }
  *        200 { discharge }                 nothing to wait for
  *        202 { approvalUrl, pollUrl, expiresAt }   a person must act; long-poll pollUrl
  *   GET  /v1/discharge/poll/:secret?wait=<seconds, bounded>
@@ -14,23 +15,26 @@
  *
  * `discharge` is the unbound discharge macaroon, V2 base64url; the client binds it to its
  * primary. `caveats` are the requesting token's first-party caveats as the requester states
- * them, shown (as a claim) to the approver. Protocol answers are `Cache-Control: no-store`; errors
+ * them, shown (as a claim) to the approver; `presentation` is the token attenuated to this service
+ * and a few minutes (see presentation.ts), verified and shown as fact; `reason` is the requester's
+ * words; `private` says it chose to show nothing. Protocol answers are `Cache-Control: no-store`; errors
  * are `TesseraError#toJSON()` bodies from the shared handler. (The public key may be cached
  * for five minutes.)
  */
 import { Hono, type Context } from 'hono';
 import { base64Decode } from '../crypto/bytes.js';
-import { badRequest, readJsonObject, stringArrayField, stringField } from '../http/body.js';
+import { badRequest, booleanField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { clientIpReader, nodeClientIp, type ClientIpSource } from '../hono/node.js';
 import { onError } from '../http/errors.js';
 import { WindowLimiter, type WindowLimit } from '../http/rate-limit.js';
 import { TesseraError } from '../errors.js';
 import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from '../tickets/conditions.js';
+import { MAX_PRESENTATION_CHARS, MAX_REQUEST_REASON } from '../tickets/presentation.js';
 import { TICKET_MAX_BYTES } from '../tickets/ticket.js';
 import type { DischargeService, RequesterInfo } from './service.js';
 
 /** Base64 of the largest ticket, plus room for the JSON around it. */
-const MAX_BODY = Math.ceil((TICKET_MAX_BYTES * 4) / 3) + 16 * 1024;
+const MAX_BODY = Math.ceil((TICKET_MAX_BYTES * 4) / 3) + MAX_PRESENTATION_CHARS + 16 * 1024;
 const MAX_ID_CHARS = Math.ceil((TICKET_MAX_BYTES * 4) / 3) + 4;
 const MAX_USER_AGENT = 256;
 const NO_STORE = 'no-store';
@@ -104,10 +108,18 @@ export function dischargeRoutes(service: DischargeService, options: DischargeRou
   app.post('/v1/discharge', async (c) => {
     c.header('Cache-Control', NO_STORE);
     const requester = throttle(c, requests, 'discharge requests', clientIp);
-    const body = await readJsonObject(c, ['id', 'caveats'], { maxBytes: MAX_BODY });
+    const body = await readJsonObject(c, ['id', 'caveats', 'presentation', 'reason', 'private'], { maxBytes: MAX_BODY });
     const id = base64Decode(stringField(body, 'id', { max: MAX_ID_CHARS }), 'id');
     const caveats = stringArrayField(body, 'caveats', MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH);
-    const result = await service.request(id, requester, caveats);
+    const presentation = stringField(body, 'presentation', { max: MAX_PRESENTATION_CHARS, optional: true });
+    const reason = stringField(body, 'reason', { max: MAX_REQUEST_REASON, optional: true });
+    const isPrivate = booleanField(body, 'private');
+    const ask = {
+      ...(presentation !== undefined ? { presentation } : {}),
+      ...(reason !== undefined ? { reason } : {}),
+      ...(isPrivate === true ? { private: true } : {}),
+    };
+    const result = await service.request(id, requester, caveats, ask);
     if (result.status === 'discharged') return c.json({ discharge: result.discharge.encode() }, 200);
     return c.json({ approvalUrl: result.approvalUrl, pollUrl: result.pollUrl, expiresAt: result.expiresAt.toISOString() }, 202);
   });

@@ -5,6 +5,7 @@
 export { createDischargeService, normaliseLocation } from './service.js';
 export type {
   Approver,
+  AskInput,
   Decision,
   DischargeService,
   DischargeServiceOptions,
@@ -16,6 +17,17 @@ export type {
   RequesterInfo,
 } from './service.js';
 export { dischargeRoutes } from './http.js';
+export {
+  MAX_PRESENTATION_SECONDS,
+  MAX_REQUEST_REASON,
+  PRESENTATION_SECONDS,
+  checkPresentation,
+  checkRequestReason,
+  presentationFor,
+} from '../tickets/presentation.js';
+export type { PresentationVerifier, Shown, VerifiedToken } from '../tickets/presentation.js';
+export { issuerPresentations } from './presentation-verifier.js';
+export type { IssuerPresentationOptions } from './presentation-verifier.js';
 export {
   MAX_WHAT_LENGTH,
   NAME_PATTERN,

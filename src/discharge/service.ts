@@ -10,8 +10,11 @@
  *                      audited; waiting pollers are woken.
  *   poll(secret)     → long-polls; once approved, the first poll moves the request to
  *                      `collected` atomically and only then is the discharge minted, from the
- *                      ticket re-opened with our private key. No discharge is ever stored, and a
- *                      poll secret yields at most one.
+ *                      ticket re-opened with our private key. No discharge is ever stored. The
+ *                      same secret within RECOLLECT_WINDOW_MS mints the same discharge again
+ *                      (deterministic: same ticket, same decision), so a lost answer can be
+ *                      fetched again; its `uses 1` still lets one action through.
+ *   withdraw(...)    → an approval not yet collected is taken back; polls answer ERR_DENIED.
  *
  * A discharge is `Macaroon.mint({ rootKey: caveatKey, identifier: ticket, location })` — the
  * caveat key passed as bytes, exactly as the holder passed it to `addThirdPartyCaveat`, so both
@@ -27,6 +30,7 @@ import { TesseraError, invalidArgument, limit } from '../errors.js';
 import { base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import type { DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
+import { checkPresentation, checkRequestReason, MAX_PRESENTATION_CHARS, type PresentationVerifier, type Shown, type VerifiedToken } from '../tickets/presentation.js';
 import { checkBytes } from '../tickets/box.js';
 import {
   MAX_CLAIMED_CAVEATS,
@@ -67,6 +71,21 @@ export interface DischargeServiceOptions {
   readonly maxPendingPerPrincipal?: number;
   /** Most polls waiting at once; past that, polls answer at once (default 1000). */
   readonly maxWaiters?: number;
+  /**
+   * Verifies a requester's presentation (see presentation-verifier.ts); the system wires the
+   * issuer's keyring here. Without one, every presentation is shown as unverified.
+   */
+  readonly presentations?: PresentationVerifier;
+}
+
+/** What a requester tells about itself besides the ticket (all optional). */
+export interface AskInput {
+  /** The token attenuated to `aud <location>` + a near `time-before` (see presentation.ts). */
+  readonly presentation?: Macaroon | string;
+  /** Why it asks, in its own words. */
+  readonly reason?: string;
+  /** The requester chose to show nothing of its token (no presentation, no caveats). */
+  readonly private?: boolean;
 }
 
 /** What `GET /.well-known/tessera/discharger` publishes. */
@@ -94,12 +113,22 @@ export interface PendingView {
   readonly otherCaveats: readonly string[];
   readonly createdAt: Date;
   readonly expiresAt: Date;
-  /** A pending request past its expiry shows as `expired`. */
+  /** What the requester showed of its token: verified facts, or why not (never mixed). */
+  readonly shown: Shown;
+  /** The requester's reason, in its own words (unverified). */
+  readonly requestReason?: string;
+  /** A pending request past its expiry shows as `expired`, an uncollected approval past its validity as `lapsed`. */
   readonly status: DischargeStatus;
   readonly validitySeconds: number;
+  /** Approval discharges carry `uses 1`. */
+  readonly singleUse: boolean;
+  /** Until when an approval's discharge is valid (approved, collected). */
+  readonly validUntil?: Date;
   readonly decidedAt?: Date;
+  /** Who approved or denied it; for `withdrawn`, who withdrew it. */
   readonly decidedBy?: string;
   readonly reason?: string;
+  readonly collectedAt?: Date;
 }
 
 export type Decision =
@@ -126,10 +155,11 @@ export interface DischargeService {
    * ERR_CAVEAT_UNKNOWN / ERR_CAVEAT_MALFORMED for a condition this service does not accept,
    * ERR_RATE_LIMITED when too many requests already wait for the same approver.
    */
-  request(caveatId: Uint8Array, requester?: RequesterInfo, otherCaveats?: readonly string[]): Promise<RequestResult>;
+  request(caveatId: Uint8Array, requester?: RequesterInfo, otherCaveats?: readonly string[], ask?: AskInput): Promise<RequestResult>;
   /**
    * Wait up to `waitMs` (bounded by maxWaitMs) for a decision. ERR_NOT_FOUND for an unknown
-   * secret, ERR_DENIED when denied or expired, ERR_FORBIDDEN once the discharge was collected.
+   * secret, ERR_DENIED when denied, expired, withdrawn or lapsed (`details.status`); the same
+   * discharge again within RECOLLECT_WINDOW_MS of its collection, ERR_FORBIDDEN after.
    */
   poll(secret: string, waitMs?: number): Promise<PollResult>;
   /** Pending requests this approver may decide, oldest first. */
@@ -140,6 +170,11 @@ export interface DischargeService {
   get(id: string, approver: Approver): Promise<PendingView | undefined>;
   /** ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if already decided or expired. */
   decide(id: string, approver: Approver, decision: Decision): Promise<PendingView>;
+  /**
+   * Take back an approval not yet collected (its poll then answers ERR_DENIED, status
+   * `withdrawn`). ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if not approved-uncollected.
+   */
+  withdraw(id: string, approver: Approver): Promise<PendingView>;
   /** Wake every waiting poll (they answer `pending`) and refuse to wait again. */
   close(): void;
 }
@@ -160,8 +195,11 @@ const POLL_SECRET = /^[A-Za-z0-9_-]{43}$/;
 const REQUEST_ID = /^dr_[A-Za-z0-9_-]{22}$/;
 const MAX_REQUESTER_JSON = 2048;
 const MAX_REASON_LENGTH = 500;
-/** Reserved key of the stored requester JSON that holds the claimed caveats. */
+/** Reserved keys of the stored requester JSON: the claimed caveats, the reason, what was shown. */
 const CLAIMED = 'otherCaveats';
+const REASON = 'reason';
+const SHOWN = 'shown';
+const RESERVED = [CLAIMED, REASON, SHOWN];
 
 const AUDIT_REQUESTER = 'requester';
 
@@ -188,9 +226,11 @@ function checkApprover(approver: Approver): Approver {
 function checkOtherCaveats(list: readonly string[]): string[] {
   if (!Array.isArray(list)) throw invalidArgument('caveats must be a list of strings', { field: 'caveats' });
   if (list.length > MAX_CLAIMED_CAVEATS) throw limit(`more than ${MAX_CLAIMED_CAVEATS} caveats`, { field: 'caveats' });
-  return list.map((c) => {
+  return list.map((c, i) => {
     if (!isClaimableCaveat(c)) {
-      throw invalidArgument(`each caveat must be 1..${MAX_CLAIMED_CAVEAT_LENGTH} characters of plain text`, { field: 'caveats' });
+      const field = `caveats[${i}]`;
+      if (typeof c === 'string' && c.length > MAX_CLAIMED_CAVEAT_LENGTH) throw limit(`${field} is longer than ${MAX_CLAIMED_CAVEAT_LENGTH} characters`, { field });
+      throw invalidArgument(`${field} must be 1..${MAX_CLAIMED_CAVEAT_LENGTH} characters of plain text (no control, format or bidi characters)`, { field });
     }
     return c;
   });
@@ -200,7 +240,7 @@ function checkRequester(requester: RequesterInfo): RequesterInfo {
   if (typeof requester !== 'object' || requester === null || Array.isArray(requester)) {
     throw invalidArgument('requester must be a JSON object', { field: 'requester' });
   }
-  if (CLAIMED in requester) throw invalidArgument(`requester.${CLAIMED} is reserved`, { field: 'requester' });
+  for (const key of RESERVED) if (key in requester) throw invalidArgument(`requester.${key} is reserved`, { field: 'requester' });
   let json: string;
   try {
     json = JSON.stringify(requester);
@@ -216,6 +256,28 @@ function checkReason(reason: unknown): string {
     throw invalidArgument(`a denial needs a reason: 1..${MAX_REASON_LENGTH} characters of plain text`, { field: 'reason' });
   }
   return reason;
+}
+
+/** A presentation as a Macaroon: bounded, strictly decoded (ERR_MALFORMED / ERR_LIMIT naming the field). */
+function decodePresentation(value: Macaroon | string): Macaroon {
+  if (value instanceof Macaroon) return value;
+  if (typeof value !== 'string') throw invalidArgument('presentation must be an encoded token', { field: 'presentation' });
+  if (value.length > MAX_PRESENTATION_CHARS) throw limit(`presentation is longer than ${MAX_PRESENTATION_CHARS} characters`, { field: 'presentation' });
+  try {
+    return Macaroon.decode(value);
+  } catch (e) {
+    if (e instanceof TesseraError) throw new TesseraError(e.code, `presentation: ${e.message}`, { ...e.details, field: 'presentation' });
+    throw e;
+  }
+}
+
+/** What was shown, from the stored columns: verified facts win; otherwise what the requester's JSON says. */
+function shownOf(verified: DischargeRequest['verified'], stored: unknown): Shown {
+  if (verified !== null) return { kind: 'verified', token: verified as unknown as VerifiedToken };
+  const s = stored as { kind?: unknown; why?: unknown } | undefined;
+  if (s?.kind === 'private') return { kind: 'private' };
+  if (s?.kind === 'unverified') return { kind: 'unverified', why: typeof s.why === 'string' ? s.why : 'not verified' };
+  return { kind: 'none' };
 }
 
 /** Build the discharge service; loads (or creates, once) its stored X25519 key pair. */
@@ -278,9 +340,12 @@ export async function createDischargeService(options: DischargeServiceOptions): 
 
   const view = (row: DischargeRequest, now: Date): PendingView => {
     const cond = parseStored(row);
-    const { [CLAIMED]: claimed, ...requester } = row.requester;
+    const { [CLAIMED]: claimed, [REASON]: requestReason, [SHOWN]: shown, ...requester } = row.requester;
     const otherCaveats = Array.isArray(claimed) ? claimed.filter((c): c is string => typeof c === 'string') : [];
-    const lapsed = row.status === 'pending' && row.expiresAt.getTime() <= now.getTime();
+    const validUntil = row.decidedAt === null ? undefined : new Date(row.decidedAt.getTime() + row.validitySeconds * 1000);
+    const lapsed = row.status === 'approved' && validUntil !== undefined && validUntil.getTime() <= now.getTime();
+    const expired = row.status === 'pending' && row.expiresAt.getTime() <= now.getTime();
+    const granted = row.status === 'approved' || row.status === 'collected' || row.status === 'lapsed';
     return Object.freeze({
       id: row.id,
       kind: cond.kind,
@@ -291,8 +356,13 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       otherCaveats: Object.freeze(otherCaveats),
       createdAt: row.createdAt,
       expiresAt: row.expiresAt,
-      status: lapsed ? 'expired' : row.status,
+      shown: shownOf(row.verified, shown),
+      ...(typeof requestReason === 'string' ? { requestReason } : {}),
+      status: expired ? 'expired' : lapsed ? 'lapsed' : row.status,
       validitySeconds: row.validitySeconds,
+      singleUse: cond.kind === 'approve' && singleUse,
+      ...(granted && validUntil !== undefined ? { validUntil } : {}),
+      ...(row.collectedAt !== null ? { collectedAt: row.collectedAt } : {}),
       ...(row.decidedAt !== null ? { decidedAt: row.decidedAt } : {}),
       ...(row.decidedBy !== null ? { decidedBy: row.decidedBy } : {}),
       ...(row.decisionReason !== null ? { reason: row.decisionReason } : {}),
@@ -300,6 +370,23 @@ export async function createDischargeService(options: DischargeServiceOptions): 
   };
 
   /** The discharge for a request that was just collected (status `collected`, ticket present). */
+  /** What the requester showed, checked; throws for a presentation that breaks the protocol. */
+  const showOf = async (ask: AskInput, caveatId: Uint8Array, claimed: readonly string[], now: Date): Promise<Shown> => {
+    if (typeof ask !== 'object' || ask === null) throw invalidArgument('ask must be { presentation?, reason?, private? }', { field: 'ask' });
+    if (ask.private === true) {
+      if (ask.presentation !== undefined || claimed.length > 0) {
+        throw invalidArgument('a private request shows neither a presentation nor caveats', { field: 'private' });
+      }
+      return { kind: 'private' };
+    }
+    if (ask.presentation === undefined) return { kind: 'none' };
+    const presentation = decodePresentation(ask.presentation);
+    const { audience } = checkPresentation(presentation, now);
+    if (audience !== location) return { kind: 'unverified', why: `it is addressed to ${audience.slice(0, 256)}, not to this service` };
+    if (options.presentations === undefined) return { kind: 'unverified', why: 'this discharge service has no issuer keyring to verify tokens with' };
+    return options.presentations(presentation, caveatId);
+  };
+
   const mint = async (row: DischargeRequest & { caveatId: Uint8Array }, now: Date): Promise<Macaroon> => {
     const ticket = decodeTicket(row.caveatId, keyPair.privateKey, keyPair.publicKey);
     try {
@@ -308,7 +395,8 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       }
       const notAfter = new Date(row.decidedAt.getTime() + row.validitySeconds * 1000);
       if (notAfter.getTime() <= now.getTime()) {
-        throw new TesseraError('ERR_DENIED', 'the approval lapsed before its discharge was collected', { status: 'lapsed' });
+        // Only a collection retried after the discharge's own expiry gets here (storage lapses the rest).
+        throw new TesseraError('ERR_FORBIDDEN', 'this discharge was already collected and has expired since', { status: 'collected' });
       }
       const cond = parseStored(row);
       let d = Macaroon.mint({ rootKey: ticket.caveatKey, identifier: row.caveatId, location });
@@ -332,14 +420,17 @@ export async function createDischargeService(options: DischargeServiceOptions): 
 
     info: () => Object.freeze({ location, publicKey: base64url(publicKey), version: 2 as const }),
 
-    async request(caveatId, requester = {}, otherCaveats = []) {
+    async request(caveatId, requester = {}, otherCaveats = [], ask = {}) {
       checkBytes(caveatId, 'caveatId');
       const claimed = checkOtherCaveats(otherCaveats);
       checkRequester(requester);
+      const reason = ask?.reason === undefined ? undefined : checkRequestReason(ask.reason);
       const ticket = decodeTicket(caveatId, keyPair.privateKey, keyPair.publicKey);
       ticket.caveatKey.fill(0); // opened only to prove it opens; re-opened at collection
       const cond = parseDischargeCondition(ticket.condition);
       const now = clock();
+      // Verified facts go to their own column; what could not be verified stays with the requester's words.
+      const shown = await showOf(ask, caveatId, claimed, now);
       const waitingForSame = await store.discharges.listPending({ who: [cond.who], limit: maxPending }, now);
       if (waitingForSame.length >= maxPending) {
         throw new TesseraError('ERR_RATE_LIMITED', 'too many requests are already waiting for this approver; try again later', { who: cond.who });
@@ -355,9 +446,15 @@ export async function createDischargeService(options: DischargeServiceOptions): 
           condition: ticket.condition,
           who: cond.who,
           what: cond.what,
-          requester: { ...requester, [CLAIMED]: claimed },
+          requester: {
+            ...requester,
+            [CLAIMED]: claimed,
+            ...(reason !== undefined ? { [REASON]: reason } : {}),
+            ...(shown.kind === 'unverified' || shown.kind === 'private' ? { [SHOWN]: shown } : {}),
+          },
           expiresAt,
           validitySeconds: defaultValiditySeconds,
+          verified: shown.kind === 'verified' ? shown.token : null,
         },
         now,
       );
@@ -365,7 +462,14 @@ export async function createDischargeService(options: DischargeServiceOptions): 
         actor: AUDIT_REQUESTER,
         action: 'discharge-request',
         subject: id,
-        details: { kind: cond.kind, who: cond.who, what: cond.what, ticketVersion: ticket.version },
+        details: {
+          kind: cond.kind,
+          who: cond.who,
+          what: cond.what,
+          ticketVersion: ticket.version,
+          shown: shown.kind,
+          ...(shown.kind === 'verified' ? { token: shown.token.identifier } : {}),
+        },
       });
       return Object.freeze({ status: 'pending' as const, id, approvalUrl: approvalUrl(id), pollUrl: pollUrl(secret), expiresAt });
     },
@@ -385,16 +489,24 @@ export async function createDischargeService(options: DischargeServiceOptions): 
               throw new TesseraError('ERR_FORBIDDEN', 'this discharge was already collected: a poll URL yields one discharge', { status: 'collected' });
             }
             const discharge = await mint({ ...row, caveatId: row.caveatId }, now);
-            await store.audit.append({ actor: AUDIT_REQUESTER, action: 'discharge', subject: row.id, details: { approvedBy: row.decidedBy } });
+            await store.audit.append({ actor: AUDIT_REQUESTER, action: row.collectedNow ? 'discharge' : 'discharge-again', subject: row.id, details: { approvedBy: row.decidedBy } });
             return Object.freeze({ status: 'discharged' as const, discharge });
           }
           case 'denied':
             throw new TesseraError('ERR_DENIED', 'the request was denied', {
               status: 'denied',
               ...(row.decisionReason !== null ? { reason: row.decisionReason } : {}),
+              ...(row.decidedBy !== null ? { decidedBy: row.decidedBy } : {}),
             });
           case 'expired':
             throw new TesseraError('ERR_DENIED', 'the request expired before anyone decided', { status: 'expired' });
+          case 'withdrawn':
+            throw new TesseraError('ERR_DENIED', 'the approval was withdrawn before it was collected', {
+              status: 'withdrawn',
+              ...(row.decidedBy !== null ? { decidedBy: row.decidedBy } : {}),
+            });
+          case 'lapsed':
+            throw new TesseraError('ERR_DENIED', 'the approval lapsed before its discharge was collected', { status: 'lapsed' });
           default: {
             const left = Math.min(deadline - Date.now(), row.expiresAt.getTime() - now.getTime() + 50);
             if (left <= 0 || closed || waiting >= maxWaiters) {
@@ -463,6 +575,26 @@ export async function createDischargeService(options: DischargeServiceOptions): 
           : { kind: cond.kind, who: row.who, what: row.what, reason: reason as string },
       });
       return view(decided, now);
+    },
+
+    async withdraw(id, approver) {
+      checkApprover(approver);
+      const row = typeof id === 'string' && REQUEST_ID.test(id) ? await store.discharges.get(id) : undefined;
+      if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such discharge request', { field: 'id' });
+      const cond = parseStored(row);
+      if (!mayDecide(cond.principal, approver)) {
+        throw new TesseraError('ERR_FORBIDDEN', `only ${cond.principal.kind === 'user' ? 'that user' : 'members of that group'} may withdraw this approval`, { who: row.who });
+      }
+      const now = clock();
+      const withdrawn = await store.discharges.withdraw(id, approver.name, now);
+      wake(id);
+      await store.audit.append({
+        actor: approver.name,
+        action: 'withdraw',
+        subject: id,
+        details: { kind: cond.kind, who: row.who, what: row.what, ...(row.decidedBy !== null ? { approvedBy: row.decidedBy } : {}) },
+      });
+      return view(withdrawn, now);
     },
 
     close() {

@@ -63,6 +63,12 @@ export function conditionAnchor(verified: VerifiedMacaroon, index: number): Uint
 
 export interface VerifySignatureOptions {
   readonly limits?: Partial<Limits>;
+  /**
+   * `ignore`: a third-party caveat with no discharge given is passed over instead of refused
+   * (ERR_DISCHARGE_MISSING). Only for asking "was this token minted from that key?" (the
+   * discharge service checking who asks), never for authorizing a request.
+   */
+  readonly undischarged?: 'refuse' | 'ignore';
 }
 
 /** A Map key for an identifier (hex: portable, and only built when there are discharges). */
@@ -78,6 +84,7 @@ interface Walk {
   readonly used: Uint8Array;
   readonly onPath: Uint8Array;
   readonly verified: VerifiedMacaroon[];
+  readonly ignoreUndischarged: boolean;
 }
 
 /**
@@ -115,6 +122,7 @@ export function verifySignature(
     used: new Uint8Array(dischargeData.length),
     onPath: new Uint8Array(dischargeData.length),
     verified: [],
+    ignoreUndischarged: options?.undischarged === 'ignore',
   };
   visit(walk, primaryData, deriveKey(rootKey, 'rootKey'), 0);
   if (walk.used.includes(0)) throw new TesseraError('ERR_DISCHARGE_UNUSED', 'a discharge was presented that no caveat asked for');
@@ -160,7 +168,10 @@ function visit(walk: Walk, m: MacaroonData, key: Uint8Array, depth: number): voi
   if (thirdParty === undefined) return;
   for (const tp of thirdParty) {
     const index = walk.byId?.get(idKey(tp.identifier));
-    if (index === undefined) throw new TesseraError('ERR_DISCHARGE_MISSING', 'no discharge for a third-party caveat');
+    if (index === undefined) {
+      if (walk.ignoreUndischarged) continue;
+      throw new TesseraError('ERR_DISCHARGE_MISSING', 'no discharge for a third-party caveat');
+    }
     if (walk.onPath[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'discharges form a cycle');
     if (walk.used[index]) throw new TesseraError('ERR_DISCHARGE_CYCLE', 'a discharge would be used for more than one caveat');
     if (depth + 1 > walk.limits.maxDepth) throw limit(`discharges nest deeper than ${walk.limits.maxDepth}`);

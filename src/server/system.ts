@@ -16,7 +16,7 @@ import { RevocationSet } from '../issuer/revocation-set.js';
 import { AuditFeed } from '../issuer/listing.js';
 import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js';
 import { createVerifier } from '../issuer/verifier.js';
-import { createDischargeService, dischargeRoutes, type DischargeService } from '../discharge/index.js';
+import { createDischargeService, dischargeRoutes, issuerPresentations, type DischargeService, type PresentationVerifier } from '../discharge/index.js';
 import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import { frontDoor } from './front-door.js';
@@ -68,8 +68,18 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   }
   const log = options.log ?? ((line: string) => console.error(line));
   const store = createStore(database, masterKey);
+  // Presentations ("who asks") are verified against this system's keyring and revocations, made below.
+  let presentations: PresentationVerifier | undefined;
   // Loads (or creates, once) the discharger's sealed X25519 key: first, as it needs nothing to be cleaned up.
-  const discharge = await createDischargeService({ store, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}) });
+  const discharge = await createDischargeService({
+    store,
+    location: options.publicUrl,
+    presentations: async (presentation, caveatId) => {
+      if (presentations === undefined) throw new TesseraError('ERR_INTERNAL', 'the system is still starting');
+      return presentations(presentation, caveatId);
+    },
+    ...(clock !== undefined ? { clock } : {}),
+  });
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
   let revocations: RevocationSet;
   let auditFeed: AuditFeed | undefined;
@@ -93,6 +103,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     discharge.close();
     throw e;
   }
+  presentations = issuerPresentations({ keyring, revocations, store });
   const common = { keyring, revocations, store, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) };
   const verifier = createVerifier(common);
   const adminVerifier = createVerifier({ ...common, purpose: 'admin', audience: ADMIN_AUDIENCE });

@@ -1,16 +1,19 @@
 /**
  * Discharge requests for the human-approval discharge service.
  *
- * Lifecycle: pending → approved | denied | expired; approved → collected (once). Transitions
- * are conditional updates, so two approvers racing, or two pollers collecting, cannot both win.
+ * Lifecycle: pending → approved | denied | expired; approved → collected (once) | withdrawn |
+ * lapsed (not collected while valid). Transitions are conditional updates, so two approvers
+ * racing, or two pollers collecting, cannot both win.
  * The poll secret is stored only as a SHA-256 hash: pass the secret, this module hashes it. The
  * encoded discharge is cleared when collected, so a stolen database copy holds no live
  * discharge that was already handed out. The caveat id (the ticket, sealed to the discharger's
  * key) is kept until the request is settled — collected, denied or expired — so a discharger
- * may re-open it and mint the discharge at collection instead of storing one.
+ * may re-open it and mint the discharge at collection instead of storing one. After collection
+ * it is kept for RECOLLECT_WINDOW_MS more, so a client whose answer was lost can collect the same
+ * discharge again (it is minted deterministically from the ticket and the decision).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { and, asc, desc, eq, gt, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNotNull, lte, ne, not, or, sql, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { dischargeRequests, type DischargeStatus, type JsonValue } from './schema.js';
 import type { TesseraDb } from './types.js';
@@ -30,6 +33,9 @@ import {
 export type { DischargeStatus } from './schema.js';
 
 export type RequesterInfo = { readonly [key: string]: JsonValue };
+
+/** How long after the first collection the same poll secret collects the same discharge again. */
+export const RECOLLECT_WINDOW_MS = 60_000;
 
 export interface DischargeRequest {
   readonly id: string;
@@ -57,7 +63,12 @@ export interface DischargeRequest {
   /** The encoded discharge: present once approved (if given), until collected. */
   readonly discharge: string | null;
   readonly collectedAt: Date | null;
+  /** Facts the discharge service verified about the requesting token, or null. */
+  readonly verified: { readonly [key: string]: JsonValue } | null;
 }
+
+/** What `collect` answers: the request, and whether this very call collected it. */
+export type CollectedRequest = DischargeRequest & { readonly collectedNow: boolean };
 
 export interface CreateDischargeRequestInput {
   readonly id: string;
@@ -71,6 +82,8 @@ export interface CreateDischargeRequestInput {
   readonly requester?: RequesterInfo;
   readonly expiresAt: Date;
   readonly validitySeconds: number;
+  /** Facts verified about the requesting token (not the token). */
+  readonly verified?: { readonly [key: string]: JsonValue } | null;
 }
 
 export interface DecideInput {
@@ -111,18 +124,29 @@ export interface DischargeRepository {
    */
   decide(id: string, decision: DecideInput, now?: Date): Promise<DischargeRequest>;
   /**
-   * Poll by secret. An approved request becomes `collected` and is returned once with its
-   * discharge (cleared in the database); otherwise the request is returned as it stands
-   * (pending, denied, expired — a pending one past its expiry is marked expired — or
-   * collected with no discharge). Undefined if the secret matches nothing.
+   * Poll by secret. An approved request becomes `collected` (`collectedNow`) and is returned
+   * once with its discharge (cleared in the database), its ticket kept for RECOLLECT_WINDOW_MS
+   * more; an approved one past its validity becomes `lapsed`. Otherwise the request is returned
+   * as it stands (pending, denied, expired — a pending one past its expiry is marked expired —,
+   * withdrawn, lapsed, or collected: with its ticket within the window, without after it).
+   * Undefined if the secret matches nothing.
    */
-  collect(pollToken: string, now?: Date): Promise<DischargeRequest | undefined>;
+  collect(pollToken: string, now?: Date): Promise<CollectedRequest | undefined>;
+  /**
+   * Take back an approval nobody collected yet: it becomes `withdrawn` by `by` (its ticket
+   * cleared). ERR_NOT_FOUND if unknown, ERR_CONFLICT unless it is approved and uncollected.
+   */
+  withdraw(id: string, by: string, now?: Date): Promise<DischargeRequest>;
   /**
    * Settled requests (approved, denied, expired, collected — and pending ones past their
    * expiry), most recently decided (or expired) first.
    */
   listHistory(options?: ListHistoryOptions, now?: Date): Promise<DischargeRequest[]>;
-  /** Mark pending requests past their expiry as expired; returns how many. */
+  /**
+   * Mark pending requests past their expiry as expired and uncollected approvals past their
+   * validity as lapsed, and clear the tickets of collections past the retry window; returns how
+   * many requests were expired or lapsed.
+   */
   expireStale(now?: Date): Promise<number>;
 }
 
@@ -140,6 +164,13 @@ const caveatBytes = (id: Uint8Array | string): Uint8Array => {
   }
   return new TextEncoder().encode(checkText('caveatId', id, MAX_LONG_TEXT));
 };
+
+/** An approval whose validity ran out (as SQL; the time passed as text, which both drivers bind alike). */
+const approvalLapsed = (now: Date): SQL =>
+  sql`${dischargeRequests.decidedAt} + ${dischargeRequests.validitySeconds} * interval '1 second' <= ${now.toISOString()}::timestamptz`;
+
+const lapsedAt = (row: Row, now: Date): boolean =>
+  row.decidedAt !== null && row.decidedAt.getTime() + row.validitySeconds * 1000 <= now.getTime();
 
 export function dischargeRepository(db: TesseraDb): DischargeRepository {
   const markExpired = async (where: SQL, now: Date): Promise<Row[]> =>
@@ -167,6 +198,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             createdAt: now,
             expiresAt: checkDate('expiresAt', input.expiresAt),
             validitySeconds: checkInt('validitySeconds', input.validitySeconds, 1),
+            verified: input.verified === undefined || input.verified === null ? null : checkJsonObject<RequesterInfo>('verified', input.verified),
           })
           .returning();
         if (row === undefined) throw new TesseraError('ERR_STORAGE', 'create discharge request returned no row');
@@ -246,12 +278,23 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
         return db.transaction(async (tx) => {
           const [row] = await tx.select().from(dischargeRequests).where(byPoll).for('update');
           if (row === undefined) return undefined;
+          const settled = (r: Row, collectedNow = false): CollectedRequest => ({ ...toRequest(r), collectedNow });
+          if (row.status === 'approved' && lapsedAt(row, now)) {
+            const lapsed = { status: 'lapsed' as const, caveatId: null, discharge: null };
+            await tx.update(dischargeRequests).set(lapsed).where(eq(dischargeRequests.id, row.id));
+            return settled({ ...row, ...lapsed });
+          }
           if (row.status === 'approved') {
+            // The ticket stays for the retry window: see RECOLLECT_WINDOW_MS.
             await tx
               .update(dischargeRequests)
-              .set({ status: 'collected', collectedAt: now, discharge: null, caveatId: null })
+              .set({ status: 'collected', collectedAt: now, discharge: null })
               .where(eq(dischargeRequests.id, row.id));
-            return toRequest({ ...row, status: 'collected', collectedAt: now });
+            return settled({ ...row, status: 'collected', collectedAt: now }, true);
+          }
+          if (row.status === 'collected' && row.caveatId !== null && (row.collectedAt === null || row.collectedAt.getTime() + RECOLLECT_WINDOW_MS <= now.getTime())) {
+            await tx.update(dischargeRequests).set({ caveatId: null }).where(eq(dischargeRequests.id, row.id));
+            return settled({ ...row, caveatId: null });
           }
           if (row.status === 'pending' && row.expiresAt.getTime() <= now.getTime()) {
             const [expired] = await tx
@@ -259,10 +302,28 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
               .set({ status: 'expired', decidedAt: now, caveatId: null })
               .where(eq(dischargeRequests.id, row.id))
               .returning();
-            return expired === undefined ? undefined : toRequest(expired);
+            return expired === undefined ? undefined : settled(expired);
           }
-          return toRequest(row);
+          return settled(row);
         });
+      }),
+
+    withdraw: (id, by, now = new Date()) =>
+      guard('withdraw approval', async () => {
+        const [row] = await db
+          .update(dischargeRequests)
+          .set({ status: 'withdrawn', decidedBy: checkText('by', by), decidedAt: now, caveatId: null, discharge: null })
+          .where(and(eq(dischargeRequests.id, checkText('id', id)), eq(dischargeRequests.status, 'approved'), not(approvalLapsed(now))))
+          .returning();
+        if (row !== undefined) return toRequest(row);
+        const [current] = await db.select({ status: dischargeRequests.status }).from(dischargeRequests).where(eq(dischargeRequests.id, id));
+        if (current === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such discharge request', { field: 'id' });
+        if (current.status === 'approved') {
+          // Still `approved` only because nobody polled since it ran out: record it as lapsed.
+          await db.update(dischargeRequests).set({ status: 'lapsed', caveatId: null }).where(and(eq(dischargeRequests.id, id), eq(dischargeRequests.status, 'approved')));
+          throw new TesseraError('ERR_CONFLICT', 'the approval has lapsed: nobody collected it while it was valid', { status: 'lapsed' });
+        }
+        throw new TesseraError('ERR_CONFLICT', `only an approval not yet collected can be withdrawn; this request is ${current.status}`, { status: current.status });
       }),
 
     listHistory: (options = {}, now = new Date()) =>
@@ -285,6 +346,24 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
       }),
 
     expireStale: (now = new Date()) =>
-      guard('expire discharge requests', async () => (await markExpired(sql`true`, now)).length),
+      guard('expire discharge requests', async () => {
+        const expired = await markExpired(sql`true`, now);
+        const lapsed = await db
+          .update(dischargeRequests)
+          .set({ status: 'lapsed', caveatId: null, discharge: null })
+          .where(and(eq(dischargeRequests.status, 'approved'), approvalLapsed(now)))
+          .returning({ id: dischargeRequests.id });
+        await db
+          .update(dischargeRequests)
+          .set({ caveatId: null })
+          .where(
+            and(
+              eq(dischargeRequests.status, 'collected'),
+              isNotNull(dischargeRequests.caveatId),
+              lte(dischargeRequests.collectedAt, new Date(now.getTime() - RECOLLECT_WINDOW_MS)),
+            ),
+          );
+        return expired.length + lapsed.length;
+      }),
   };
 }

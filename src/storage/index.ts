@@ -30,7 +30,9 @@ export type { Revocation, RevocationRepository, RevokeResult } from './revocatio
 export type { UsageCounter, UsageRepository } from './usage.js';
 export { channelOf } from './audit.js';
 export type { AppendAuditInput, AuditAction, AuditChannel, AuditDetails, AuditEntry, AuditRepository, ListAuditOptions } from './audit.js';
+export { RECOLLECT_WINDOW_MS } from './discharges.js';
 export type {
+  CollectedRequest,
   CreateDischargeRequestInput,
   DecideInput,
   DischargeRepository,

@@ -111,8 +111,11 @@ export const auditLog = pgTable(
   (t) => [index('audit_log_action_idx').on(t.action), index('audit_log_subject_idx').on(t.subject), index('audit_log_at_idx').on(t.at)],
 );
 
-/** Status of a discharge request. */
-export type DischargeStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'collected';
+/**
+ * Status of a discharge request: `withdrawn` is an approval taken back before collection,
+ * `lapsed` one nobody collected while it was valid.
+ */
+export type DischargeStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'collected' | 'withdrawn' | 'lapsed';
 
 /** Third-party discharge requests awaiting (or past) a human decision. */
 export const dischargeRequests = pgTable(
@@ -142,12 +145,14 @@ export const dischargeRequests = pgTable(
     /** The encoded discharge macaroon once approved; cleared when collected. */
     discharge: text('discharge'),
     collectedAt: at('collected_at'),
+    /** Facts verified from the requester's presentation (never the presentation itself), or null. */
+    verified: jsonb('verified').$type<{ readonly [key: string]: JsonValue }>(),
   },
   (t) => [
     index('discharge_requests_status_idx').on(t.status),
     check(
       'discharge_requests_status_check',
-      sql`${t.status} in ('pending', 'approved', 'denied', 'expired', 'collected')`,
+      sql`${t.status} in ('pending', 'approved', 'denied', 'expired', 'collected', 'withdrawn', 'lapsed')`,
     ),
   ],
 );

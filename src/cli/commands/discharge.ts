@@ -6,8 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { gatherDischarges, type FetchLike } from '../../client/index.js';
+import { isTesseraError, type TesseraError } from '../../errors.js';
 import { bool, str, type Command } from '../command.js';
-import { parseDuration, pretty, readValue } from '../io.js';
+import { parseDuration, pretty, readValue, type CliIO } from '../io.js';
 
 const DEFAULT_TIMEOUT = '15m';
 const TIMEOUT_BOUNDS = { min: 1, max: 7 * 86_400 };
@@ -25,12 +26,37 @@ function openInBrowser(url: string): void {
   }
 }
 
+/**
+ * A request that ended without a discharge, told plainly: who denied it and why, or that it
+ * expired, was withdrawn, lapsed, or that we stopped waiting. Exit status 1.
+ */
+function reportNoDischarge(e: TesseraError, json: boolean, io: CliIO): number {
+  const d = e.details;
+  const status = e.code === 'ERR_PENDING' ? 'timeout' : typeof d.status === 'string' ? d.status : 'denied';
+  const reason = typeof d.reason === 'string' ? d.reason : null;
+  const decidedBy = typeof d.decidedBy === 'string' ? d.decidedBy : null;
+  const approvalUrls = Array.isArray(d.approvalUrls) ? d.approvalUrls.filter((u): u is string => typeof u === 'string') : [];
+  if (json) {
+    io.out(pretty({ status, reason, decidedBy, ...(status === 'timeout' ? { approvalUrls } : {}) }));
+    return 1;
+  }
+  const lines: Record<string, string> = {
+    denied: `denied${decidedBy !== null ? ` by ${decidedBy}` : ''}${reason !== null ? `: ${reason}` : ' (no reason given)'}`,
+    expired: 'the request expired before anyone decided',
+    withdrawn: `the approval was withdrawn${decidedBy !== null ? ` by ${decidedBy}` : ''} before it was collected`,
+    lapsed: 'the approval lapsed: it was not collected while it was valid',
+    timeout: `gave up waiting at the timeout; the request may still be decided: ${approvalUrls.join(' ')}`.trimEnd(),
+  };
+  io.err(`error: ${lines[status] ?? `${e.message} (${status})`} (${e.code})`);
+  return 1;
+}
+
 /** The command, with its network and browser injectable for tests. */
 export function makeDischargeCommand(deps: { readonly fetch?: FetchLike; readonly open?: (url: string) => void } = {}): Command {
   return {
     name: 'discharge',
     summary: 'get third-party discharges (approvals) for a token; print the Authorization header',
-    help: `Usage: tessera discharge [<token>|-] [--open] [--timeout <duration>] [--json]
+    help: `Usage: tessera discharge [<token>|-] [--reason <text>] [--private] [--open] [--timeout <duration>] [--json]
 
 Finds the token's third-party caveats (e.g. "approve group:ops deploy web"), asks each
 discharge service for a discharge, prints the approval URL a person must visit, waits until
@@ -39,36 +65,49 @@ the value for the HTTP header:
 
   Authorization: Macaroon <token>,<discharge>,...
 
-The token is read from the argument, or from stdin when it is "-" or missing. Approval URLs
-and progress go to stderr; the header value (or, with --json, the bundle) to stdout.
+The approver sees which token asks, verified: each request carries a copy of the token
+narrowed offline to that discharge service and five minutes (useless anywhere else), plus
+its first-party caveats and your --reason. The token is read from the argument, or from
+stdin when it is "-" or missing. Approval URLs and progress go to stderr; the header value
+(or, with --json, the bundle) to stdout.
 
 Options:
   --open                 open each approval URL in the browser as well
   --timeout <duration>   give up after this long (default ${DEFAULT_TIMEOUT}), e.g. 90s, 15m, 1h
-  --private              do not show the token's first-party caveats to the approver
+  --reason <text>        why you ask, shown to the approver as your words (at most 500 characters)
+  --private              show nothing of the token (no copy, no caveats); the approver is told so
   --json                 print { authorization, token, discharges } as JSON
   -h, --help             show this help
 
-Exit status: 0 with the header value; 1 if a request was denied, expired or timed out.
+Exit status: 0 with the header value; 1 if a request was denied, expired, withdrawn or
+timed out: stderr says which, and who denied it and why (--json: { status, reason, decidedBy }).
 
 Example:
-  curl -H "Authorization: $(tessera discharge "$TOKEN")" https://api.example.com/deploy`,
-    options: { open: { type: 'boolean' }, timeout: { type: 'string' }, private: { type: 'boolean' }, json: { type: 'boolean' } },
+  curl -H "Authorization: $(tessera discharge "$TOKEN" --reason "release 1.4")" https://api.example.com/deploy`,
+    options: { open: { type: 'boolean' }, timeout: { type: 'string' }, private: { type: 'boolean' }, reason: { type: 'string' }, json: { type: 'boolean' } },
     positionals: { min: 0, max: 1 },
     async run(args, io) {
       const token = await readValue(args.positionals[0], io);
       const timeoutMs = parseDuration(str(args, 'timeout') ?? DEFAULT_TIMEOUT, 'timeout', TIMEOUT_BOUNDS) * 1000;
       const open = bool(args, 'open') ? (deps.open ?? openInBrowser) : undefined;
-      const bundle = await gatherDischarges(token, {
-        timeoutMs,
-        shareCaveats: !bool(args, 'private'),
-        ...(deps.fetch !== undefined ? { fetch: deps.fetch } : {}),
-        onApprovalUrl: (url) => {
-          io.err(`approval needed: ${url}`);
-          io.err('waiting for a decision…');
-          open?.(url);
-        },
-      });
+      const reason = str(args, 'reason');
+      let bundle;
+      try {
+        bundle = await gatherDischarges(token, {
+          timeoutMs,
+          private: bool(args, 'private'),
+          ...(reason !== undefined ? { reason } : {}),
+          ...(deps.fetch !== undefined ? { fetch: deps.fetch } : {}),
+          onApprovalUrl: (url) => {
+            io.err(`approval needed: ${url}`);
+            io.err('waiting for a decision…');
+            open?.(url);
+          },
+        });
+      } catch (e) {
+        if (isTesseraError(e, 'ERR_DENIED') || isTesseraError(e, 'ERR_PENDING')) return reportNoDischarge(e, bool(args, 'json'), io);
+        throw e;
+      }
       if (bool(args, 'json')) {
         io.out(pretty({ authorization: bundle.authorization, token: bundle.token.encode(), discharges: bundle.discharges.map((d) => d.encode()) }));
       } else {

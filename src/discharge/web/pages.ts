@@ -8,6 +8,7 @@
  *   GET  /approve/requests/:id           one request: condition, who asks, other caveats, expiry
  *   POST /approve/requests/:id/approve   approve, optionally for fewer minutes
  *   POST /approve/requests/:id/deny      deny with a reason
+ *   POST /approve/requests/:id/withdraw  take back an approval not yet collected
  *   GET  /approve/history                decided requests this person may see
  *   GET  /approve/style.css              the stylesheet
  *
@@ -326,6 +327,13 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     if (reason === '') throw new TesseraError('ERR_BAD_REQUEST', 'Say why you deny the request.', { field: 'reason' });
     if (reason.length > MAX_REASON) throw new TesseraError('ERR_LIMIT', `The reason is too long (at most ${MAX_REASON} characters).`, { field: 'reason' });
     await service.decide(id, me.approver, { approve: false, reason });
+    return c.redirect(paths.request(id), 303);
+  });
+
+  app.post('/requests/:id/withdraw', async (c) => {
+    const { me } = await signedInPost(c);
+    const id = requestId(c);
+    await service.withdraw(id, me.approver);
     return c.redirect(paths.request(id), 303);
   });
 

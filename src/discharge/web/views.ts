@@ -22,6 +22,7 @@ export const paths = {
   request: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}`,
   approve: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/approve`,
   deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
+  withdraw: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/withdraw`,
 };
 
 /** What the page header knows about the signed-in person. */
@@ -92,6 +93,8 @@ const STATUS_WORDS: Readonly<Record<PendingView['status'], string>> = {
   collected: 'approved (discharge collected)',
   denied: 'denied',
   expired: 'expired undecided',
+  withdrawn: 'approval withdrawn',
+  lapsed: 'approved, lapsed uncollected',
 };
 
 const status = (view: PendingView): Html => html`<span class="status status-${view.status}">${STATUS_WORDS[view.status] ?? view.status}</span>`;
@@ -102,21 +105,71 @@ const MAX_VALUE_LENGTH = 500;
 const clip = (text: string): string => (text.length > MAX_VALUE_LENGTH ? `${text.slice(0, MAX_VALUE_LENGTH)}…` : text);
 const jsonText = (value: JsonValue): string => clip(typeof value === 'string' ? value : JSON.stringify(value));
 
-/** Who asks, in one line (for lists). */
-function requesterSummary(view: PendingView): string {
+/** Names for what the service saw of the requester's connection. */
+const REQUESTER_WORDS: Readonly<Record<string, string>> = { ip: 'Address', userAgent: 'Program' };
+
+const verifiedBadge = html`<span class="badge verified">verified</span>`;
+const unverifiedBadge = html`<span class="badge unverified">unverified, stated by the requester</span>`;
+
+/** Who asks, in one line (for lists): the verified token first, else what the requester stated, marked so. */
+function requesterSummary(view: PendingView): Html {
+  const shown = view.shown;
+  if (shown.kind === 'verified') {
+    const t = shown.token;
+    const name = t.label ?? t.subject ?? t.identifier;
+    return html`${clip(name)}${t.subject !== null && t.label !== null ? html` (${clip(t.subject)})` : ''} ${verifiedBadge}`;
+  }
   const r = view.requester;
+  let said = 'unknown';
   for (const key of ['name', 'subject', 'client', 'agent', 'userAgent', 'ip']) {
     const v = r[key];
-    if (typeof v === 'string' && v !== '') return clip(v);
+    if (typeof v === 'string' && v !== '') {
+      said = clip(v);
+      break;
+    }
   }
-  const first = Object.entries(r)[0];
-  return first === undefined ? 'unknown' : `${first[0]}: ${jsonText(first[1])}`;
+  return html`${said}${shown.kind === 'private' ? ' (private)' : ''} ${unverifiedBadge}`;
 }
 
 function requesterDetails(view: PendingView): Html {
   const entries = Object.entries(view.requester).slice(0, MAX_REQUESTER_FIELDS);
   if (entries.length === 0) return html`<p>The requester told nothing about itself.</p>`;
-  return html`<dl class="requester">${entries.map(([k, v]) => html`<dt>${k}</dt><dd>${jsonText(v)}</dd>`)}</dl>`;
+  return html`<dl class="requester">${entries.map(([k, v]) => html`<dt>${REQUESTER_WORDS[k] ?? k}</dt><dd>${jsonText(v)}</dd>`)}</dl>`;
+}
+
+const caveatList = (conditions: readonly string[]): Html =>
+  html`<ul class="caveats">${conditions.map((c) => {
+    const words = describeCaveat(c);
+    return words === c ? html`<li><code>${c}</code></li>` : html`<li>${words} <code>${c}</code></li>`;
+  })}</ul>`;
+
+/** The verified token, or plainly why nothing is shown as verified. Never mixed with claims. */
+function shownSection(view: PendingView): Html {
+  const shown = view.shown;
+  switch (shown.kind) {
+    case 'verified': {
+      const t = shown.token;
+      const minted = new Date(t.mintedAt);
+      return html`<section class="verified">
+<p>${verifiedBadge} The requester proved it holds this token, issued by this Tessera and not revoked.</p>
+<dl class="facts">
+  <dt>Label</dt><dd>${t.label ?? '—'}</dd>
+  <dt>Subject</dt><dd>${t.subject ?? '—'}</dd>
+  <dt>Identifier</dt><dd><code>${t.identifier}</code></dd>
+  <dt>Minted</dt><dd>${time(Number.isNaN(minted.getTime()) ? undefined : minted)}${t.mintedBy === null ? '' : html` by <code>${t.mintedBy}</code>`}</dd>
+</dl>
+<h3>Its caveats ${verifiedBadge}</h3>
+${t.caveats.length === 0 ? html`<p>None: the token is limited only by the approval asked for.</p>` : caveatList(t.caveats)}
+${t.thirdParty.length <= 1 ? '' : html`<p>Its third-party caveats need discharges from: ${t.thirdParty.join(', ')} (this approval is one of them).</p>`}
+</section>`;
+    }
+    case 'private':
+      return html`<p class="private">The requester chose not to show its token or its limits: you only know what it states below.</p>`;
+    case 'unverified':
+      return html`<p class="unverified-note">A token was shown but could not be verified (${shown.why}), so nothing from it is shown as fact.</p>`;
+    default:
+      return html`<p class="unverified-note">The requester showed no token, so nothing about it is verified.</p>`;
+  }
 }
 
 export function listPage(viewer: Viewer, pending: readonly PendingView[]): Html {
@@ -132,9 +185,33 @@ export function listPage(viewer: Viewer, pending: readonly PendingView[]): Html 
   return layout('Pending requests', body, viewer);
 }
 
+function duration(seconds: number): string {
+  if (seconds % 60 !== 0) return `${seconds} seconds`;
+  return seconds === 60 ? '1 minute' : `${seconds / 60} minutes`;
+}
+
+/** What an approval granted, and what became of it. */
+function grantText(view: PendingView): Html {
+  if (view.validUntil === undefined) return html``;
+  const use = view.singleUse ? 'single use: it lets exactly one action through' : 'usable until it expires';
+  const collected =
+    view.status === 'collected'
+      ? html`Collected by the requester at ${time(view.collectedAt)}.`
+      : view.status === 'lapsed'
+        ? html`Nobody collected it while it was valid: no discharge was issued.`
+        : html`Not collected yet.`;
+  return html`<dl class="facts grant">
+  <dt>Granted</dt><dd>one discharge valid for ${duration(view.validitySeconds)}, until ${time(view.validUntil)}; ${use}</dd>
+  <dt>Collected</dt><dd>${collected}</dd>
+</dl>`;
+}
+
 function decisionText(view: PendingView): Html {
   if (view.status === 'pending') return html``;
   if (view.status === 'expired') return html`<p class="decision">Nobody decided before it expired.</p>`;
+  if (view.status === 'withdrawn') {
+    return html`<p class="decision">The approval was withdrawn by <strong>${view.decidedBy ?? 'unknown'}</strong>${view.decidedAt === undefined ? '' : html` at ${time(view.decidedAt)}`}, before it was collected.</p>`;
+  }
   const verb = view.status === 'denied' ? 'Denied' : 'Approved';
   const reason = view.reason === undefined || view.reason === '' ? '' : html`: “${view.reason}”`;
   return html`<p class="decision">${verb} by <strong>${view.decidedBy ?? 'unknown'}</strong>${view.decidedAt === undefined ? '' : html` at ${time(view.decidedAt)}`}${reason}</p>`;
@@ -148,6 +225,12 @@ function defaultValidity(view: PendingView): string {
 }
 
 function decisionForms(view: PendingView, csrfToken: string): Html {
+  if (view.status === 'approved') {
+    return html`<form method="post" action="${paths.withdraw(view.id)}" class="stack deny">
+  ${csrfField(csrfToken)}
+  <button type="submit" name="decision" value="withdraw">Withdraw the approval</button>
+</form>`;
+  }
   if (view.status !== 'pending') return html``;
   return html`<div class="decide">
 <form method="post" action="${paths.approve(view.id)}" class="stack approve">
@@ -164,13 +247,16 @@ function decisionForms(view: PendingView, csrfToken: string): Html {
 }
 
 export function requestPage(viewer: Viewer, view: PendingView): Html {
-  const caveats =
-    view.otherCaveats.length === 0
-      ? html`<p>The requester named none.</p>`
-      : html`<ul class="caveats">${view.otherCaveats.map((c) => {
-          const words = describeCaveat(c);
-          return words === c ? html`<li><code>${c}</code></li>` : html`<li>${words} <code>${c}</code></li>`;
-        })}</ul>`;
+  // A verified token's own caveats are shown above; its claimed copy would only repeat them.
+  const claimed =
+    view.shown.kind === 'private' || view.shown.kind === 'verified'
+      ? ''
+      : html`<h3>Caveats the requester says its token has</h3>
+${view.otherCaveats.length === 0 ? html`<p>It named none.</p>` : caveatList(view.otherCaveats)}`;
+  const reason =
+    view.requestReason === undefined
+      ? html`<p>The requester gave no reason.</p>`
+      : html`<blockquote class="requester-words">${view.requestReason}</blockquote>`;
   const body = html`<p class="what">${view.what}</p>
 <dl class="facts">
   <dt>Status</dt><dd>${status(view)}</dd>
@@ -180,11 +266,14 @@ export function requestPage(viewer: Viewer, view: PendingView): Html {
   <dt>Expires</dt><dd>${time(view.expiresAt)}</dd>
 </dl>
 <h2>Who asks</h2>
+${shownSection(view)}
+<h2>Stated by the requester ${unverifiedBadge}</h2>
+<h3>Why it asks, in its own words</h3>
+${reason}
 ${requesterDetails(view)}
-<h2>The token's other conditions</h2>
-<p class="note">As the requester states them; the discharge service does not see the token itself.</p>
-${caveats}
+${claimed}
 ${decisionText(view)}
+${grantText(view)}
 ${decisionForms(view, viewer.csrfToken)}`;
   return layout('Request', body, viewer);
 }
@@ -241,5 +330,11 @@ button { cursor: pointer; }
 .status-approved, .status-collected { color: var(--good); }
 .status-denied, .status-expired { color: var(--bad); }
 .what { font-size: 1.2rem; }
+.badge { font-size: .8rem; padding: .05rem .4rem; border-radius: 3px; border: 1px solid currentColor; white-space: nowrap; }
+.badge.verified { color: var(--good); }
+.badge.unverified { color: #8a6d00; }
+section.verified { border-left: 3px solid var(--good); padding-left: 1rem; }
+blockquote.requester-words { margin: .5rem 0; padding-left: 1rem; border-left: 3px solid #8886; font-style: italic; }
+.status-withdrawn, .status-lapsed { color: var(--bad); }
 .note { font-size: .9rem; opacity: .8; }
 `;

@@ -10,8 +10,9 @@ import { migration0001 } from './0001_initial.js';
 import { migration0002 } from './0002_append_only.js';
 import { migration0003 } from './0003_discharge_tickets.js';
 import { migration0004 } from './0004_audit_channel.js';
+import { migration0005 } from './0005_discharge_outcomes.js';
 import type { Migration } from './types.js';
 
 export type { Migration } from './types.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];
