@@ -2,28 +2,10 @@
  * Macaroons as the peers write them, from test/fixtures/bakery/peers.json (made by the real Go
  * and Python libraries: test/fixtures/bakery/generate.sh). No peer library is needed here.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Macaroon, verifySignature } from '../src/index.js';
+import { peers } from './support/bakery-peers.js';
 
-interface PeerMacaroon {
-  readonly name: string;
-  readonly rootKey: string;
-  readonly json: string;
-  readonly v2: string;
-}
-interface PeerBakery {
-  readonly version: number;
-  readonly rootKey: string;
-  readonly bakeryJSON: string;
-}
-export interface PeerFixture {
-  readonly discharger: { readonly privateKey: string; readonly publicKey: string; readonly location: string };
-  readonly go: { readonly macaroons: readonly PeerMacaroon[]; readonly bakery: readonly PeerBakery[] };
-  readonly python: { readonly macaroons: readonly PeerMacaroon[]; readonly bakery: readonly PeerBakery[] };
-}
-
-export const peers = JSON.parse(readFileSync(new URL('./fixtures/bakery/peers.json', import.meta.url), 'utf8')) as PeerFixture;
 const bytes = (b64: string): Uint8Array => new Uint8Array(Buffer.from(b64, 'base64'));
 
 describe('V2 JSON as go-macaroon and pymacaroons write it', () => {

@@ -14,7 +14,7 @@ import { Keyring } from '../issuer/keyring.js';
 import { RevocationSet } from '../issuer/revocation-set.js';
 import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js';
 import { createVerifier } from '../issuer/verifier.js';
-import { createDischargeService, dischargeRoutes, type DischargeService } from '../discharge/index.js';
+import { bakeryRoutes, createDischargeService, dischargeRoutes, type DischargeService } from '../discharge/index.js';
 import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import type { Verifier } from '../verifier/index.js';
@@ -103,6 +103,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     }),
   );
   app.route('/', dischargeRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
+  // The Go/Python bakery's discharge protocol, for their stock clients.
+  app.route('/', bakeryRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
   app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
