@@ -143,10 +143,11 @@ describe("the bakery's HTTP discharge protocol", () => {
         await service.decide(requestId(method.VisitURL), ALICE, { approve: true });
         const waited = await waiting;
         expect(waited.status).toBe(200);
-        const token = (await waited.json()) as { kind: string; token: string };
+        const token = (await waited.json()) as { kind: string; token64: string };
         expect(token.kind).toBe(BAKERY_TOKEN_KIND);
+        expect(token.token64).toMatch(/^[A-Za-z0-9+/]+=*$/); // standard, padded: what Python's b64decode reads
 
-        const again = await post({ ...fields, token: token.token, 'token-kind': token.kind });
+        const again = await post({ ...fields, token64: token.token64, 'token-kind': token.kind });
         expect(again.status).toBe(200);
         const { Macaroon: wire } = (await again.json()) as { Macaroon: { m: Record<string, unknown>; v: number; ns: string } };
         expect(wire.v).toBe(3);
@@ -202,11 +203,12 @@ describe("the bakery's HTTP discharge protocol", () => {
     if (go === undefined || py === undefined) throw new Error('no caveats');
     const fields = { id64: b64url(go.id), caveat64: b64url(go.ticket) };
     // A discharge the client made itself (it does not know the caveat key).
-    const forged = Macaroon.mint({ rootKey: new Uint8Array(32), identifier: go.id }).encode();
+    const forged = b64url(Macaroon.mint({ rootKey: new Uint8Array(32), identifier: go.id }).toBytes());
     const cases: [Record<string, string>, number, string][] = [
-      [{ ...fields, token: forged, 'token-kind': BAKERY_TOKEN_KIND }, 401, 'permission denied'],
-      [{ ...fields, token: forged }, 400, 'bad request'],
-      [{ ...fields, token: forged, 'token-kind': 'agent' }, 400, 'bad request'],
+      [{ ...fields, token64: forged, 'token-kind': BAKERY_TOKEN_KIND }, 401, 'permission denied'],
+      [{ ...fields, token64: forged }, 400, 'bad request'],
+      [{ ...fields, token64: forged, 'token-kind': 'agent' }, 400, 'bad request'],
+      [{ ...fields, token64: forged, token: 'x', 'token-kind': BAKERY_TOKEN_KIND }, 400, 'bad request'],
       [{ ...fields, token: 'not a macaroon', 'token-kind': BAKERY_TOKEN_KIND }, 400, 'bad request'],
       [{ ...fields, id: 'x' }, 400, 'bad request'],
       [{ ...fields, extra: '1' }, 400, 'bad request'],
@@ -225,8 +227,8 @@ describe("the bakery's HTTP discharge protocol", () => {
     const ir = (await (await pyPost({ id64: b64url(py.id), caveat64: b64url(py.ticket) })).json()) as InteractionRequired;
     const waiting = Promise.resolve(app.request(path(ir.Info.InteractionMethods['browser-window'].WaitTokenURL)));
     await service.decide(requestId(ir.Info.VisitURL), ALICE, { approve: true });
-    const { token } = (await (await waiting).json()) as { token: string };
-    const res = await pyPost({ ...fields, token, 'token-kind': BAKERY_TOKEN_KIND });
+    const { token64 } = (await (await waiting).json()) as { token64: string };
+    const res = await pyPost({ ...fields, token64, 'token-kind': BAKERY_TOKEN_KIND });
     expect(res.status).toBe(401);
     // The wait-token URL yields one token.
     const reused = await app.request(path(ir.Info.InteractionMethods['browser-window'].WaitTokenURL));

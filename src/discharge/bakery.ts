@@ -13,10 +13,11 @@
  *          method { VisitURL: the approval page, WaitTokenURL } and the legacy VisitURL/WaitURL
  *        → with a token: 200 { Macaroon } (the bakery's JSON: v3 `{ m, v, ns }`, v2 plain)
  *   GET  /discharge/wait-token/:secret   long-poll until a person decides:
- *                           200 { kind: "tessera-discharge", token } | 401 permission denied
+ *                           200 { kind: "tessera-discharge", token64 } | 401 permission denied
  *   GET  /discharge/wait/:secret         legacy: 200 { Macaroon } | 401 permission denied
  *
- * The token is the discharge itself (V2, base64url text): the wait URL is an unguessable
+ * The token is the discharge itself (V2 binary; `token64` in standard padded base64, the one
+ * spelling Python's stock client decodes — it also mishandles a text `token`): the wait URL is an unguessable
  * single-use poll secret, and the re-POST checks the token against the ticket (its identifier is
  * the caveat id, its chain verifies under the ticket's caveat key) before wrapping it, so it
  * holds no state and a token for another caveat is refused. Errors are the bakery's
@@ -170,7 +171,7 @@ export function bakeryRoutes(service: DischargeService, options: BakeryRoutesOpt
 
   app.get('/discharge/wait-token/:secret', async (c) => {
     const { discharge } = await waitForDischarge(c);
-    return c.json({ kind: BAKERY_TOKEN_KIND, token: discharge.encode() }, 200, { 'Cache-Control': NO_STORE });
+    return c.json({ kind: BAKERY_TOKEN_KIND, token64: stdBase64(discharge.toBytes()) }, 200, { 'Cache-Control': NO_STORE });
   });
 
   app.get('/discharge/wait/:secret', async (c) => {
@@ -202,8 +203,7 @@ export function bakeryRoutes(service: DischargeService, options: BakeryRoutesOpt
     if (kind !== BAKERY_TOKEN_KIND) {
       throw new BakeryError('bad request', `unknown discharge token kind ${JSON.stringify(kind.slice(0, MAX_TOKEN_KIND))}`, 400);
     }
-    const text = new TextDecoder('utf-8', { fatal: false }).decode(token);
-    const discharge = Macaroon.decode(text);
+    const discharge = Macaroon.decode(token);
     return bakeryMacaroonJSON(discharge, service.checkDischarge(discharge, id, ticket));
   }
 

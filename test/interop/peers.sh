@@ -24,17 +24,25 @@ peers_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 }
 
-# peers_go_run <file.go> args...: build and run one Go file in a throwaway GOPATH entry.
-peers_go_run() {
-  local file="$1"; shift
-  local gopath
+# peers_go_build <file.go> <output binary>: build one Go file in a throwaway GOPATH entry.
+peers_go_build() {
+  local file="$1" out="$2" gopath
   gopath=$(mktemp -d /tmp/tessera-go.XXXXXX)
   mkdir -p "$gopath/src/tesserapeer"
   cp "$file" "$gopath/src/tesserapeer/main.go"
   printf 'module tesserapeer\n' > "$gopath/src/tesserapeer/go.mod"
-  (cd "$gopath/src/tesserapeer" && GO111MODULE=off GOFLAGS= GOPATH="$gopath:/usr/share/gocode" GOCACHE="${GOCACHE:-/tmp/tessera-gocache}" go build -o "$gopath/peer" .)
   local rc=0
-  "$gopath/peer" "$@" || rc=$?
+  (cd "$gopath/src/tesserapeer" && GO111MODULE=off GOFLAGS= GOPATH="$gopath:/usr/share/gocode" GOCACHE="${GOCACHE:-/tmp/tessera-gocache}" go build -o "$out" .) || rc=$?
   rm -rf "$gopath"
+  return $rc
+}
+
+# peers_go_run <file.go> args...: build it, run it once.
+peers_go_run() {
+  local file="$1"; shift
+  local bin rc=0
+  bin=$(mktemp /tmp/tessera-go-bin.XXXXXX)
+  peers_go_build "$file" "$bin" && "$bin" "$@" || rc=$?
+  rm -f "$bin"
   return $rc
 }
