@@ -38,7 +38,9 @@ the value for the HTTP header:
 
   Authorization: Macaroon <token>,<discharge>,...
 
-The token is read from the argument, or from stdin when it is "-" or missing. Approval URLs
+The token is read from the argument, or from stdin when it is "-" or missing. It may also be
+the Go/Python bakery's macaroon JSON ({"m":…,"v":3,"cdata":…}): tickets its v3 caveats carry
+apart are sent with their caveat ids. Approval URLs
 and progress go to stderr; the header value (or, with --json, the bundle) to stdout.
 
 Options:
