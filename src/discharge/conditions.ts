@@ -89,7 +89,7 @@ function whatProblem(what: string): string | undefined {
 /** Parse a ticket's condition. Throws ERR_CAVEAT_UNKNOWN or ERR_CAVEAT_MALFORMED. */
 export function parseDischargeCondition(text: string): DischargeCondition {
   if (typeof text !== 'string') throw malformedCondition('condition must be text');
-  if (!text.startsWith(`${NEED_DECLARED} `)) return parsePlainCondition(text);
+  if (text !== NEED_DECLARED && !text.startsWith(`${NEED_DECLARED} `)) return parsePlainCondition(text);
   // `need-declared <keys> <condition>`, as the bakery's checkers.NeedDeclaredCaveat writes it.
   const rest = text.slice(NEED_DECLARED.length + 1);
   const gap = rest.indexOf(' ');
