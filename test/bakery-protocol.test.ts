@@ -139,6 +139,19 @@ describe('v3 caveats from the Go and Python bakeries, through POST /v1/discharge
     });
   }
 
+  it('keeps the mint instructions out of sight and out of the requester\'s reach', async () => {
+    const [go] = caveats;
+    if (go === undefined) throw new Error('no caveat');
+    await expectCode(service.request(go.id, { mint: { id: 'AQ' } }, [], { ticket: go.ticket }), 'ERR_INVALID_ARGUMENT');
+    await expectCode(service.request(new Uint8Array(1025), {}, [], { ticket: go.ticket }), 'ERR_LIMIT');
+    await expectCode(service.request(go.id, {}, [], { ticket: go.ticket, format: 'other' as never }), 'ERR_INVALID_ARGUMENT');
+    const pending = await service.request(go.id, { userAgent: 'test' }, [], { ticket: go.ticket, format: 'bakery' });
+    if (pending.status !== 'pending') throw new Error('expected pending');
+    const view = await service.get(pending.id, ALICE);
+    expect(view?.requester).toEqual({ userAgent: 'test' });
+    expect(view?.what).toBe('deploy web');
+  });
+
   it('posting only the short v3 caveat id (no ticket) is refused as malformed', async () => {
     const [go] = caveats;
     const res = await app.request('/v1/discharge', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: b64url(go?.id ?? new Uint8Array()) }) });
