@@ -277,6 +277,20 @@ describe("the bakery's HTTP discharge protocol", () => {
     expect(reused.status).toBe(401);
   });
 
+  it('throttles requests and waits per client IP: 429 too many requests with Retry-After', async () => {
+    const [go] = caveats;
+    if (go === undefined) throw new Error('no caveat');
+    const strict = new Hono().route('/', bakeryRoutes(service, { requestsPerIp: { max: 1, windowSeconds: 60 }, waitsPerIp: { max: 1, windowSeconds: 60 } }));
+    const post = (): Promise<Response> => Promise.resolve(strict.request(`/discharge?id64=${b64url(go.id)}&caveat64=${b64url(go.ticket)}`, { method: 'POST', headers: { 'Bakery-Protocol-Version': '3' } }));
+    expect((await post()).status).toBe(401);
+    const refused = await post();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('Retry-After')).toMatch(/^\d+$/);
+    expect(((await refused.json()) as { Code: string }).Code).toBe('too many requests');
+    expect((await strict.request('/discharge/wait/x')).status).toBe(404);
+    expect((await strict.request('/discharge/wait/x')).status).toBe(429);
+  });
+
   it('an unknown condition is refused in the bakery error shape, naming it', async () => {
     const ticket = encodeTicket({ caveatKey: new Uint8Array(24).fill(1), condition: 'is-admin', thirdPartyPublicKey: service.publicKey, version: 3, namespace: 'std:' });
     const res = await pyPost({ id64: b64url(new Uint8Array([3, 9])), caveat64: b64url(ticket) });

@@ -82,6 +82,8 @@ function fromTessera(e: TesseraError): BakeryError {
 export interface BakeryRoutesOptions {
   /** Discharge requests (POSTs without a token) per client IP in a window; default 120 per minute. */
   readonly requestsPerIp?: WindowLimit;
+  /** Waits (wait-token and legacy wait GETs) per client IP in a window; default 600 per minute. */
+  readonly waitsPerIp?: WindowLimit;
   /** Where the client's IP comes from (default the TCP peer; behind a proxy, its header). */
   readonly clientIp?: ClientIpSource;
   /** Clock for the window (tests). */
@@ -89,6 +91,7 @@ export interface BakeryRoutesOptions {
 }
 
 const DEFAULT_REQUESTS_PER_IP: WindowLimit = { max: 120, windowSeconds: 60 };
+const DEFAULT_WAITS_PER_IP: WindowLimit = { max: 600, windowSeconds: 60 };
 
 /** Standard padded base64, as the bakery's `Key.MarshalText` writes public keys. */
 const stdBase64 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64');
@@ -118,6 +121,7 @@ function requestVersion(c: Context): number {
 /** The bakery's discharge protocol routes over `service`. */
 export function bakeryRoutes(service: DischargeService, options: BakeryRoutesOptions = {}): Hono {
   const requests = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
+  const waits = new WindowLimiter(options.waitsPerIp ?? DEFAULT_WAITS_PER_IP, options.now);
   const clientIp = clientIpReader(options.clientIp);
   const app = new Hono();
 
@@ -153,7 +157,7 @@ export function bakeryRoutes(service: DischargeService, options: BakeryRoutesOpt
     const token = eitherField(form, 'token');
     if (token !== undefined) return c.json({ Macaroon: checkToken(form.get('token-kind'), token, id, ticket) }, 200);
 
-    const requester = throttle(c);
+    const requester = throttle(c, requests, 'discharge requests');
     const result = await service.request(id, requester, [], { format: 'bakery', ...(ticket !== undefined ? { ticket } : {}) });
     if (result.status === 'discharged') {
       return c.json({ Macaroon: bakeryMacaroonJSON(result.discharge, service.checkDischarge(result.discharge, id, ticket)) }, 200);
@@ -181,6 +185,7 @@ export function bakeryRoutes(service: DischargeService, options: BakeryRoutesOpt
 
   /** Long-poll until a person decides (or the request expires, or the client goes away). */
   async function waitForDischarge(c: Context): Promise<{ discharge: Macaroon; ticket: TicketInfo }> {
+    throttle(c, waits, 'waits');
     const secret = c.req.param('secret') ?? '';
     const signal = c.req.raw.signal;
     // The bakery clients GET once and expect the answer: keep polling until it is settled.
@@ -207,17 +212,18 @@ export function bakeryRoutes(service: DischargeService, options: BakeryRoutesOpt
     return bakeryMacaroonJSON(discharge, service.checkDischarge(discharge, id, ticket));
   }
 
-  function throttle(c: Context): RequesterInfo {
+  /** Count one event for the caller's IP; 429 with Retry-After once over budget. */
+  function throttle(c: Context, limiter: WindowLimiter, what: string): RequesterInfo {
     const agent = c.req.header('user-agent');
     const userAgent = agent === undefined ? undefined : agent.replace(/[^\x20-\x7e]/g, '?').slice(0, MAX_USER_AGENT);
     const ip = clientIp(c);
     const key = ip ?? 'unknown';
-    const wait = requests.retryAfter(key);
+    const wait = limiter.retryAfter(key);
     if (wait > 0) {
       c.header('Retry-After', String(wait));
-      throw new BakeryError('too many requests', 'too many discharge requests from this address; try again later', 429);
+      throw new BakeryError('too many requests', `too many ${what} from this address; try again later`, 429);
     }
-    requests.count(key);
+    limiter.count(key);
     return { ...(userAgent !== undefined && userAgent !== '' ? { userAgent } : {}), ...(ip !== undefined ? { ip } : {}), via: 'bakery' };
   }
 
