@@ -13,6 +13,7 @@ import {
 } from '../src/client/index.js';
 import { Macaroon, verifySignature } from '../src/index.js';
 import { makeDischargeCommand } from '../src/cli/commands/discharge.js';
+import { makeAttenuateCommand } from '../src/cli/commands/attenuate.js';
 import { parseAuthorization } from '../src/hono/authorization.js';
 import type { CliIO } from '../src/cli/io.js';
 import { pgliteBackend } from './support/databases.js';
@@ -96,17 +97,23 @@ describe('gathering discharges for v3 caveats', () => {
     await expectCode(gatherDischarges(v3.token, { fetch: fx.fetch, waitSeconds: 1, timeoutMs: 5_000 }), 'ERR_THIRD_PARTY');
   });
 
-  it('tessera discharge reads the bakery JSON from stdin and prints the Authorization value', async () => {
-    const v3 = addBakeryDischargeCaveat(fx.mint('tool deploy'), { location: fx.service.location, publicKey: fx.service.publicKey, condition: 'approve alice deploy' });
-    const stdout: string[] = [];
-    const io: CliIO = {
-      out: (t) => void stdout.push(t),
+  it('tessera attenuate --bakery-v3 prints the bakery JSON; tessera discharge reads it from stdin and prints the Authorization value', async () => {
+    const out: string[] = [];
+    const attenuateIo: CliIO = {
+      out: (t) => void out.push(t),
       err: () => undefined,
-      readStdin: async () => `${encodeBakeryMacaroon(v3)}\n`,
+      readStdin: async () => undefined,
       env: {},
       cwd: process.cwd(),
       stopSignal: () => new Promise(() => undefined),
     };
+    const attenuate = makeAttenuateCommand({ fetch: fx.fetch });
+    const args = { 'third-party': fx.service.location, condition: 'approve alice deploy', 'bakery-v3': true };
+    expect(await attenuate.run({ values: args, positionals: [fx.mint('tool deploy').encode()] }, attenuateIo)).toBe(0);
+    const v3 = decodeBakeryMacaroon(out[0] as string);
+    expect(v3.tickets.size).toBe(1);
+    const stdout: string[] = [];
+    const io: CliIO = { ...attenuateIo, out: (t) => void stdout.push(t), readStdin: async () => `${encodeBakeryMacaroon(v3)}\n` };
     const command = makeDischargeCommand({ fetch: fx.fetch, open: approving });
     expect(await command.run({ values: { open: true }, positionals: ['-'] }, io)).toBe(0);
     const credential = parseAuthorization(stdout[0] as string, { maxHeaderLength: 16_384, maxDischarges: 32 });
