@@ -16,11 +16,11 @@
  *                           200 { kind: "tessera-discharge", token64 } | 401 permission denied
  *   GET  /discharge/wait/:secret         legacy: 200 { Macaroon } | 401 permission denied
  *
- * The token is the discharge itself (V2 binary; `token64` in standard padded base64, the one
- * spelling Python's stock client decodes — it also mishandles a text `token`): the wait URL is an unguessable
- * single-use poll secret, and the re-POST checks the token against the ticket (its identifier is
- * the caveat id, its chain verifies under the ticket's caveat key) before wrapping it, so it
- * holds no state and a token for another caveat is refused. Errors are the bakery's
+ * The token is the discharge itself (V2 binary, as `token64` in standard padded base64: the one
+ * spelling Python's stock client decodes, and it mishandles a text `token`). The wait URL is an
+ * unguessable single-use poll secret, and the re-POST checks the token against the ticket (its
+ * identifier is the caveat id, its chain verifies under the ticket's caveat key) before wrapping
+ * it, so it holds no state and a token for another caveat is refused. Errors are the bakery's
  * `{ Code, Message, Info? }` with its statuses (bad request 400, permission denied 401); input
  * errors are never 5xx. Discharges minted here carry only caveats a bakery checks (time-before,
  * declared; see the service's `format: 'bakery'`).
