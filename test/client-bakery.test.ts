@@ -3,7 +3,9 @@
  * tickets carried apart (bakery v3): the bakery's `{ m, v: 3, cdata, ns }` JSON as the Go bakery
  * wrote it (test/fixtures/bakery/peers.json), and v3 caveats Tessera adds itself.
  */
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { isTesseraError } from '../src/errors.js';
 import {
   addBakeryDischargeCaveat,
   addDischargeCaveat,
@@ -63,6 +65,17 @@ describe('the bakery JSON with carried tickets', () => {
       await expectCode(() => decodeBakeryMacaroon(JSON.stringify(bad)), 'ERR_MALFORMED');
     }
     await expectCode(() => decodeBakeryMacaroon('{'), 'ERR_MALFORMED');
+    // Fuzz: any mutation of the peer's JSON decodes or fails with a TesseraError, never a crash.
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: go.length - 1 }), fc.integer({ min: 0, max: 8 }), fc.string({ maxLength: 6 }), (at, cut, insert) => {
+        try {
+          decodeBakeryMacaroon(go.slice(0, at) + insert + go.slice(at + cut));
+        } catch (e) {
+          expect(isTesseraError(e), String(e)).toBe(true);
+        }
+      }),
+      { numRuns: 1000 },
+    );
     await expectCode(() => decodeBakeryMacaroon('x'.repeat(2_000_000)), 'ERR_LIMIT');
   });
 });
