@@ -5,6 +5,10 @@
  *       key and the condition to the discharge service's public key (a bakery v2 ticket)
  *   attenuateThirdParty(token, location, condition)    the same, fetching the service's public
  *       key from `<location>/.well-known/tessera/discharger` first
+ *   addBakeryDischargeCaveat(token, options)    the same as a bakery v3 caveat: a short caveat
+ *       id in the token, the ticket carried apart (the bakery's `{ m, v: 3, cdata }` JSON)
+ *   decodeBakeryMacaroon / encodeBakeryMacaroon    that JSON, as the Go and Python bakeries
+ *       write and read it
  *   gatherDischarges(token, options)    ask each discharge service named by the token's
  *       third-party caveats (and by its discharges' own, level by level), report approval URLs,
  *       long-poll until a person decides, check and bind every discharge to the primary, and
@@ -29,7 +33,7 @@ import { Macaroon } from '../macaroon/macaroon.js';
 import { MAX_CLAIMED_CAVEATS, checkDischargeCondition, isClaimableCaveat, NAME_PATTERN } from '../tickets/conditions.js';
 import { MAX_REQUEST_REASON, checkRequestReason, presentationFor } from '../tickets/presentation.js';
 import { unsafeTextProblem } from '../../caveats/common.js';
-import { encodeTicket } from '../tickets/ticket.js';
+import { TICKET_MAX_BYTES, encodeTicket } from '../tickets/ticket.js';
 
 /** The subset of `fetch` the client uses; inject one for tests (e.g. a hono app's `request`). */
 export type FetchLike = (url: string, init?: RequestInit) => Promise<Response>;
@@ -74,7 +78,21 @@ export interface GatherOptions {
    * approver is told the requester chose not to show its limits.
    */
   readonly private?: boolean;
+  /**
+   * Tickets carried apart from their caveat ids (bakery v3), by caveat id. A token given as the
+   * bakery's JSON brings its own (`cdata`); these are added to them.
+   */
+  readonly tickets?: CarriedTickets;
   readonly signal?: AbortSignal;
+}
+
+/** Tickets carried apart from their caveat ids, keyed by the caveat id in unpadded base64url. */
+export type CarriedTickets = ReadonlyMap<string, Uint8Array>;
+
+/** A token with the tickets its v3 third-party caveats point to (the bakery's macaroon). */
+export interface BakeryMacaroon {
+  readonly token: Macaroon;
+  readonly tickets: CarriedTickets;
 }
 
 export interface DischargeBundle {
@@ -134,6 +152,103 @@ export function addDischargeCaveat(token: Macaroon | string, options: DischargeC
   }
 }
 
+/**
+ * Add a third-party caveat the way the bakery's version 3 does: the token gets a short caveat
+ * id (`3`, then a counter), and the ticket (a v3 ticket, namespace `std:`) travels apart, in
+ * the returned tickets. Give the result to `gatherDischarges` (or `encodeBakeryMacaroon` it for
+ * a bakery client). Tessera's own `addDischargeCaveat` embeds the ticket instead (v2).
+ */
+export function addBakeryDischargeCaveat(token: Macaroon | string | BakeryMacaroon, options: DischargeCaveatOptions): BakeryMacaroon {
+  const { token: primary, tickets } = readBakery(token, undefined);
+  if (typeof options !== 'object' || options === null) throw invalidArgument('options must be { location, publicKey, condition }');
+  const location = httpBaseUrl(options.location, 'location', argumentError('location'));
+  const thirdPartyPublicKey = publicKeyBytes(options.publicKey);
+  checkDischargeCondition(options.condition);
+  const taken = new Set(primary.caveats.map((c) => base64url(c.identifier)));
+  let identifier = Uint8Array.of(3, 0);
+  for (let n = 0; taken.has(base64url(identifier)); n++) identifier = Uint8Array.of(3, ...uvarint(n + 1));
+  const caveatKey = randomBytes(CAVEAT_KEY_BYTES);
+  try {
+    const ticket = encodeTicket({ caveatKey, condition: options.condition, thirdPartyPublicKey, version: 3, namespace: BAKERY_NAMESPACE });
+    const attenuated = primary.addThirdPartyCaveat({ caveatKey, identifier, location });
+    return Object.freeze({ token: attenuated, tickets: new Map([...tickets, [base64url(identifier), ticket]]) });
+  } finally {
+    caveatKey.fill(0);
+  }
+}
+
+const uvarint = (n: number): number[] => {
+  const out: number[] = [];
+  for (; n >= 0x80; n = Math.floor(n / 0x80)) out.push((n & 0x7f) | 0x80);
+  out.push(n);
+  return out;
+};
+
+/** The bakery's standard checker namespace, as its v3 tickets and macaroons carry it. */
+const BAKERY_NAMESPACE = 'std:';
+/** Longest bakery macaroon JSON read: a token and its tickets. */
+const MAX_BAKERY_JSON = 2 * DEFAULT_LIMITS.maxBytes + 4 * TICKET_MAX_BYTES;
+
+/**
+ * Decode the bakery's JSON for a macaroon: `{ m, v: 3, cdata?, ns? }` (Go's bakery.Macaroon,
+ * Python's to_dict), or a bare macaroon JSON as pre-v3 bakeries write it (no tickets). Strict:
+ * no unknown fields, `v` must be 3, every `cdata` entry must name a third-party caveat of the
+ * token and hold a bounded base64 ticket. ERR_MALFORMED / ERR_LIMIT otherwise.
+ */
+export function decodeBakeryMacaroon(input: string | object): BakeryMacaroon {
+  let value: unknown = input;
+  if (typeof input === 'string') {
+    if (input.length > MAX_BAKERY_JSON) throw new TesseraError('ERR_LIMIT', `bakery macaroon JSON is larger than ${MAX_BAKERY_JSON} characters`);
+    try {
+      value = JSON.parse(input);
+    } catch {
+      throw malformedBakery('does not parse');
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw malformedBakery('must be an object');
+  const obj = value as Record<string, unknown>;
+  if (!('m' in obj)) return Object.freeze({ token: Macaroon.decode(obj as never), tickets: new Map() });
+  for (const key of Object.keys(obj)) if (!['m', 'v', 'cdata', 'ns'].includes(key)) throw malformedBakery(`has an unknown field "${key.slice(0, 16)}"`);
+  if (obj.v !== 3) throw malformedBakery('"v" must be 3');
+  if (obj.ns !== undefined && obj.ns !== null && typeof obj.ns !== 'string') throw malformedBakery('"ns" must be text');
+  if (typeof obj.m !== 'object' || obj.m === null) throw malformedBakery('"m" must be a macaroon JSON object');
+  const token = Macaroon.decode(obj.m as never);
+  const ids = new Set(token.caveats.filter((c) => c.thirdParty).map((c) => base64url(c.identifier)));
+  const tickets = new Map<string, Uint8Array>();
+  const cdata = obj.cdata ?? {};
+  if (typeof cdata !== 'object' || cdata === null || Array.isArray(cdata)) throw malformedBakery('"cdata" must be an object');
+  const entries = Object.entries(cdata);
+  if (entries.length > ids.size) throw malformedBakery('"cdata" holds more tickets than the token has third-party caveats');
+  for (const [id64, ticket64] of entries) {
+    const id = base64url(base64Decode(id64, 'cdata caveat id'));
+    if (!ids.has(id)) throw malformedBakery('"cdata" holds a ticket for no caveat of the token');
+    if (tickets.has(id)) throw malformedBakery('"cdata" names one caveat twice');
+    if (typeof ticket64 !== 'string' || ticket64.length > Math.ceil((TICKET_MAX_BYTES * 4) / 3) + 4) throw malformedBakery('"cdata" tickets must be bounded base64 text');
+    tickets.set(id, base64Decode(ticket64, 'cdata ticket'));
+  }
+  return Object.freeze({ token, tickets });
+}
+
+/** The bakery's v3 JSON for a token and its tickets (what Go's bakery.Macaroon unmarshals). */
+export function encodeBakeryMacaroon(b: BakeryMacaroon): string {
+  const { v: _v, ...m } = b.token.toJSONObject();
+  const cdata = Object.fromEntries([...b.tickets].map(([id, ticket]) => [id, base64url(ticket)]));
+  return JSON.stringify({ m, v: 3, ...(b.tickets.size > 0 ? { cdata } : {}), ns: BAKERY_NAMESPACE });
+}
+
+const malformedBakery = (what: string): TesseraError => new TesseraError('ERR_MALFORMED', `bakery macaroon JSON ${what}`);
+
+/** A token given as a Macaroon, its encoding, or the bakery's JSON; with every carried ticket. */
+function readBakery(token: Macaroon | string | BakeryMacaroon, extra: CarriedTickets | undefined): BakeryMacaroon {
+  let read: BakeryMacaroon;
+  if (typeof token === 'string' && token.trimStart().startsWith('{') && /"m"\s*:/.test(token)) read = decodeBakeryMacaroon(token);
+  else if (typeof token === 'object' && token !== null && !(token instanceof Macaroon) && 'token' in token) read = { token: toMacaroon(token.token), tickets: token.tickets };
+  else read = { token: toMacaroon(token as Macaroon | string), tickets: new Map() };
+  if (extra === undefined) return read;
+  if (!(extra instanceof Map)) throw invalidArgument('tickets must be a Map of caveat id (base64url) to ticket bytes', { field: 'tickets' });
+  return { token: read.token, tickets: new Map([...read.tickets, ...extra]) };
+}
+
 /** Read `<location>/.well-known/tessera/discharger`. ERR_THIRD_PARTY if it is not usable. */
 export async function fetchDischargerInfo(location: string, options: { readonly fetch?: FetchLike; readonly signal?: AbortSignal } = {}): Promise<DischargerInfo> {
   const base = httpBaseUrl(location, 'location', argumentError('location'));
@@ -188,8 +303,8 @@ interface Pending {
  * level), bind them to it, and return the bundle. Requests at one level run in parallel, so a
  * person sees every approval a token needs at once.
  */
-export async function gatherDischarges(token: Macaroon | string, options: GatherOptions = {}): Promise<DischargeBundle> {
-  const primary = toMacaroon(token);
+export async function gatherDischarges(token: Macaroon | string | BakeryMacaroon, options: GatherOptions = {}): Promise<DischargeBundle> {
+  const { token: primary, tickets } = readBakery(token, options.tickets);
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxDepth = options.maxDepth ?? 3;
   const maxDischarges = options.maxDischarges ?? DEFAULT_LIMITS.maxDischarges;
@@ -201,7 +316,7 @@ export async function gatherDischarges(token: Macaroon | string, options: Gather
   const isPrivate = options.private === true;
   const reason = options.reason === undefined ? undefined : checkRequestReason(options.reason);
   const shared = options.shareCaveats === false || isPrivate ? [] : shareable(primary);
-  const ctx: Ctx = { options, deadline, waitSeconds, caveats: shared, approvalUrls: new Set(), primary, isPrivate, ...(reason !== undefined ? { reason } : {}) };
+  const ctx: Ctx = { options, deadline, waitSeconds, caveats: shared, approvalUrls: new Set(), primary, isPrivate, tickets, ...(reason !== undefined ? { reason } : {}) };
 
   const seen = new Set<string>();
   const gathered: Macaroon[] = [];
@@ -244,13 +359,19 @@ interface Ctx {
   readonly primary: Macaroon;
   readonly isPrivate: boolean;
   readonly reason?: string;
+  readonly tickets: CarriedTickets;
 }
 
-/** The request body: the ticket, and what the requester shows of itself (see GatherOptions). */
+/**
+ * The request body: the caveat id (and, for a v3 caveat whose ticket travels apart, the ticket:
+ * the discharge comes back under the id), and what the requester shows of itself (GatherOptions).
+ */
 function requestBody(p: Pending, location: string, ctx: Ctx): string {
   const presentation = p.onPrimary && !ctx.isPrivate ? presentationFor(ctx.primary, location).encode() : undefined;
+  const ticket = ctx.tickets.get(base64url(p.identifier));
   return JSON.stringify({
     id: base64url(p.identifier),
+    ...(ticket !== undefined ? { ticket: base64url(ticket) } : {}),
     ...(ctx.caveats.length > 0 ? { caveats: ctx.caveats } : {}),
     ...(presentation !== undefined ? { presentation } : {}),
     ...(ctx.reason !== undefined ? { reason: ctx.reason } : {}),

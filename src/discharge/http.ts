@@ -2,8 +2,10 @@
  * The discharge protocol over HTTP (JSON), as a hono sub-app to mount at `/`:
  *
  *   GET  /.well-known/tessera/discharger   200 { location, publicKey (base64url X25519), version: 2 }
- *   POST /v1/discharge                     body { id: <caveat id, base64>, caveats?: [<text>],
+ *   POST /v1/discharge                     body { id: <caveat id, base64>, ticket?: <base64>, caveats?: [<text>],
  *                                                presentation?: <token>, reason?: <text>, private?: true }
+ *        `ticket` when the ticket travels apart from the caveat id (bakery v3): the discharge
+ *        is minted under `id`, the id the token holds
  *        200 { discharge }                 nothing to wait for
  *        202 { approvalUrl, pollUrl, expiresAt }   a person must act; long-poll pollUrl
  *   GET  /v1/discharge/poll/:secret?wait=<seconds, bounded>
@@ -108,18 +110,20 @@ export function dischargeRoutes(service: DischargeService, options: DischargeRou
   app.post('/v1/discharge', async (c) => {
     c.header('Cache-Control', NO_STORE);
     const requester = throttle(c, requests, 'discharge requests', clientIp);
-    const body = await readJsonObject(c, ['id', 'caveats', 'presentation', 'reason', 'private'], { maxBytes: MAX_BODY });
+    const body = await readJsonObject(c, ['id', 'ticket', 'caveats', 'presentation', 'reason', 'private'], { maxBytes: MAX_BODY });
     const id = base64Decode(stringField(body, 'id', { max: MAX_ID_CHARS }), 'id');
+    const ticket = stringField(body, 'ticket', { max: MAX_ID_CHARS, optional: true });
     const caveats = stringArrayField(body, 'caveats', MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH);
     const presentation = stringField(body, 'presentation', { max: MAX_PRESENTATION_CHARS, optional: true });
     const reason = stringField(body, 'reason', { max: MAX_REQUEST_REASON, optional: true });
     const isPrivate = booleanField(body, 'private');
-    const ask = {
+    const options = {
       ...(presentation !== undefined ? { presentation } : {}),
       ...(reason !== undefined ? { reason } : {}),
       ...(isPrivate === true ? { private: true } : {}),
+      ...(ticket !== undefined ? { ticket: base64Decode(ticket, 'ticket') } : {}),
     };
-    const result = await service.request(id, requester, caveats, ask);
+    const result = await service.request(id, requester, caveats, options);
     if (result.status === 'discharged') return c.json({ discharge: result.discharge.encode() }, 200);
     return c.json({ approvalUrl: result.approvalUrl, pollUrl: result.pollUrl, expiresAt: result.expiresAt.toISOString() }, 202);
   });

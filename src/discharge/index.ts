@@ -13,10 +13,15 @@ export type {
   DischargerInfo,
   PendingView,
   PollResult,
+  DischargeFormat,
+  RequestOptions,
   RequestResult,
   RequesterInfo,
+  TicketInfo,
 } from './service.js';
 export { dischargeRoutes } from './http.js';
+export { BAKERY_TOKEN_KIND, bakeryMacaroonJSON, bakeryRoutes } from './bakery.js';
+export type { BakeryRoutesOptions } from './bakery.js';
 export {
   MAX_PRESENTATION_SECONDS,
   MAX_REQUEST_REASON,

@@ -16,19 +16,25 @@
  *                      fetched again; its `uses 1` still lets one action through.
  *   withdraw(...)    → an approval not yet collected is taken back; polls answer ERR_DENIED.
  *
- * A discharge is `Macaroon.mint({ rootKey: caveatKey, identifier: ticket, location })` — the
+ * A discharge is `Macaroon.mint({ rootKey: caveatKey, identifier: caveatId, location })` — the
  * caveat key passed as bytes, exactly as the holder passed it to `addThirdPartyCaveat`, so both
  * sides apply the same standard derivation — plus `time-before <decided + validity>` and
  * `declared approved-by <approver>` (+ `uses 1` unless configured off) for approvals, or
- * `declared user <approver>` for logins.
+ * `declared user <approver>` for logins, then `declared <key> ` for each other key a
+ * `need-declared` condition asks for. The caveat id is the ticket itself (bakery v2, Tessera's
+ * default) or, when the ticket travels apart (bakery v3: the token holds a short id and the
+ * ticket is carried as `caveat64`), the id the token holds: a discharge under any other
+ * identifier would match no caveat. Requests made through the bakery's protocol get discharges
+ * a bakery can check: no `uses` (the bakery does not know it and would refuse the discharge).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { caveat } from '../../caveats/index.js';
 import { unsafeTextProblem } from '../../caveats/common.js';
 import { TesseraError, invalidArgument, limit } from '../errors.js';
-import { base64url, constantTimeEqual } from '../crypto/bytes.js';
+import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
+import { verifySignature } from '../macaroon/verify.js';
 import type { DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
 import { checkPresentation, checkRequestReason, MAX_PRESENTATION_CHARS, type PresentationVerifier, type Shown, type VerifiedToken } from '../tickets/presentation.js';
 import { checkBytes } from '../tickets/box.js';
@@ -135,12 +141,32 @@ export type Decision =
   | { readonly approve: true; readonly validitySeconds?: number }
   | { readonly approve: false; readonly reason: string };
 
+/** How a request's discharge is minted, beyond the ticket. */
+/** How to take a request: what the requester shows of itself, and where its ticket is. */
+export interface RequestOptions extends AskInput {
+  /**
+   * The sealed ticket when it travels apart from the caveat id (bakery v3 `caveat64`, or
+   * `{ id, ticket }` on POST /v1/discharge). The discharge is then minted under the caveat id.
+   */
+  readonly ticket?: Uint8Array;
+  /** `bakery`: only caveats the Go/Python bakery understands (no `uses`). Default `tessera`. */
+  readonly format?: DischargeFormat;
+}
+
+export type DischargeFormat = 'tessera' | 'bakery';
+
+/** The opened ticket's bakery version and namespace, for answering in the bakery's wire format. */
+export interface TicketInfo {
+  readonly version: 2 | 3;
+  readonly namespace?: string;
+}
+
 export type RequestResult =
   | { readonly status: 'discharged'; readonly discharge: Macaroon }
   | { readonly status: 'pending'; readonly id: string; readonly approvalUrl: string; readonly pollUrl: string; readonly expiresAt: Date };
 
 export type PollResult =
-  | { readonly status: 'discharged'; readonly discharge: Macaroon }
+  | { readonly status: 'discharged'; readonly discharge: Macaroon; readonly ticket: TicketInfo }
   | { readonly status: 'pending'; readonly approvalUrl: string; readonly expiresAt: Date };
 
 export interface DischargeService {
@@ -155,7 +181,15 @@ export interface DischargeService {
    * ERR_CAVEAT_UNKNOWN / ERR_CAVEAT_MALFORMED for a condition this service does not accept,
    * ERR_RATE_LIMITED when too many requests already wait for the same approver.
    */
-  request(caveatId: Uint8Array, requester?: RequesterInfo, otherCaveats?: readonly string[], ask?: AskInput): Promise<RequestResult>;
+  request(caveatId: Uint8Array, requester?: RequesterInfo, otherCaveats?: readonly string[], options?: RequestOptions): Promise<RequestResult>;
+  /**
+   * Check that `discharge` is a discharge for the third-party caveat `caveatId` (with its
+   * `ticket` when that travels apart): its identifier is the caveat id and its chain verifies
+   * under the caveat key sealed in the ticket, which only this service and the caveat's author
+   * can open. Returns the ticket's version and namespace. ERR_MALFORMED for a ticket that does
+   * not open, ERR_SIGNATURE for any other discharge.
+   */
+  checkDischarge(discharge: Macaroon, caveatId: Uint8Array, ticket?: Uint8Array): TicketInfo;
   /**
    * Wait up to `waitMs` (bounded by maxWaitMs) for a decision. ERR_NOT_FOUND for an unknown
    * secret, ERR_DENIED when denied, expired, withdrawn or lapsed (`details.status`); the same
@@ -199,7 +233,15 @@ const MAX_REASON_LENGTH = 500;
 const CLAIMED = 'otherCaveats';
 const REASON = 'reason';
 const SHOWN = 'shown';
-const RESERVED = [CLAIMED, REASON, SHOWN];
+/**
+ * Reserved key of the stored requester JSON that says how to mint: `{ id?, format? }`, `id` the
+ * caveat id (base64url) when the stored caveat id column holds a ticket that travelled apart.
+ * The caveat id is not secret (the token carries it in the clear).
+ */
+const MINT = 'mint';
+const RESERVED = [CLAIMED, REASON, SHOWN, MINT];
+/** Longest caveat id accepted apart from its ticket; the bakery's v3 ids are a few bytes. */
+export const MAX_SEPARATE_CAVEAT_ID_BYTES = 1024;
 
 const AUDIT_REQUESTER = 'requester';
 
@@ -340,7 +382,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
 
   const view = (row: DischargeRequest, now: Date): PendingView => {
     const cond = parseStored(row);
-    const { [CLAIMED]: claimed, [REASON]: requestReason, [SHOWN]: shown, ...requester } = row.requester;
+    const { [CLAIMED]: claimed, [REASON]: requestReason, [SHOWN]: shown, [MINT]: _mint, ...requester } = row.requester;
     const otherCaveats = Array.isArray(claimed) ? claimed.filter((c): c is string => typeof c === 'string') : [];
     const validUntil = row.decidedAt === null ? undefined : new Date(row.decidedAt.getTime() + row.validitySeconds * 1000);
     const lapsed = row.status === 'approved' && validUntil !== undefined && validUntil.getTime() <= now.getTime();
@@ -369,6 +411,14 @@ export async function createDischargeService(options: DischargeServiceOptions): 
     });
   };
 
+  /** How to mint, as stored with the request (see MINT). */
+  const mintOptions = (row: DischargeRequest): { identifier: Uint8Array | undefined; format: DischargeFormat } => {
+    const stored = row.requester[MINT];
+    const m = typeof stored === 'object' && stored !== null && !Array.isArray(stored) ? (stored as { readonly [k: string]: unknown }) : {};
+    const identifier = typeof m.id === 'string' ? base64Decode(m.id, 'stored caveat id') : undefined;
+    return { identifier, format: m.format === 'bakery' ? 'bakery' : 'tessera' };
+  };
+
   /** The discharge for a request that was just collected (status `collected`, ticket present). */
   /** What the requester showed, checked; throws for a presentation that breaks the protocol. */
   const showOf = async (ask: AskInput, caveatId: Uint8Array, claimed: readonly string[], now: Date): Promise<Shown> => {
@@ -387,7 +437,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
     return options.presentations(presentation, caveatId);
   };
 
-  const mint = async (row: DischargeRequest & { caveatId: Uint8Array }, now: Date): Promise<Macaroon> => {
+  const mint = async (row: DischargeRequest & { caveatId: Uint8Array }, now: Date): Promise<{ discharge: Macaroon; ticket: TicketInfo }> => {
     const ticket = decodeTicket(row.caveatId, keyPair.privateKey, keyPair.publicKey);
     try {
       if (!constantTimeEqual(sha256(row.caveatId), row.caveatIdHash) || ticket.condition !== row.condition || row.decidedBy === null || row.decidedAt === null) {
@@ -399,15 +449,20 @@ export async function createDischargeService(options: DischargeServiceOptions): 
         throw new TesseraError('ERR_FORBIDDEN', 'this discharge was already collected and has expired since', { status: 'collected' });
       }
       const cond = parseStored(row);
-      let d = Macaroon.mint({ rootKey: ticket.caveatKey, identifier: row.caveatId, location });
+      const how = mintOptions(row);
+      let d = Macaroon.mint({ rootKey: ticket.caveatKey, identifier: how.identifier ?? row.caveatId, location });
       d = d.addFirstPartyCaveat(caveat.timeBefore(notAfter));
-      if (cond.kind === 'login') {
-        d = d.addFirstPartyCaveat(caveat.declared('user', row.decidedBy));
-      } else {
-        d = d.addFirstPartyCaveat(caveat.declared('approved-by', row.decidedBy));
-        if (singleUse) d = d.addFirstPartyCaveat(caveat.uses(1));
+      const declaredKey = cond.kind === 'login' ? 'user' : 'approved-by';
+      d = d.addFirstPartyCaveat(caveat.declared(declaredKey, row.decidedBy));
+      if (cond.kind === 'approve' && singleUse && how.format === 'tessera') d = d.addFirstPartyCaveat(caveat.uses(1));
+      for (const key of cond.needDeclared ?? []) {
+        // The bakery's "declared <key> " (checkers.DeclaredCaveat(key, "")): nobody knows the
+        // value, and the holder can no longer declare one. Tessera's verifier refuses an empty
+        // value, so such a discharge only serves bakery verifiers, as need-declared itself.
+        if (key !== declaredKey) d = d.addFirstPartyCaveat(`declared ${key} `);
       }
-      return d;
+      const info: TicketInfo = ticket.namespace === undefined ? { version: ticket.version } : { version: ticket.version, namespace: ticket.namespace };
+      return { discharge: d, ticket: Object.freeze(info) };
     } finally {
       ticket.caveatKey.fill(0);
     }
@@ -420,12 +475,24 @@ export async function createDischargeService(options: DischargeServiceOptions): 
 
     info: () => Object.freeze({ location, publicKey: base64url(publicKey), version: 2 as const }),
 
-    async request(caveatId, requester = {}, otherCaveats = [], ask = {}) {
+    async request(caveatId, requester = {}, otherCaveats = [], options = {}) {
       checkBytes(caveatId, 'caveatId');
       const claimed = checkOtherCaveats(otherCaveats);
       checkRequester(requester);
-      const reason = ask?.reason === undefined ? undefined : checkRequestReason(ask.reason);
-      const ticket = decodeTicket(caveatId, keyPair.privateKey, keyPair.publicKey);
+      if (typeof options !== 'object' || options === null) throw invalidArgument('options must be an object', { field: 'options' });
+      const ask: AskInput = options;
+      const reason = ask.reason === undefined ? undefined : checkRequestReason(ask.reason);
+      const format = options.format ?? 'tessera';
+      if (format !== 'tessera' && format !== 'bakery') throw invalidArgument('format must be "tessera" or "bakery"', { field: 'format' });
+      const separate = options.ticket !== undefined;
+      if (separate) {
+        checkBytes(options.ticket, 'ticket');
+        if (caveatId.length === 0 || caveatId.length > MAX_SEPARATE_CAVEAT_ID_BYTES) {
+          throw limit(`a caveat id carried apart from its ticket must be 1..${MAX_SEPARATE_CAVEAT_ID_BYTES} bytes`, { field: 'id' });
+        }
+      }
+      const sealed = options.ticket ?? caveatId;
+      const ticket = decodeTicket(sealed, keyPair.privateKey, keyPair.publicKey);
       ticket.caveatKey.fill(0); // opened only to prove it opens; re-opened at collection
       const cond = parseDischargeCondition(ticket.condition);
       const now = clock();
@@ -442,7 +509,8 @@ export async function createDischargeService(options: DischargeServiceOptions): 
         {
           id,
           pollToken: secret,
-          caveatId,
+          // The sealed ticket: what is re-opened at collection (and cleared once settled).
+          caveatId: sealed,
           condition: ticket.condition,
           who: cond.who,
           what: cond.what,
@@ -451,6 +519,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
             [CLAIMED]: claimed,
             ...(reason !== undefined ? { [REASON]: reason } : {}),
             ...(shown.kind === 'unverified' || shown.kind === 'private' ? { [SHOWN]: shown } : {}),
+            [MINT]: { ...(separate ? { id: base64url(caveatId) } : {}), format },
           },
           expiresAt,
           validitySeconds: defaultValiditySeconds,
@@ -474,6 +543,23 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       return Object.freeze({ status: 'pending' as const, id, approvalUrl: approvalUrl(id), pollUrl: pollUrl(secret), expiresAt });
     },
 
+    checkDischarge(discharge, caveatId, ticket) {
+      if (!(discharge instanceof Macaroon)) throw invalidArgument('discharge must be a Macaroon', { field: 'discharge' });
+      checkBytes(caveatId, 'caveatId');
+      if (ticket !== undefined) checkBytes(ticket, 'ticket');
+      const opened = decodeTicket(ticket ?? caveatId, keyPair.privateKey, keyPair.publicKey);
+      try {
+        const id = discharge.identifier;
+        if (id.length !== caveatId.length || !constantTimeEqual(id, caveatId)) {
+          throw new TesseraError('ERR_SIGNATURE', 'the discharge is for another caveat');
+        }
+        verifySignature(discharge, opened.caveatKey);
+      } finally {
+        opened.caveatKey.fill(0);
+      }
+      return Object.freeze(opened.namespace === undefined ? { version: opened.version } : { version: opened.version, namespace: opened.namespace });
+    },
+
     async poll(secret, waitMs = 0) {
       // Anything that is not a secret of ours is "unknown", without saying why.
       if (typeof secret !== 'string' || !POLL_SECRET.test(secret)) throw new TesseraError('ERR_NOT_FOUND', 'no such discharge request');
@@ -488,9 +574,9 @@ export async function createDischargeService(options: DischargeServiceOptions): 
             if (row.caveatId === null) {
               throw new TesseraError('ERR_FORBIDDEN', 'this discharge was already collected: a poll URL yields one discharge', { status: 'collected' });
             }
-            const discharge = await mint({ ...row, caveatId: row.caveatId }, now);
+            const { discharge, ticket } = await mint({ ...row, caveatId: row.caveatId }, now);
             await store.audit.append({ actor: AUDIT_REQUESTER, action: row.collectedNow ? 'discharge' : 'discharge-again', subject: row.id, details: { approvedBy: row.decidedBy } });
-            return Object.freeze({ status: 'discharged' as const, discharge });
+            return Object.freeze({ status: 'discharged' as const, discharge, ticket });
           }
           case 'denied':
             throw new TesseraError('ERR_DENIED', 'the request was denied', {

@@ -139,3 +139,54 @@ export function readQuery(c: Context, allowed: readonly string[], maxLength = 10
   }
   return out;
 }
+
+/**
+ * Form parameters, as the Go and Python bakeries send them: the URL query (Go's httprequest
+ * puts "form" fields there, with an empty body) and an `application/x-www-form-urlencoded` body
+ * (Python's requests), merged. Bounded body; only `allowed` names, each at most once across
+ * both, each at most `maxChars` long after decoding; malformed percent-encoding or UTF-8 is
+ * refused (URLSearchParams would quietly substitute U+FFFD).
+ */
+export async function readForm(
+  c: Context,
+  allowed: readonly string[],
+  options: { readonly maxBytes: number; readonly maxChars: number },
+): Promise<ReadonlyMap<string, string>> {
+  const buffer = await readBounded(c, options.maxBytes);
+  const sources: string[] = [];
+  const url = c.req.url;
+  const q = url.indexOf('?');
+  if (q >= 0) sources.push(url.slice(q + 1));
+  if (buffer.byteLength > 0) {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/x-www-form-urlencoded') throw badRequest('request body must be a form (Content-Type: application/x-www-form-urlencoded)', 'body');
+    try {
+      sources.push(new TextDecoder('utf-8', { fatal: true }).decode(buffer));
+    } catch {
+      throw badRequest('request body is not valid UTF-8', 'body');
+    }
+  }
+  const form = new Map<string, string>();
+  for (const source of sources) {
+    for (const pair of source.split('&')) {
+      if (pair === '') continue;
+      const eq = pair.indexOf('=');
+      const name = formDecode(eq < 0 ? pair : pair.slice(0, eq), 'name');
+      const value = formDecode(eq < 0 ? '' : pair.slice(eq + 1), name);
+      const shown = JSON.stringify(name.slice(0, 64));
+      if (!allowed.includes(name)) throw badRequest(`unknown field ${shown}`, name.slice(0, 64));
+      if (form.has(name)) throw badRequest(`field ${shown} is given more than once`, name);
+      if (value.length > options.maxChars) throw limit(`${name} is longer than ${options.maxChars} characters`, { field: name });
+      form.set(name, value);
+    }
+  }
+  return form;
+}
+
+function formDecode(text: string, field: string): string {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, ' '));
+  } catch {
+    throw badRequest(`${field === 'name' ? 'a field name' : field} is not valid form encoding`, field === 'name' ? 'body' : field);
+  }
+}

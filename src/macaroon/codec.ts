@@ -12,7 +12,8 @@ import { decodeV1, encodeV1 } from './v1.js';
 import { decodeV2, encodeV2 } from './v2.js';
 
 export type Format = 'v2' | 'v1' | 'json';
-export type EncodedMacaroon = string | Uint8Array | MacaroonJSON;
+/** Also the V2 JSON object without `v`, as go-macaroon and pymacaroons write it. */
+export type EncodedMacaroon = string | Uint8Array | MacaroonJSON | Omit<MacaroonJSON, 'v'>;
 
 /** V1 starts with its first packet's length in lowercase hex. */
 const isHexDigit = (b: number | undefined): boolean => b !== undefined && ((b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66));

@@ -1,7 +1,10 @@
 /**
- * The V2 JSON format (go-macaroon, js-macaroon): `{"v":2, "l", "i"|"i64", "c":[{"i"|"i64",
- * "v"|"v64", "l"}], "s"|"s64"}`. Text fields hold UTF-8, `*64` fields base64 (either alphabet,
- * padded or not). Strict: only plain objects, no unknown fields, never both `x` and `x64`.
+ * The V2 JSON format (go-macaroon, js-macaroon, pymacaroons): `{"v":2, "l", "i"|"i64",
+ * "c":[{"i"|"i64", "v"|"v64", "l"}], "s"|"s64"}`. Text fields hold UTF-8, `*64` fields base64
+ * (either alphabet, padded or not). `v` is optional on input: go-macaroon (and so the Go bakery
+ * over HTTP) and pymacaroons never write it, js-macaroon and Tessera do; when present it must be
+ * 2. Strict: only plain objects, no unknown fields (V1 JSON's `identifier`… is refused here),
+ * never both `x` and `x64`.
  */
 import { malformed, limit } from '../errors.js';
 import { base64Decode, base64url, isUtf8, utf8, utf8Strict } from '../crypto/bytes.js';
@@ -92,7 +95,7 @@ function caveatFromJSON(raw: unknown): CaveatData {
 export function fromJSONObject(input: unknown, limits: Limits): MacaroonData {
   if (!isPlainObject(input)) throw malformed('macaroon JSON must be an object');
   onlyKeys(input, ['v', 'l', 'i', 'i64', 'c', 's', 's64'], 'macaroon JSON');
-  if (input.v !== 2) throw malformed('macaroon JSON must have "v": 2');
+  if (input.v !== undefined && input.v !== 2) throw malformed('macaroon JSON "v" must be 2 when present');
   const identifier = either(input, 'i', 'macaroon JSON');
   if (identifier === undefined) throw malformed('macaroon JSON has no identifier');
   const signature = either(input, 's', 'macaroon JSON');

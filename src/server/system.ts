@@ -16,7 +16,7 @@ import { RevocationSet } from '../issuer/revocation-set.js';
 import { AuditFeed } from '../issuer/listing.js';
 import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js';
 import { createVerifier } from '../issuer/verifier.js';
-import { createDischargeService, dischargeRoutes, issuerPresentations, type DischargeService, type PresentationVerifier } from '../discharge/index.js';
+import { bakeryRoutes, createDischargeService, dischargeRoutes, issuerPresentations, type DischargeService, type PresentationVerifier } from '../discharge/index.js';
 import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import { frontDoor } from './front-door.js';
@@ -128,6 +128,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     }),
   );
   app.route('/', dischargeRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
+  // The Go/Python bakery's discharge protocol, for their stock clients.
+  app.route('/', bakeryRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
   app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;

@@ -10,6 +10,13 @@
  *                          approval page (logged in as that user); the discharge declares
  *                          `declared user <approver>`. It is an approval of "log in as …".
  *
+ *   need-declared <keys> <condition>
+ *                          the Go/Python bakery's wrapper: <condition> as above, and the
+ *                          discharge declares each of the comma-separated <keys>: the
+ *                          approver's name for `approved-by` (approve) or `user` (login), an
+ *                          empty value (the bakery's "unknown") for any other key, so the
+ *                          holder cannot declare those keys itself.
+ *
  *   <who>   a user name, or `group:<name>` for any member of that group
  *   <name>  [a-z0-9][a-z0-9._-]{0,63}
  *   <what>  1..512 characters of text: no control, format (bidi, zero-width) or non-ASCII
@@ -19,13 +26,16 @@
  * anything else that does not fit is ERR_CAVEAT_MALFORMED.
  */
 import { TesseraError, invalidArgument, isTesseraError } from '../errors.js';
-import { unsafeTextProblem } from '../../caveats/common.js';
+import { TOKEN, unsafeTextProblem } from '../../caveats/common.js';
 
 /** User and group names. */
 export const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 /** Longest `<what>`, in characters. */
 export const MAX_WHAT_LENGTH = 512;
 const GROUP_PREFIX = 'group:';
+const NEED_DECLARED = 'need-declared';
+/** Most keys one need-declared condition may ask for. */
+const MAX_NEED_DECLARED = 16;
 /**
  * A requester may send its token's first-party caveats along (shown to the approver as its
  * claim): at most this many, each at most this long, plain text.
@@ -40,9 +50,13 @@ export const isClaimableCaveat = (text: unknown): text is string =>
 /** Who may decide: one named user, or any member of a group. */
 export type Principal = { readonly kind: 'user'; readonly name: string } | { readonly kind: 'group'; readonly name: string };
 
-export type DischargeCondition =
+export type DischargeCondition = (
   | { readonly kind: 'approve'; readonly who: string; readonly principal: Principal; readonly what: string }
-  | { readonly kind: 'login'; readonly who: string; readonly principal: Principal; readonly what: string };
+  | { readonly kind: 'login'; readonly who: string; readonly principal: Principal; readonly what: string }
+) & {
+  /** Keys a `need-declared` wrapper asks the discharge to declare, in order; absent otherwise. */
+  readonly needDeclared?: readonly string[];
+};
 
 /** A person deciding on the approval page, as the page's session knows them. */
 export interface Approver {
@@ -75,6 +89,22 @@ function whatProblem(what: string): string | undefined {
 /** Parse a ticket's condition. Throws ERR_CAVEAT_UNKNOWN or ERR_CAVEAT_MALFORMED. */
 export function parseDischargeCondition(text: string): DischargeCondition {
   if (typeof text !== 'string') throw malformedCondition('condition must be text');
+  if (text !== NEED_DECLARED && !text.startsWith(`${NEED_DECLARED} `)) return parsePlainCondition(text);
+  // `need-declared <keys> <condition>`, as the bakery's checkers.NeedDeclaredCaveat writes it.
+  const rest = text.slice(NEED_DECLARED.length + 1);
+  const gap = rest.indexOf(' ');
+  if (gap <= 0) throw malformedCondition('expected "need-declared <keys> <condition>"');
+  const keys = rest.slice(0, gap).split(',');
+  if (keys.length > MAX_NEED_DECLARED) throw malformedCondition(`need-declared asks for more than ${MAX_NEED_DECLARED} keys`);
+  if (keys.some((k) => !TOKEN.test(k)) || new Set(keys).size !== keys.length) {
+    throw malformedCondition('need-declared keys must be distinct names separated by commas');
+  }
+  const inner = rest.slice(gap + 1);
+  if (inner.startsWith(`${NEED_DECLARED} `)) throw malformedCondition('need-declared cannot be nested');
+  return Object.freeze({ ...parsePlainCondition(inner), needDeclared: Object.freeze(keys) });
+}
+
+function parsePlainCondition(text: string): DischargeCondition {
   const space = text.indexOf(' ');
   const verb = space < 0 ? text : text.slice(0, space);
   const rest = space < 0 ? '' : text.slice(space + 1);
@@ -98,7 +128,7 @@ export function parseDischargeCondition(text: string): DischargeCondition {
     default: {
       // The verb is echoed bounded and only when it is plain ASCII, never the rest of the text.
       const shown = /^[\x21-\x7e]{1,32}$/.test(verb) ? verb : undefined;
-      throw new TesseraError('ERR_CAVEAT_UNKNOWN', 'unknown third-party condition: this service understands "approve" and "login"', {
+      throw new TesseraError('ERR_CAVEAT_UNKNOWN', 'unknown third-party condition: this service understands "approve", "login" and "need-declared"', {
         reason: 'unknown condition',
         ...(shown !== undefined ? { verb: shown } : {}),
       });

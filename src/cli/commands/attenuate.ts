@@ -4,7 +4,7 @@
  * well-known URL; the service itself is not asked anything about the token.
  */
 import { defaultRegistry } from '../../../caveats/index.js';
-import { attenuateThirdParty, type FetchLike } from '../../client/index.js';
+import { addBakeryDischargeCaveat, attenuateThirdParty, encodeBakeryMacaroon, fetchDischargerInfo, type FetchLike } from '../../client/index.js';
 import { checkConditions } from '../../issuer/issuer.js';
 import { Macaroon } from '../../macaroon/macaroon.js';
 import { bool, str, strs, type Command } from '../command.js';
@@ -37,6 +37,9 @@ Options:
                         "time-before 2030-01-01T00:00:00Z", "uses 3" (repeatable)
   --third-party <url>   a discharge service, e.g. http://127.0.0.1:8470
   --condition <text>    what it must discharge: "approve <who> <what>" or "login <who>"
+  --bakery-v3           add the third-party caveat as the bakery's v3 does (a short caveat
+                        id, the ticket carried apart) and print the bakery's macaroon JSON
+                        {"m":…,"v":3,"cdata":…} for bakery clients and "tessera discharge"
   --unchecked           accept conditions the standard caveat set does not know
   -h, --help            show this help
 
@@ -48,6 +51,7 @@ Examples:
     caveat: { type: 'string', multiple: true },
     unchecked: { type: 'boolean' },
     'third-party': { type: 'string' },
+    'bakery-v3': { type: 'boolean' },
     condition: { type: 'string' },
   },
   positionals: { min: 0, max: 1 },
@@ -57,10 +61,16 @@ Examples:
     const condition = str(args, 'condition');
     if ((location === undefined) !== (condition === undefined)) throw new UsageError('--third-party and --condition go together');
     if (conditions.length === 0 && location === undefined) throw new UsageError('give at least one --caveat, or --third-party with --condition');
+    const v3 = bool(args, 'bakery-v3');
+    if (v3 && location === undefined) throw new UsageError('--bakery-v3 needs --third-party and --condition');
     let token = await readValue(args.positionals[0], io);
     if (conditions.length > 0) token = attenuateToken(token, conditions, { unchecked: bool(args, 'unchecked') });
-    if (location !== undefined && condition !== undefined) {
-      token = (await attenuateThirdParty(token, location, condition, deps.fetch !== undefined ? { fetch: deps.fetch } : {})).encode();
+    const fetchOption = deps.fetch !== undefined ? { fetch: deps.fetch } : {};
+    if (location !== undefined && condition !== undefined && v3) {
+      const info = await fetchDischargerInfo(location, fetchOption);
+      token = encodeBakeryMacaroon(addBakeryDischargeCaveat(token, { location: info.location, publicKey: info.publicKey, condition }));
+    } else if (location !== undefined && condition !== undefined) {
+      token = (await attenuateThirdParty(token, location, condition, fetchOption)).encode();
     }
     io.out(token);
     return 0;

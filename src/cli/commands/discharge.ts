@@ -70,6 +70,8 @@ narrowed offline to that discharge service and five minutes (useless anywhere el
 its first-party caveats and your --reason. The token is read from the argument, or from
 stdin when it is "-" or missing. Approval URLs and progress go to stderr; the header value
 (or, with --json, the bundle) to stdout.
+The token may also be the Go/Python bakery's macaroon JSON ({"m":…,"v":3,"cdata":…}): tickets
+its v3 caveats carry apart are sent with their caveat ids.
 
 Options:
   --open                 open each approval URL in the browser as well
