@@ -272,9 +272,11 @@ describe("the bakery's HTTP discharge protocol", () => {
     const { token64 } = (await (await waiting).json()) as { token64: string };
     const res = await pyPost({ ...fields, token64, 'token-kind': BAKERY_TOKEN_KIND });
     expect(res.status).toBe(401);
-    // The wait-token URL yields one token.
+    // Collecting is retry-safe (a client whose answer was lost asks again): the wait-token URL
+    // yields the same token again within the collection window, never a second one.
     const reused = await app.request(path(ir.Info.InteractionMethods['browser-window'].WaitTokenURL));
-    expect(reused.status).toBe(401);
+    expect(reused.status).toBe(200);
+    expect(((await reused.json()) as { token64: string }).token64).toBe(token64);
   });
 
   it('throttles requests and waits per client IP: 429 too many requests with Retry-After', async () => {
