@@ -10,7 +10,7 @@
  * may re-open it and mint the discharge at collection instead of storing one.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { and, asc, desc, eq, gt, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { dischargeRequests, type DischargeStatus, type JsonValue } from './schema.js';
 import type { TesseraDb } from './types.js';
@@ -103,6 +103,13 @@ export interface DischargeRepository {
   get(id: string): Promise<DischargeRequest | undefined>;
   /** A request by its poll secret, or undefined. */
   findByPollToken(pollToken: string): Promise<DischargeRequest | undefined>;
+  /**
+   * How many pending, unexpired requests are addressed to `who`, counted after taking a lock
+   * on `who` that is held until the transaction ends. Inside `store.transaction`, count, check
+   * and `create` are then one step for that addressee: concurrent requests wait rather than
+   * all passing a cap that only one of them should.
+   */
+  countPending(who: string, now?: Date): Promise<number>;
   /** Pending, unexpired requests, oldest first. */
   listPending(options?: ListPendingOptions, now?: Date): Promise<DischargeRequest[]>;
   /**
@@ -140,6 +147,9 @@ const caveatBytes = (id: Uint8Array | string): Uint8Array => {
   }
   return new TextEncoder().encode(checkText('caveatId', id, MAX_LONG_TEXT));
 };
+
+/** Advisory lock class (first key) for per-addressee locks; the second key is hashtext(who). */
+const PENDING_LOCK_CLASS = 0x7e55e4a;
 
 export function dischargeRepository(db: TesseraDb): DischargeRepository {
   const markExpired = async (where: SQL, now: Date): Promise<Row[]> =>
@@ -186,6 +196,17 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
           .from(dischargeRequests)
           .where(eq(dischargeRequests.pollTokenHash, hashSecret(checkText('pollToken', pollToken))));
         return row === undefined ? undefined : toRequest(row);
+      }),
+
+    countPending: (who, now = new Date()) =>
+      guard('count discharge requests', async () => {
+        checkText('who', who);
+        await db.execute(sql`select pg_advisory_xact_lock(${PENDING_LOCK_CLASS}, hashtext(${who}))`);
+        const [row] = await db
+          .select({ n: count() })
+          .from(dischargeRequests)
+          .where(and(eq(dischargeRequests.who, who), eq(dischargeRequests.status, 'pending'), gt(dischargeRequests.expiresAt, now)));
+        return row?.n ?? 0;
       }),
 
     listPending: (options = {}, now = new Date()) =>

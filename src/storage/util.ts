@@ -108,17 +108,22 @@ function safeCause(e: unknown): { readonly code?: string; readonly constraint?: 
   return { ...(code !== undefined ? { code } : {}), ...(constraint !== undefined ? { constraint } : {}), ...(table !== undefined ? { table } : {}) };
 }
 
+/** A database failure as a TesseraError (see module comment); TesseraErrors pass unchanged. */
+export function storageError(operation: string, e: unknown): TesseraError {
+  if (e instanceof TesseraError) return e;
+  const state = sqlState(e);
+  const cause = safeCause(e);
+  const options = cause === undefined ? {} : { cause };
+  if (state === '23505') return new TesseraError('ERR_CONFLICT', `${operation}: it already exists`, { sqlState: state }, options);
+  if (state === '23503') return new TesseraError('ERR_NOT_FOUND', `${operation}: a referenced row does not exist`, { sqlState: state }, options);
+  return new TesseraError('ERR_STORAGE', `${operation} failed`, state === undefined ? {} : { sqlState: state }, options);
+}
+
 /** Run a database operation, translating failures into TesseraErrors (see module comment). */
 export async function guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof TesseraError) throw e;
-    const state = sqlState(e);
-    const cause = safeCause(e);
-    const options = cause === undefined ? {} : { cause };
-    if (state === '23505') throw new TesseraError('ERR_CONFLICT', `${operation}: it already exists`, { sqlState: state }, options);
-    if (state === '23503') throw new TesseraError('ERR_NOT_FOUND', `${operation}: a referenced row does not exist`, { sqlState: state }, options);
-    throw new TesseraError('ERR_STORAGE', `${operation} failed`, state === undefined ? {} : { sqlState: state }, options);
+    throw storageError(operation, e);
   }
 }
