@@ -54,7 +54,7 @@ describe('tessera (offline)', { timeout: 120_000 }, () => {
     ]);
     const [badCaveat, noCaveat, badToken, emptyStdin, missingValue, extraArg, unknown, badTtl] = cases;
     expect(badCaveat!.code).toBe(1);
-    expect(badCaveat!.stderr).toMatch(/^error: caveat\[0\] is malformed: .+ \(ERR_BAD_REQUEST\)\n {2}caveat: time-before tomorrow\n$/);
+    expect(badCaveat!.stderr).toMatch(/^error: caveat\[0\] is malformed: .+ \(ERR_INVALID_ARGUMENT\)\n {2}caveat: time-before tomorrow\n$/);
     expect(badToken!.code).toBe(1);
     expect(badToken!.stderr).toMatch(/^error: .+ \(ERR_MALFORMED\)\n$/);
     for (const usage of [noCaveat, emptyStdin, missingValue, extraArg, unknown, badTtl]) {

@@ -2,7 +2,7 @@
  * The one hono error handler every Tessera HTTP surface uses (`app.onError(onError)`), and the
  * matching 404 handler (`app.notFound(notFound)`).
  *
- * A TesseraError answers with `ERROR_STATUS[code]` and its `toJSON()` body (messages and details
+ * A TesseraError answers with its status from `ERROR_STATUS` (./status.ts) and its `toJSON()` body (messages and details
  * are secret-free by convention). An HTTPException that carries its own response (as
  * `macaroonAuth` refusals do, with their WWW-Authenticate challenge) is answered with it; one
  * caused by a TesseraError answers as that error; other client-side ones become a TesseraError
@@ -12,8 +12,8 @@
  */
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { TesseraError, type ErrorCode } from '../errors.js';
+import { httpStatus } from './status.js';
 
 /** Code of the generic body sent for unexpected failures. */
 const INTERNAL_ERROR_CODE: ErrorCode = 'ERR_INTERNAL';
@@ -31,8 +31,8 @@ export function setErrorLogger(logger: ErrorLogger): ErrorLogger {
 }
 
 const fromHttpException = (e: HTTPException): TesseraError => {
-  const code: ErrorCode = e.status === 413 ? 'ERR_LIMIT' : e.status === 401 ? 'ERR_UNAUTHENTICATED' : e.status === 403 ? 'ERR_FORBIDDEN' : e.status === 404 ? 'ERR_NOT_FOUND' : 'ERR_BAD_REQUEST';
-  const message = code === 'ERR_LIMIT' ? 'request body is too large' : code === 'ERR_BAD_REQUEST' ? 'bad request' : code === 'ERR_NOT_FOUND' ? 'not found' : code === 'ERR_FORBIDDEN' ? 'forbidden' : 'authentication required';
+  const code: ErrorCode = e.status === 413 ? 'ERR_LIMIT' : e.status === 401 ? 'ERR_UNAUTHENTICATED' : e.status === 403 ? 'ERR_FORBIDDEN' : e.status === 404 ? 'ERR_NOT_FOUND' : 'ERR_INVALID_ARGUMENT';
+  const message = code === 'ERR_LIMIT' ? 'request body is too large' : code === 'ERR_INVALID_ARGUMENT' ? 'bad request' : code === 'ERR_NOT_FOUND' ? 'not found' : code === 'ERR_FORBIDDEN' ? 'forbidden' : 'authentication required';
   return new TesseraError(code, message);
 };
 
@@ -45,14 +45,14 @@ const framesOf = (e: unknown): string => {
 export function onError(err: unknown, c: Context): Response {
   if (err instanceof HTTPException && err.status < 500) {
     if (err.res !== undefined) return err.getResponse();
-    if (err.cause instanceof TesseraError) return c.json(err.cause.toJSON(), err.cause.status as ContentfulStatusCode);
+    if (err.cause instanceof TesseraError) return c.json(err.cause.toJSON(), httpStatus(err.cause));
   }
   const e = err instanceof HTTPException && err.status < 500 ? fromHttpException(err) : err;
   const route = `${c.req.method} ${c.req.routePath}`;
   if (e instanceof TesseraError) {
     // Server-side failures are worth a log line; their messages are secret-free by convention.
-    if (e.status >= 500) log(`tessera: ${route}: ${e.code}: ${e.message}`);
-    return c.json(e.toJSON(), e.status as ContentfulStatusCode);
+    if (httpStatus(e) >= 500) log(`tessera: ${route}: ${e.code}: ${e.message}`);
+    return c.json(e.toJSON(), httpStatus(e));
   }
   const name = err instanceof Error ? err.name : typeof err;
   const frames = framesOf(err);

@@ -7,7 +7,7 @@
  * token that fails closed everywhere. A `ttlSeconds` becomes a `time-before` caveat.
  */
 import { caveat as build, defaultRegistry, type CaveatRegistry } from '../../caveats/index.js';
-import { TesseraError, isTesseraError } from '../errors.js';
+import { TesseraError, invalidArgument, isTesseraError } from '../errors.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import type { Store, TokenRecord } from '../storage/index.js';
 import { isIdentifier, newIdentifier, parseIdentifier, type TokenPurpose } from './identifier.js';
@@ -99,10 +99,10 @@ export interface Revoked {
   readonly created: boolean;
 }
 
-const badRequest = (message: string, details: Record<string, unknown>): TesseraError => new TesseraError('ERR_BAD_REQUEST', message, details);
+const badRequest = (message: string, details: Record<string, unknown>): TesseraError => invalidArgument(message, details);
 
 /**
- * Check condition texts against a registry. Unknown or malformed conditions are ERR_BAD_REQUEST
+ * Check condition texts against a registry. Unknown or malformed conditions are ERR_INVALID_ARGUMENT
  * naming the field (`caveats[i]`) and the caveat; `details.caveatError` keeps the caveat code.
  */
 export function checkConditions(conditions: readonly string[], registry: CaveatRegistry = defaultRegistry, field = 'caveats'): readonly string[] {

@@ -23,6 +23,7 @@ import { buildCondition, defaultRegistry, ops as opsCaveat, type RequestContext 
 import { isTesseraError, limit } from '../errors.js';
 import { parseAuthorization } from '../hono/authorization.js';
 import { macaroonAuth, type ClientIpSource } from '../hono/index.js';
+import { httpStatus } from '../http/status.js';
 import { badRequest, booleanField, intField, objectField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
@@ -225,7 +226,7 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
       });
     } catch (e) {
       // The token's verdict, not a failure of this request: answered 200 with the reason.
-      if (!isTesseraError(e) || e.status >= 500) throw e;
+      if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
       return c.json({ allowed: false, ...e.toJSON() });
     }
   });

@@ -36,6 +36,7 @@ import { utf8 } from '../../crypto/bytes.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../../errors.js';
 import { dummyVerify, verifyPassword } from './passwords.js';
 import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
+import { httpStatus } from '../../http/status.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
 import { clientIpReader } from '../../hono/index.js';
@@ -119,7 +120,7 @@ async function formFields(c: Context): Promise<Readonly<Record<string, string | 
   try {
     body = await c.req.parseBody();
   } catch {
-    throw new TesseraError('ERR_BAD_REQUEST', 'The form could not be read.');
+    throw invalidArgument('The form could not be read.');
   }
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === 'string') fields[k] = v;
@@ -133,7 +134,6 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   ERR_NOT_FOUND: 'Not found',
   ERR_UNAUTHENTICATED: 'Sign in first',
   ERR_RATE_LIMITED: 'Too many attempts',
-  ERR_BAD_REQUEST: 'Bad request',
   ERR_INVALID_ARGUMENT: 'Bad request',
   ERR_LIMIT: 'Too large',
 };
@@ -143,7 +143,7 @@ function asTesseraError(err: unknown): TesseraError | undefined {
   if (err instanceof HTTPException) {
     // hono's csrf() is the only middleware here that throws a 403.
     if (err.status === 403) return new TesseraError('ERR_CSRF', 'This form came from another site, so it was refused.');
-    return new TesseraError(err.status < 500 ? 'ERR_BAD_REQUEST' : 'ERR_STORAGE', 'The request could not be handled.');
+    return new TesseraError(err.status < 500 ? 'ERR_INVALID_ARGUMENT' : 'ERR_STORAGE', 'The request could not be handled.');
   }
   return undefined;
 }
@@ -233,7 +233,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   app.onError((err, c) => {
     const e = asTesseraError(err);
     if (e === undefined) throw err; // not ours: the host app's error handler answers
-    const status = e.status as ContentfulStatusCode;
+    const status = httpStatus(e);
     // Server-side failures deserve a log line; TesseraError messages are secret-free by convention.
     if (status >= 500) console.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
     if (wantsJson(c)) return c.json(e.toJSON(), status);
@@ -329,7 +329,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     let decision: Decision = { approve: true };
     if (minutes !== '') {
       if (!/^[1-9][0-9]{0,5}$/.test(minutes)) {
-        throw new TesseraError('ERR_BAD_REQUEST', 'The validity must be a whole number of minutes, at least 1.', { field: 'validityMinutes' });
+        throw invalidArgument('The validity must be a whole number of minutes, at least 1.', { field: 'validityMinutes' });
       }
       decision = { approve: true, validitySeconds: Number(minutes) * 60 };
     }
@@ -338,7 +338,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     } catch (e) {
       // The service bounds the validity; say so in the page's unit, not in seconds.
       if (isTesseraError(e, 'ERR_INVALID_ARGUMENT') && e.details.field === 'validitySeconds') {
-        throw new TesseraError('ERR_BAD_REQUEST', 'That is longer than this service allows; choose fewer minutes.', { field: 'validityMinutes' });
+        throw invalidArgument('That is longer than this service allows; choose fewer minutes.', { field: 'validityMinutes' });
       }
       throw e;
     }
@@ -349,7 +349,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const { me, form } = await signedInPost(c);
     const id = requestId(c);
     const reason = (form.reason ?? '').trim();
-    if (reason === '') throw new TesseraError('ERR_BAD_REQUEST', 'Say why you deny the request.', { field: 'reason' });
+    if (reason === '') throw invalidArgument('Say why you deny the request.', { field: 'reason' });
     if (reason.length > MAX_REASON) throw new TesseraError('ERR_LIMIT', `The reason is too long (at most ${MAX_REASON} characters).`, { field: 'reason' });
     await service.decide(id, me.approver, { approve: false, reason });
     return c.redirect(paths.request(id), 303);
