@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '../src/errors.js';
-import { notFound, onError, setErrorLogger } from '../src/http/errors.js';
+import { errorHandler, notFound } from '../src/http/errors.js';
 import { Macaroon } from '../src/index.js';
 import { ADMIN_CAVEATS } from '../src/issuer/routes.js';
 import { newIdentifier } from '../src/issuer/identifier.js';
@@ -231,34 +231,31 @@ describe('keys', () => {
   });
 });
 
-describe('onError', () => {
-  it('answers TesseraErrors with their status and body, anything else with a generic 500', async () => {
+describe('errorHandler', () => {
+  it('answers TesseraErrors with their status and body, anything else with a generic 500 (logged as an error)', async () => {
     const lines: string[] = [];
-    const previous = setErrorLogger((l) => lines.push(l));
-    try {
-      const app = new Hono();
-      app.onError(onError);
-      app.notFound(notFound);
-      app.get('/tessera', () => {
-        throw new TesseraError('ERR_CONFLICT', 'already decided', { field: 'id' });
-      });
-      app.get('/bug', () => {
-        throw new Error('secret-value-in-message');
-      });
-      const t = await app.request('/tessera');
-      expect(t.status).toBe(409);
-      expect(await t.json()).toEqual({ error: { code: 'ERR_CONFLICT', message: 'already decided', details: { field: 'id' } } });
-      const b = await app.request('/bug');
-      expect(b.status).toBe(500);
-      const text = await b.text();
-      expect(JSON.parse(text)).toEqual({ error: { code: 'ERR_INTERNAL', message: 'internal server error' } });
-      expect(lines.join('\n')).toContain('GET /bug');
-      expect(lines.join('\n')).not.toContain('secret-value-in-message');
-      const missing = await app.request('/nowhere');
-      expect(missing.status).toBe(404);
-      expect((await missing.json()).error.code).toBe('ERR_NOT_FOUND');
-    } finally {
-      setErrorLogger(previous);
-    }
+    const other: string[] = [];
+    const app = new Hono();
+    app.onError(errorHandler({ error: (l) => lines.push(l), warn: (l) => other.push(l), info: (l) => other.push(l) }));
+    app.notFound(notFound);
+    app.get('/tessera', () => {
+      throw new TesseraError('ERR_CONFLICT', 'already decided', { field: 'id' });
+    });
+    app.get('/bug', () => {
+      throw new Error('secret-value-in-message');
+    });
+    const t = await app.request('/tessera');
+    expect(t.status).toBe(409);
+    expect(await t.json()).toEqual({ error: { code: 'ERR_CONFLICT', message: 'already decided', details: { field: 'id' } } });
+    const b = await app.request('/bug');
+    expect(b.status).toBe(500);
+    const text = await b.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: 'ERR_INTERNAL', message: 'internal server error' } });
+    expect(lines.join('\n')).toContain('GET /bug');
+    expect(lines.join('\n')).not.toContain('secret-value-in-message');
+    const missing = await app.request('/nowhere');
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error.code).toBe('ERR_NOT_FOUND');
+    expect(other).toEqual([]);
   });
 });

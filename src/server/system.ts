@@ -8,7 +8,7 @@ import type { CaveatRegistry } from '../../caveats/index.js';
 import { clientIpReader } from '../hono/index.js';
 import { TesseraError } from '../errors.js';
 import type { ClientIpSource } from '../hono/index.js';
-import { notFound, onError } from '../http/errors.js';
+import { errorHandler, notFound } from '../http/errors.js';
 import { Issuer, type MintedToken } from '../issuer/issuer.js';
 import { Keyring } from '../issuer/keyring.js';
 import { RevocationSet } from '../issuer/revocation-set.js';
@@ -18,6 +18,7 @@ import { createDischargeService, dischargeRoutes, type DischargeService } from '
 import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import type { Verifier } from '../verifier/index.js';
+import { toLogger, type LogOption } from '../log.js';
 
 export interface SystemOptions {
   readonly database: Database;
@@ -33,8 +34,12 @@ export interface SystemOptions {
   readonly caveats?: CaveatRegistry;
   /** Client IP source for `client-ip` caveats on admin tokens. */
   readonly clientIp?: ClientIpSource;
-  /** Where background failures (e.g. a failed resync) are reported; never given secrets. */
-  readonly log?: (line: string) => void;
+  /**
+   * The one logger every part of the system writes to (error handler, discharge routes,
+   * approval pages, background reloads and resyncs): a Logger, or one function for every line.
+   * Default: the console. Never given secrets.
+   */
+  readonly log?: LogOption;
 }
 
 export interface System {
@@ -62,7 +67,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   if (typeof options.publicUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(options.publicUrl)) {
     throw new TesseraError('ERR_CONFIG', 'publicUrl must be an http(s) URL', { field: 'publicUrl' });
   }
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = toLogger(options.log);
   const store = createStore(database, masterKey);
   // Loads (or creates, once) the discharger's sealed X25519 key: first, as it needs nothing to be cleaned up.
   const discharge = await createDischargeService({ store, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}) });
@@ -71,12 +76,12 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   let unlistenKeys: () => Promise<void> = async () => undefined;
   try {
     // Another process rotating or retiring a key is heard at once (the periodic refresh stays as a safety net).
-    const reloadKeys = (): void => void keyring.reload().catch(() => log('tessera: root key reload failed'));
+    const reloadKeys = (): void => void keyring.reload().catch(() => log.error('tessera: root key reload failed'));
     unlistenKeys = await database.listenKeyChanges(reloadKeys, { onReconnect: reloadKeys });
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
-      onError: (e) => log(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
+      onError: (e) => log.warn(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
   } catch (e) {
     await unlistenKeys();
@@ -90,7 +95,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const issuer = new Issuer({ store, keyring, revocations, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) });
 
   const app = new Hono();
-  app.onError(onError);
+  app.onError(errorHandler(log));
   app.notFound(notFound);
   app.route(
     '/',
@@ -102,8 +107,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
     }),
   );
-  app.route('/', dischargeRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
-  app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp), ...(clock !== undefined ? { clock } : {}) }));
+  app.route('/', dischargeRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
+  app.route('/approve', approvalPages({ service: discharge, store, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
   return Object.freeze({

@@ -37,6 +37,7 @@ import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '.
 import { dummyVerify, verifyPassword } from './passwords.js';
 import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
 import { httpStatus } from '../../http/status.js';
+import { toLogger, type LogOption } from '../../log.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
 import { clientIpReader } from '../../hono/index.js';
@@ -76,6 +77,8 @@ export interface ApprovalPagesOptions {
   readonly loginLimits?: { readonly perUser?: WindowLimit; readonly perIp?: WindowLimit };
   /** Password checks running at once (default 4); more are refused with 429. */
   readonly maxConcurrentLogins?: number;
+  /** Where server-side failures are logged (default: the console; `createSystem` passes its logger). */
+  readonly log?: LogOption;
 }
 
 const DEFAULT_PER_USER: WindowLimit = { max: 5, windowSeconds: 15 * 60 };
@@ -158,6 +161,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const { service, store } = options;
   if (service === undefined || store === undefined) throw invalidArgument('approvalPages needs a service and a store');
   const clock = options.clock ?? (() => new Date());
+  const log = toLogger(options.log);
   const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
   const secureCookies = options.secureCookies ?? options.publicUrl?.startsWith('https:') ?? false;
   const clientIp = options.clientIp ?? clientIpReader();
@@ -235,7 +239,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     if (e === undefined) throw err; // not ours: the host app's error handler answers
     const status = httpStatus(e);
     // Server-side failures deserve a log line; TesseraError messages are secret-free by convention.
-    if (status >= 500) console.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
+    if (status >= 500) log.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
     if (wantsJson(c)) return c.json(e.toJSON(), status);
     const message = status >= 500 ? 'Something went wrong on the server; try again later.' : e.message;
     return c.html(errorPage(TITLES[e.code] ?? 'Something went wrong', message, e.code), status);
