@@ -3,11 +3,10 @@
  *
  * Lifecycle: pending → approved | denied | expired; approved → collected (once). Transitions
  * are conditional updates, so two approvers racing, or two pollers collecting, cannot both win.
- * The poll secret is stored only as a SHA-256 hash: pass the secret, this module hashes it. The
- * encoded discharge is cleared when collected, so a stolen database copy holds no live
- * discharge that was already handed out. The caveat id (the ticket, sealed to the discharger's
- * key) is kept until the request is settled — collected, denied or expired — so a discharger
- * may re-open it and mint the discharge at collection instead of storing one.
+ * The poll secret is stored only as a SHA-256 hash: pass the secret, this module hashes it. No
+ * discharge is stored: the caveat id (the ticket, sealed to the discharger's key) is kept until
+ * the request is settled — collected, denied or expired — so the discharger re-opens it and
+ * mints the discharge at collection.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import { and, asc, count, desc, eq, gt, inArray, lte, ne, or, sql, type SQL } from 'drizzle-orm';
@@ -54,8 +53,6 @@ export interface DischargeRequest {
   readonly decisionReason: string | null;
   /** How long the discharge, once minted, stays valid. */
   readonly validitySeconds: number;
-  /** The encoded discharge: present once approved (if given), until collected. */
-  readonly discharge: string | null;
   readonly collectedAt: Date | null;
 }
 
@@ -78,8 +75,6 @@ export interface DecideInput {
   /** The approver's user name. */
   readonly decidedBy: string;
   readonly reason?: string | null;
-  /** The encoded discharge (when approving and minting right away). */
-  readonly discharge?: string | null;
   /** When approving: replace the request's `validitySeconds` (the approver's choice). */
   readonly validitySeconds?: number;
 }
@@ -119,9 +114,9 @@ export interface DischargeRepository {
   decide(id: string, decision: DecideInput, now?: Date): Promise<DischargeRequest>;
   /**
    * Poll by secret. An approved request becomes `collected` and is returned once with its
-   * discharge (cleared in the database); otherwise the request is returned as it stands
+   * caveat id (cleared in the database), to mint the discharge from; otherwise the request is returned as it stands
    * (pending, denied, expired — a pending one past its expiry is marked expired — or
-   * collected with no discharge). Undefined if the secret matches nothing.
+   * collected with no caveat id). Undefined if the secret matches nothing.
    */
   collect(pollToken: string, now?: Date): Promise<DischargeRequest | undefined>;
   /**
@@ -232,10 +227,6 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
         if (decision.status !== 'approved' && decision.status !== 'denied') {
           throw new TesseraError('ERR_INVALID_ARGUMENT', 'decision must be approved or denied', { field: 'status' });
         }
-        const discharge = checkOptionalText('discharge', decision.discharge, MAX_LONG_TEXT);
-        if (decision.status === 'denied' && discharge !== null) {
-          throw new TesseraError('ERR_INVALID_ARGUMENT', 'a denied request has no discharge', { field: 'discharge' });
-        }
         const [row] = await db
           .update(dischargeRequests)
           .set({
@@ -243,7 +234,6 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             decidedAt: now,
             decidedBy: checkText('decidedBy', decision.decidedBy),
             decisionReason: checkOptionalText('reason', decision.reason, MAX_LONG_TEXT),
-            discharge,
             ...(decision.status === 'denied' ? { caveatId: null } : {}),
             ...(decision.validitySeconds !== undefined
               ? { validitySeconds: checkInt('validitySeconds', decision.validitySeconds, 1) }
@@ -270,7 +260,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
           if (row.status === 'approved') {
             await tx
               .update(dischargeRequests)
-              .set({ status: 'collected', collectedAt: now, discharge: null, caveatId: null })
+              .set({ status: 'collected', collectedAt: now, caveatId: null })
               .where(eq(dischargeRequests.id, row.id));
             return toRequest({ ...row, status: 'collected', collectedAt: now });
           }

@@ -137,8 +137,6 @@ export const dischargeRequests = pgTable(
     decidedBy: text('decided_by'),
     decisionReason: text('decision_reason'),
     validitySeconds: integer('validity_seconds').notNull(),
-    /** The encoded discharge macaroon once approved; cleared when collected. */
-    discharge: text('discharge'),
     collectedAt: at('collected_at'),
   },
   (t) => [
