@@ -13,7 +13,7 @@ import { TesseraError, invalidArgument, limit as limitError } from '../errors.js
 
 /** Upper bound on identifiers, names and other short text (also keeps NOTIFY payloads small). */
 const MAX_TEXT = 1024;
-/** Upper bound on longer text (conditions, reasons, encoded discharges). */
+/** Upper bound on longer text (conditions, reasons, tickets). */
 export const MAX_LONG_TEXT = 64 * 1024;
 /** Upper bound on a serialised JSON column value. */
 const MAX_JSON = 16 * 1024;
@@ -81,7 +81,7 @@ export function checkJsonObject<T>(field: string, value: unknown): T {
 }
 
 /** The SQLSTATE of a driver error anywhere in `e`'s cause chain. */
-export function sqlState(e: unknown): string | undefined {
+function sqlState(e: unknown): string | undefined {
   for (let cur: unknown = e, depth = 0; cur !== null && typeof cur === 'object' && depth < 5; depth++) {
     const code = (cur as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;

@@ -12,7 +12,7 @@ import type { PendingView } from './types.js';
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
 export const BASE = '/approve';
-export const STYLESHEET_PATH = `${BASE}/style.css`;
+const STYLESHEET_PATH = `${BASE}/style.css`;
 
 export const paths = {
   home: `${BASE}/`,
