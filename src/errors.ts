@@ -2,72 +2,81 @@
  * Tessera's one error hierarchy.
  *
  * Every failure the library or its services report is a `TesseraError` with a stable,
- * machine-readable `code` (switch on it; messages may change) and the HTTP status that code maps
- * to. Messages name what was wrong but never contain a token, a key, a session id or any other
- * secret: they are safe to log and to return to a client.
+ * machine-readable `code` (switch on it; messages may change). Messages name what was wrong but
+ * never contain a token, a key, a session id or any other secret: they are safe to log and to
+ * return to a client.
  */
 
-/** Every error code, with the HTTP status an HTTP surface answers it with. */
-export const ERROR_STATUS = {
+/**
+ * Every error code. The HTTP status each is answered with lives with the HTTP layer
+ * (`ERROR_STATUS` in src/http/status.ts, exported by `tessera/hono`).
+ */
+export const ERROR_CODES = [
   /** A token or other encoded value is not well formed (truncated, trailing bytes, bad field…). */
-  ERR_MALFORMED: 400,
+  'ERR_MALFORMED',
   /** An input exceeds a configured bound (size, caveat count, discharge depth…). */
-  ERR_LIMIT: 400,
+  'ERR_LIMIT',
   /** The HMAC chain does not verify: the token was altered or signed with another key. */
-  ERR_SIGNATURE: 401,
+  'ERR_SIGNATURE',
   /** A third-party caveat has no discharge macaroon among those presented. */
-  ERR_DISCHARGE_MISSING: 401,
+  'ERR_DISCHARGE_MISSING',
   /** A discharge macaroon was presented but no caveat asked for it. */
-  ERR_DISCHARGE_UNUSED: 401,
+  'ERR_DISCHARGE_UNUSED',
   /** A discharge would be used twice, or discharges refer to each other in a cycle. */
-  ERR_DISCHARGE_CYCLE: 401,
+  'ERR_DISCHARGE_CYCLE',
   /** No root key is known for the token's identifier. */
-  ERR_KEY_UNKNOWN: 401,
+  'ERR_KEY_UNKNOWN',
   /** The token's root key has been retired. */
-  ERR_KEY_RETIRED: 401,
+  'ERR_KEY_RETIRED',
   /** The token (or one of its ancestors) has been revoked. */
-  ERR_REVOKED: 401,
+  'ERR_REVOKED',
   /** A caveat names a condition this verifier does not understand (fails closed). */
-  ERR_CAVEAT_UNKNOWN: 403,
+  'ERR_CAVEAT_UNKNOWN',
   /** A caveat's argument does not parse (fails closed). */
-  ERR_CAVEAT_MALFORMED: 403,
+  'ERR_CAVEAT_MALFORMED',
   /** A caveat was understood and is not satisfied by the request. */
-  ERR_CAVEAT_FAILED: 403,
+  'ERR_CAVEAT_FAILED',
   /** A usage-limited token or discharge has been used up. */
-  ERR_USAGE_EXCEEDED: 403,
+  'ERR_USAGE_EXCEEDED',
   /** No credentials were presented. */
-  ERR_UNAUTHENTICATED: 401,
+  'ERR_UNAUTHENTICATED',
   /** Credentials were presented but do not grant this action. */
-  ERR_FORBIDDEN: 403,
-  /** A request to an HTTP API is not acceptable (bad JSON, missing field…). */
-  ERR_BAD_REQUEST: 400,
-  /** The calling program passed an argument of the wrong type or shape. */
-  ERR_INVALID_ARGUMENT: 400,
+  'ERR_FORBIDDEN',
+  /**
+   * An argument or request field is missing, of the wrong type or shape, or out of range: the
+   * one code for a caller's mistake, whether the caller is a program or an HTTP client.
+   */
+  'ERR_INVALID_ARGUMENT',
   /** The thing asked for does not exist. */
-  ERR_NOT_FOUND: 404,
+  'ERR_NOT_FOUND',
   /** The request conflicts with the current state (already decided, already exists…). */
-  ERR_CONFLICT: 409,
+  'ERR_CONFLICT',
   /** A browser form was posted without a valid CSRF token or from another origin. */
-  ERR_CSRF: 403,
+  'ERR_CSRF',
   /** Too many attempts; try again later. */
-  ERR_RATE_LIMITED: 429,
+  'ERR_RATE_LIMITED',
   /** A person must still decide (approval pending). */
-  ERR_PENDING: 202,
+  'ERR_PENDING',
   /** A person denied the request, or it expired before anyone decided. */
-  ERR_DENIED: 403,
+  'ERR_DENIED',
   /** A third-party discharge service refused or could not be reached. */
-  ERR_THIRD_PARTY: 502,
+  'ERR_THIRD_PARTY',
   /** Decryption of data at rest failed (wrong master key or tampered data). */
-  ERR_CRYPTO: 500,
+  'ERR_CRYPTO',
   /** The service is misconfigured (missing master key, bad option…). */
-  ERR_CONFIG: 500,
+  'ERR_CONFIG',
   /** The database failed. */
-  ERR_STORAGE: 500,
+  'ERR_STORAGE',
   /** An unexpected failure (a bug); the details stay in the server's log. */
-  ERR_INTERNAL: 500,
-} as const;
+  'ERR_INTERNAL',
+] as const;
 
-export type ErrorCode = keyof typeof ERROR_STATUS;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** True when `value` is one of Tessera's error codes (e.g. read from a JSON error body). */
+export const isErrorCode = (value: unknown): value is ErrorCode => typeof value === 'string' && KNOWN_CODES.has(value);
 
 /** Structured, non-secret details an error may carry (e.g. which caveat failed and why). */
 export interface ErrorDetails {
@@ -90,11 +99,6 @@ export class TesseraError extends Error {
     super(message, options);
     this.code = code;
     this.details = Object.freeze({ ...details });
-  }
-
-  /** The HTTP status this error maps to. */
-  get status(): number {
-    return ERROR_STATUS[this.code];
   }
 
   /** A JSON body for HTTP answers: code, message and details, nothing else. */

@@ -11,5 +11,5 @@ export type { MacaroonJSON, MacaroonJSONCaveat } from './macaroon/json.js';
 export { DEFAULT_LIMITS } from './macaroon/limits.js';
 export type { Limits } from './macaroon/limits.js';
 export type { KeyInput } from './crypto/keys.js';
-export { TesseraError, isTesseraError, ERROR_STATUS } from './errors.js';
+export { TesseraError, isTesseraError } from './errors.js';
 export type { ErrorCode, ErrorDetails } from './errors.js';

@@ -55,7 +55,7 @@ describe('tessera (offline)', { timeout: 120_000 }, () => {
     ]);
     const [badCaveat, noCaveat, badToken, emptyStdin, missingValue, extraArg, unknown, badTtl] = cases;
     expect(badCaveat!.code).toBe(1);
-    expect(badCaveat!.stderr).toMatch(/^error: caveat\[0\] is malformed: .+ \(ERR_BAD_REQUEST\)\n {2}caveat: time-before tomorrow\n$/);
+    expect(badCaveat!.stderr).toMatch(/^error: caveat\[0\] is malformed: .+ \(ERR_INVALID_ARGUMENT\)\n {2}caveat: time-before tomorrow\n$/);
     expect(badToken!.code).toBe(1);
     expect(badToken!.stderr).toMatch(/^error: .+ \(ERR_MALFORMED\)\n$/);
     for (const usage of [noCaveat, emptyStdin, missingValue, extraArg, unknown, badTtl]) {
@@ -169,7 +169,7 @@ describe('tessera (against a server)', { timeout: 120_000 }, () => {
     expect(bearer.code, bearer.stderr).toBe(0);
     expect(bearer.stdout).toMatch(/^allowed\n {2}pass {2}ops read\n {2}pass {2}\[discharge\] time-before \S+\n {2}pass {2}\[discharge\] declared approved-by alice\n/);
     expect(malformed.code).toBe(1);
-    expect(malformed.stderr).toMatch(/^error: Authorization header must be .+ \(ERR_BAD_REQUEST\)\n {2}field: authorization\n$/);
+    expect(malformed.stderr).toMatch(/^error: Authorization header must be .+ \(ERR_INVALID_ARGUMENT\)\n {2}field: authorization\n$/);
     expect(hasStackTrace(malformed.stderr)).toBe(false);
 
     // As a user types it, from stdin too; the discharge's `uses 1` lets one check through.

@@ -186,10 +186,10 @@ describe('who asks, verified (createSystem on PGlite)', () => {
       [{ presentation: 'not a token!' }, 'ERR_MALFORMED', 'presentation'],
       [{ presentation: 'A'.repeat(40_000) }, 'ERR_LIMIT', 'presentation'],
       // A presentation that is not narrowed to this service and a few minutes would leak the token.
-      [{ presentation: token.encode() }, 'ERR_BAD_REQUEST', 'presentation'],
-      [{ presentation: token.addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() + 60_000))).encode() }, 'ERR_BAD_REQUEST', 'presentation'],
-      [{ presentation: token.addFirstPartyCaveat(caveat.aud(LOCATION)).addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() + 3_600_000))).encode() }, 'ERR_BAD_REQUEST', 'presentation'],
-      [{ presentation: token.addFirstPartyCaveat(caveat.aud(LOCATION)).addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() - 1000))).encode() }, 'ERR_BAD_REQUEST', 'presentation'],
+      [{ presentation: token.encode() }, 'ERR_INVALID_ARGUMENT', 'presentation'],
+      [{ presentation: token.addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() + 60_000))).encode() }, 'ERR_INVALID_ARGUMENT', 'presentation'],
+      [{ presentation: token.addFirstPartyCaveat(caveat.aud(LOCATION)).addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() + 3_600_000))).encode() }, 'ERR_INVALID_ARGUMENT', 'presentation'],
+      [{ presentation: token.addFirstPartyCaveat(caveat.aud(LOCATION)).addFirstPartyCaveat(caveat.timeBefore(new Date(now.getTime() - 1000))).encode() }, 'ERR_INVALID_ARGUMENT', 'presentation'],
     ];
     for (const [extra, code, field] of refused) {
       const res = await ask({ id, ...extra });

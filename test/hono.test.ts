@@ -151,7 +151,7 @@ describe('macaroonAuth: refusals', () => {
     it(`400 for a malformed Authorization header: ${name}`, async () => {
       const { app: a, state } = app();
       const res = await a.request('/docs/a', { headers: auth(value) });
-      const body = await refused(res, 400, 'ERR_BAD_REQUEST', state.ran);
+      const body = await refused(res, 400, 'ERR_INVALID_ARGUMENT', state.ran);
       expect(params(res)).toEqual({ realm: 'docs', error: 'invalid_request', error_description: body.error.message });
     });
   }

@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TesseraError } from '../src/errors.js';
-import { notFound, onError, setErrorLogger } from '../src/http/errors.js';
+import { errorHandler, notFound } from '../src/http/errors.js';
 import { Macaroon } from '../src/index.js';
 import { TTL_BOUNDS } from '../src/issuer/issuer.js';
 import { GRACE_BOUNDS } from '../src/issuer/keyring.js';
@@ -130,15 +130,15 @@ describe('POST /v1/tokens', () => {
 
   it('refuses bad bodies with 400 naming the field', async () => {
     const cases: [unknown, string, string][] = [
-      [{ caveats: ['ops read', 'time-before soon'] }, 'ERR_BAD_REQUEST', 'caveats[1]'],
-      [{ caveats: ['frobnicate 3'] }, 'ERR_BAD_REQUEST', 'caveats[0]'],
-      [{ caveats: 'ops read' }, 'ERR_BAD_REQUEST', 'caveats'],
-      [{ caveats: [7] }, 'ERR_BAD_REQUEST', 'caveats[0]'],
+      [{ caveats: ['ops read', 'time-before soon'] }, 'ERR_INVALID_ARGUMENT', 'caveats[1]'],
+      [{ caveats: ['frobnicate 3'] }, 'ERR_INVALID_ARGUMENT', 'caveats[0]'],
+      [{ caveats: 'ops read' }, 'ERR_INVALID_ARGUMENT', 'caveats'],
+      [{ caveats: [7] }, 'ERR_INVALID_ARGUMENT', 'caveats[0]'],
       [{ ttl: '1 hour' }, 'ERR_INVALID_ARGUMENT', 'ttl'],
       [{ ttl: -5 }, 'ERR_INVALID_ARGUMENT', 'ttl'],
       [{ label: 'x'.repeat(300) }, 'ERR_LIMIT', 'label'],
-      [{ lable: 'typo' }, 'ERR_BAD_REQUEST', 'lable'],
-      [['ops read'], 'ERR_BAD_REQUEST', 'body'],
+      [{ lable: 'typo' }, 'ERR_INVALID_ARGUMENT', 'lable'],
+      [['ops read'], 'ERR_INVALID_ARGUMENT', 'body'],
     ];
     for (const [body, code, field] of cases) {
       const r = await call('POST', '/v1/tokens', { token: admin, body });
@@ -148,8 +148,8 @@ describe('POST /v1/tokens', () => {
     }
     const caveat = await call('POST', '/v1/tokens', { token: admin, body: { caveats: ['time-before soon'] } });
     expect(caveat.json.error.details).toMatchObject({ caveat: 'time-before soon', caveatError: 'ERR_CAVEAT_MALFORMED' });
-    expect((await call('POST', '/v1/tokens', { token: admin, raw: '{"caveats": [' })).json.error.code).toBe('ERR_BAD_REQUEST');
-    expect((await call('POST', '/v1/tokens', { token: admin, raw: '{}', type: 'text/plain' })).json.error.code).toBe('ERR_BAD_REQUEST');
+    expect((await call('POST', '/v1/tokens', { token: admin, raw: '{"caveats": [' })).json.error.code).toBe('ERR_INVALID_ARGUMENT');
+    expect((await call('POST', '/v1/tokens', { token: admin, raw: '{}', type: 'text/plain' })).json.error.code).toBe('ERR_INVALID_ARGUMENT');
     const big = await call('POST', '/v1/tokens', { token: admin, body: { label: 'x'.repeat(70_000) } });
     expect(big.status).toBe(400);
     expect(big.json.error.code).toBe('ERR_LIMIT');
@@ -305,34 +305,31 @@ describe('GET / (the front door)', () => {
   });
 });
 
-describe('onError', () => {
-  it('answers TesseraErrors with their status and body, anything else with a generic 500', async () => {
+describe('errorHandler', () => {
+  it('answers TesseraErrors with their status and body, anything else with a generic 500 (logged as an error)', async () => {
     const lines: string[] = [];
-    const previous = setErrorLogger((l) => lines.push(l));
-    try {
-      const app = new Hono();
-      app.onError(onError);
-      app.notFound(notFound);
-      app.get('/tessera', () => {
-        throw new TesseraError('ERR_CONFLICT', 'already decided', { field: 'id' });
-      });
-      app.get('/bug', () => {
-        throw new Error('secret-value-in-message');
-      });
-      const t = await app.request('/tessera');
-      expect(t.status).toBe(409);
-      expect(await t.json()).toEqual({ error: { code: 'ERR_CONFLICT', message: 'already decided', details: { field: 'id' } } });
-      const b = await app.request('/bug');
-      expect(b.status).toBe(500);
-      const text = await b.text();
-      expect(JSON.parse(text)).toEqual({ error: { code: 'ERR_INTERNAL', message: 'internal server error' } });
-      expect(lines.join('\n')).toContain('GET /bug');
-      expect(lines.join('\n')).not.toContain('secret-value-in-message');
-      const missing = await app.request('/nowhere');
-      expect(missing.status).toBe(404);
-      expect((await missing.json()).error.code).toBe('ERR_NOT_FOUND');
-    } finally {
-      setErrorLogger(previous);
-    }
+    const other: string[] = [];
+    const app = new Hono();
+    app.onError(errorHandler({ error: (l) => lines.push(l), warn: (l) => other.push(l), info: (l) => other.push(l) }));
+    app.notFound(notFound);
+    app.get('/tessera', () => {
+      throw new TesseraError('ERR_CONFLICT', 'already decided', { field: 'id' });
+    });
+    app.get('/bug', () => {
+      throw new Error('secret-value-in-message');
+    });
+    const t = await app.request('/tessera');
+    expect(t.status).toBe(409);
+    expect(await t.json()).toEqual({ error: { code: 'ERR_CONFLICT', message: 'already decided', details: { field: 'id' } } });
+    const b = await app.request('/bug');
+    expect(b.status).toBe(500);
+    const text = await b.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: 'ERR_INTERNAL', message: 'internal server error' } });
+    expect(lines.join('\n')).toContain('GET /bug');
+    expect(lines.join('\n')).not.toContain('secret-value-in-message');
+    const missing = await app.request('/nowhere');
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).error.code).toBe('ERR_NOT_FOUND');
+    expect(other).toEqual([]);
   });
 });

@@ -76,7 +76,7 @@ describe('checkConditions', () => {
     } catch (e) {
       err = e;
     }
-    expect(isTesseraError(err, 'ERR_BAD_REQUEST')).toBe(true);
+    expect(isTesseraError(err, 'ERR_INVALID_ARGUMENT')).toBe(true);
     const e = err as { message: string; details: Record<string, unknown> };
     expect(e.details).toMatchObject({ field: 'caveats[1]', caveat: 'time-before tomorrow', caveatError: 'ERR_CAVEAT_MALFORMED' });
     expect(e.message).toContain('caveats[1] is malformed');
@@ -133,9 +133,9 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
 
   it('refuses bad mint input naming the field', async () => {
     const s = await system();
-    expect(await codeOf(s.issuer.mint({ caveats: ['ops read', 'uses zero'] }))).toBe('ERR_BAD_REQUEST');
-    expect(await codeOf(s.issuer.mint({ ttlSeconds: 0 }))).toBe('ERR_BAD_REQUEST');
-    expect(await codeOf(s.issuer.mint({ ttlSeconds: 1.5 }))).toBe('ERR_BAD_REQUEST');
+    expect(await codeOf(s.issuer.mint({ caveats: ['ops read', 'uses zero'] }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(s.issuer.mint({ ttlSeconds: 0 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(s.issuer.mint({ ttlSeconds: 1.5 }))).toBe('ERR_INVALID_ARGUMENT');
     expect(await codeOf(s.issuer.mint({ label: 'x'.repeat(257) }))).toBe('ERR_LIMIT');
     expect(await codeOf(s.issuer.mint({ caveats: Array.from({ length: 65 }, () => 'ops read') }))).toBe('ERR_LIMIT');
     expect(await s.store.tokens.list()).toHaveLength(0);
@@ -160,9 +160,9 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
     // Idempotent.
     expect((await s.issuer.revoke({ identifier: minted.identifier })).created).toBe(false);
     expect(await codeOf(s.issuer.revoke({ identifier: newIdentifier('rk_nope') }))).toBe('ERR_NOT_FOUND');
-    expect(await codeOf(s.issuer.revoke({ identifier: 'nope' }))).toBe('ERR_BAD_REQUEST');
-    expect(await codeOf(s.issuer.revoke({}))).toBe('ERR_BAD_REQUEST');
-    expect(await codeOf(s.issuer.revoke({ token: 'not a token' }))).toBe('ERR_BAD_REQUEST');
+    expect(await codeOf(s.issuer.revoke({ identifier: 'nope' }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(s.issuer.revoke({}))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await codeOf(s.issuer.revoke({ token: 'not a token' }))).toBe('ERR_INVALID_ARGUMENT');
     // Other tokens are untouched.
     const other = await s.issuer.mint({ caveats: ['ops read'] });
     await expect(s.verifier.verify(other.token, ctx)).resolves.toBeDefined();

@@ -13,7 +13,7 @@ import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDischargeCaveat } from '../src/client/index.js';
 import { hashPassword } from '../src/discharge/web/index.js';
-import { ERROR_STATUS } from '../src/errors.js';
+import { ERROR_STATUS } from '../src/http/status.js';
 import { Macaroon } from '../src/index.js';
 import { ENDPOINTS } from '../src/server/front-door.js';
 import { openApiDocument, type Schema } from '../src/server/openapi.js';

@@ -4,7 +4,10 @@
  * immutable values, one union of error codes.
  */
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { ERROR_STATUS, Macaroon, TesseraError, verifySignature, type Caveat, type ErrorCode, type VerifiedMacaroon } from '../src/index.js';
+import * as root from '../src/index.js';
+import { Macaroon, TesseraError, verifySignature, type Caveat, type ErrorCode, type VerifiedMacaroon } from '../src/index.js';
+import { ERROR_CODES, isErrorCode } from '../src/errors.js';
+import { ERROR_STATUS, httpStatus } from '../src/hono/index.js';
 import { caveat, type RequestContext } from '../caveats/index.js';
 import { Verifier, type Verified } from '../src/verifier/index.js';
 
@@ -22,13 +25,21 @@ describe('public types', () => {
     expect(Object.isFrozen(m) && Object.isFrozen(m.caveats)).toBe(true);
   });
 
-  it('errors carry one union of codes, each with a status', () => {
+  it('errors carry one union of codes; each has a status in the HTTP layer, not in the root export', () => {
     expectTypeOf<TesseraError['code']>().toEqualTypeOf<ErrorCode>();
     expectTypeOf<ErrorCode>().toEqualTypeOf<keyof typeof ERROR_STATUS>();
     expectTypeOf<'ERR_SIGNATURE'>().toMatchTypeOf<ErrorCode>();
     // @ts-expect-error not a code
     const bad: ErrorCode = 'ERR_NOPE';
     expect(bad in ERROR_STATUS).toBe(false);
+    expect(isErrorCode(bad)).toBe(false);
+    expect(Object.keys(ERROR_STATUS).sort()).toEqual([...ERROR_CODES].sort());
+    expect(httpStatus(new TesseraError('ERR_INVALID_ARGUMENT', 'x'))).toBe(400);
+    expect('ERROR_STATUS' in root).toBe(false);
+    // One code for a caller's mistake (there is no separate "bad request").
+    // @ts-expect-error not a code any more
+    const merged: ErrorCode = 'ERR_BAD_REQUEST';
+    expect(isErrorCode(merged)).toBe(false);
   });
 
   it('the verifier and the caveat builders have no any at the boundary', () => {

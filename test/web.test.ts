@@ -617,22 +617,25 @@ describe('headers', () => {
         throw new Error('a bug');
       },
     };
-    const host = new Hono().route('/approve', approvalPages({ service: failing, store }));
+    const lines: string[] = [];
+    const log = { error: (l: string) => lines.push(l), warn: (l: string) => lines.push(l), info: (l: string) => lines.push(l) };
+    const host = new Hono().route('/approve', approvalPages({ service: failing, store, log }));
     host.onError((_err, c) => c.text('host handler', 500));
     const alice = await signedIn('alice', { ...fx, app: host });
-    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const consoleError = vi.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       const res = await alice.get('/approve/');
       expect(res.status).toBe(500);
       const page = await res.text();
       expect(page).toContain('Something went wrong on the server');
       expect(page).not.toContain('list discharge requests failed');
-      expect(logged).toHaveBeenCalledWith(expect.stringContaining('ERR_STORAGE'));
+      expect(lines).toEqual([expect.stringContaining('ERR_STORAGE')]); // to the given logger, not the console
+      expect(consoleError).not.toHaveBeenCalled();
       const bug = await alice.get('/approve/history');
       expect(bug.status).toBe(500);
       expect(await bug.text()).toBe('host handler');
     } finally {
-      logged.mockRestore();
+      consoleError.mockRestore();
     }
   });
 
@@ -645,6 +648,50 @@ describe('headers', () => {
 });
 
 describe('in the whole system', () => {
+  it('one logger from createSystem reaches the error handler, the discharge routes, the approval pages and the resync', async () => {
+    const database2 = await openDatabase({ memory: true });
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    let resyncFailed: () => void = () => undefined;
+    const resync = new Promise<void>((resolve) => (resyncFailed = resolve));
+    const log = {
+      error: (l: string) => void errors.push(l),
+      warn: (l: string) => {
+        warnings.push(l);
+        if (l.includes('revocation resync failed')) resyncFailed();
+      },
+      info: () => undefined,
+    };
+    const consoleSpies = (['error', 'warn', 'info', 'log'] as const).map((m) => vi.spyOn(console, m).mockImplementation(() => undefined));
+    const system = await createSystem({ database: database2, masterKey: MasterKey.generate(), publicUrl: 'https://tessera.example', log, resyncMs: 50 });
+    try {
+      const admin = await system.mintAdminToken();
+      const ticket = encodeTicket({ caveatKey: new Uint8Array(randomBytes(32)), condition: 'approve alice deploy', thirdPartyPublicKey: system.discharge.publicKey });
+      await database2.close(); // from now on every database call fails
+      const status = await system.app.request(`/v1/tokens/${admin.identifier}`, { headers: { authorization: `Macaroon ${admin.token}` } });
+      expect(status.status).toBe(500);
+      const asked = await system.app.request('/v1/discharge', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: Buffer.from(ticket).toString('base64url') }),
+      });
+      expect(asked.status).toBe(500);
+      const page = await system.app.request('/approve/', { headers: { cookie: `tessera_session=${'A'.repeat(43)}` } });
+      expect(page.status).toBe(500);
+      await resync;
+      expect(errors).toEqual([
+        expect.stringMatching(/^tessera: GET \/v1\/tokens\/:id: ERR_STORAGE: /),
+        expect.stringMatching(/^tessera: POST \/v1\/discharge: ERR_STORAGE: /),
+        expect.stringMatching(/^tessera: approval pages: GET .*: ERR_STORAGE: /),
+      ]);
+      expect(warnings[0]).toBe('tessera: revocation resync failed: ERR_STORAGE');
+      for (const spy of consoleSpies) expect(spy).not.toHaveBeenCalled();
+    } finally {
+      for (const spy of consoleSpies) spy.mockRestore();
+      await system.close().catch(() => undefined);
+    }
+  });
+
   it('createSystem mounts the pages at /approve/, where the discharge service sends approvers', async () => {
     const database2 = await openDatabase({ memory: true });
     const system = await createSystem({ database: database2, masterKey: MasterKey.generate(), publicUrl: 'https://tessera.example', log: () => undefined });

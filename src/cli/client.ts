@@ -1,5 +1,5 @@
 /** The CLI's HTTP client for the Tessera server: JSON in, JSON out, errors as TesseraErrors. */
-import { ERROR_STATUS, TesseraError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import { TesseraError, isErrorCode, type ErrorDetails } from '../errors.js';
 
 export interface ApiOptions {
   readonly url: string;
@@ -10,8 +10,6 @@ export interface ApiOptions {
   /** Abandon the call (e.g. when the user stops a follow). */
   readonly signal?: AbortSignal;
 }
-
-const isCode = (code: unknown): code is ErrorCode => typeof code === 'string' && Object.hasOwn(ERROR_STATUS, code);
 
 /** Call the API; resolves with the JSON body of a 2xx answer, throws a TesseraError otherwise. */
 export async function api<T = Record<string, unknown>>(options: ApiOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
@@ -47,6 +45,6 @@ export async function api<T = Record<string, unknown>>(options: ApiOptions, meth
   const error = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } }).error;
   const message = typeof error?.message === 'string' ? error.message : `HTTP ${res.status}`;
   const details = typeof error?.details === 'object' && error.details !== null ? (error.details as ErrorDetails) : {};
-  if (isCode(error?.code)) throw new TesseraError(error.code, message, details);
+  if (isErrorCode(error?.code)) throw new TesseraError(error.code, message, details);
   throw new TesseraError('ERR_THIRD_PARTY', `the server failed: ${message} (HTTP ${res.status}); see its log`);
 }

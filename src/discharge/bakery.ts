@@ -31,7 +31,9 @@ import { TesseraError, isTesseraError, type ErrorCode } from '../errors.js';
 import { base64Decode } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { readForm } from '../http/body.js';
-import { onError } from '../http/errors.js';
+import { errorHandler } from '../http/errors.js';
+import { httpStatus } from '../http/status.js';
+import type { LogOption } from '../log.js';
 import { WindowLimiter, type WindowLimit } from '../http/rate-limit.js';
 import { clientIpReader, nodeClientIp, type ClientIpSource } from '../hono/node.js';
 import { TICKET_MAX_BYTES } from '../tickets/ticket.js';
@@ -74,7 +76,7 @@ const STATUS_OF: Partial<Record<ErrorCode, [BakeryCode, ContentfulStatusCode]>> 
 
 /** A TesseraError in the bakery's terms; the person's reason for a denial goes in the message. */
 function fromTessera(e: TesseraError): BakeryError {
-  const [code, status] = STATUS_OF[e.code] ?? (e.status < 500 ? (['bad request', 400] as const) : (['internal error', 500] as const));
+  const [code, status] = STATUS_OF[e.code] ?? (httpStatus(e) < 500 ? (['bad request', 400] as const) : (['internal error', 500] as const));
   const reason = typeof e.details.reason === 'string' && e.code === 'ERR_DENIED' ? `: ${e.details.reason}` : '';
   return new BakeryError(code, `${e.message}${reason}`, status);
 }
@@ -88,6 +90,8 @@ export interface BakeryRoutesOptions {
   readonly clientIp?: ClientIpSource;
   /** Clock for the window (tests). */
   readonly now?: () => number;
+  /** Where unexpected failures are logged (default: the console). */
+  readonly log?: LogOption;
 }
 
 const DEFAULT_REQUESTS_PER_IP: WindowLimit = { max: 120, windowSeconds: 60 };
@@ -123,6 +127,7 @@ export function bakeryRoutes(service: DischargeService, options: BakeryRoutesOpt
   const requests = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
   const waits = new WindowLimiter(options.waitsPerIp ?? DEFAULT_WAITS_PER_IP, options.now);
   const clientIp = clientIpReader(options.clientIp ?? nodeClientIp);
+  const onError = errorHandler(options.log);
   const app = new Hono();
 
   app.onError((err, c) => {

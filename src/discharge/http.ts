@@ -27,7 +27,8 @@ import { Hono, type Context } from 'hono';
 import { base64Decode } from '../crypto/bytes.js';
 import { badRequest, booleanField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { clientIpReader, nodeClientIp, type ClientIpSource } from '../hono/node.js';
-import { onError } from '../http/errors.js';
+import { errorHandler } from '../http/errors.js';
+import type { LogOption } from '../log.js';
 import { WindowLimiter, type WindowLimit } from '../http/rate-limit.js';
 import { TesseraError } from '../errors.js';
 import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from '../tickets/conditions.js';
@@ -70,6 +71,8 @@ export interface DischargeRoutesOptions {
   readonly clientIp?: ClientIpSource;
   /** Clock for the window (tests). */
   readonly now?: () => number;
+  /** Where server-side failures are logged (default: the console; `createSystem` passes its logger). */
+  readonly log?: LogOption;
 }
 
 const DEFAULT_REQUESTS_PER_IP: WindowLimit = { max: 120, windowSeconds: 60 };
@@ -93,6 +96,7 @@ export function dischargeRoutes(service: DischargeService, options: DischargeRou
   const requests = new WindowLimiter(options.requestsPerIp ?? DEFAULT_REQUESTS_PER_IP, options.now);
   const polls = new WindowLimiter(options.pollsPerIp ?? DEFAULT_POLLS_PER_IP, options.now);
   const clientIp = clientIpReader(options.clientIp ?? nodeClientIp);
+  const onError = errorHandler(options.log);
   const app = new Hono();
   // Per route, not `use('*')`: mounted at '/', a wildcard middleware would reach every route of
   // the host app.

@@ -498,47 +498,50 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       const now = clock();
       // Verified facts go to their own column; what could not be verified stays with the requester's words.
       const shown = await showOf(ask, caveatId, claimed, now);
-      const waitingForSame = await store.discharges.listPending({ who: [cond.who], limit: maxPending }, now);
-      if (waitingForSame.length >= maxPending) {
-        throw new TesseraError('ERR_RATE_LIMITED', 'too many requests are already waiting for this approver; try again later', { who: cond.who });
-      }
       const id = `dr_${base64url(randomBytes(16))}`;
       const secret = base64url(randomBytes(POLL_SECRET_BYTES));
       const expiresAt = new Date(now.getTime() + requestTtlSeconds * 1000);
-      await store.discharges.create(
-        {
-          id,
-          pollToken: secret,
-          // The sealed ticket: what is re-opened at collection (and cleared once settled).
-          caveatId: sealed,
-          condition: ticket.condition,
-          who: cond.who,
-          what: cond.what,
-          requester: {
-            ...requester,
-            [CLAIMED]: claimed,
-            ...(reason !== undefined ? { [REASON]: reason } : {}),
-            ...(shown.kind === 'unverified' || shown.kind === 'private' ? { [SHOWN]: shown } : {}),
-            [MINT]: { ...(separate ? { id: base64url(caveatId) } : {}), format },
+      // One transaction: the cap is counted under a lock on the addressee, so concurrent
+      // requests cannot all pass it, and the request exists only with its audit row.
+      await store.transaction(async (tx) => {
+        if ((await tx.discharges.countPending(cond.who, now)) >= maxPending) {
+          throw new TesseraError('ERR_RATE_LIMITED', 'too many requests are already waiting for this approver; try again later', { who: cond.who });
+        }
+        await tx.discharges.create(
+          {
+            id,
+            pollToken: secret,
+            // The sealed ticket: what is re-opened at collection (and cleared once settled).
+            caveatId: sealed,
+            condition: ticket.condition,
+            who: cond.who,
+            what: cond.what,
+            requester: {
+              ...requester,
+              [CLAIMED]: claimed,
+              ...(reason !== undefined ? { [REASON]: reason } : {}),
+              ...(shown.kind === 'unverified' || shown.kind === 'private' ? { [SHOWN]: shown } : {}),
+              [MINT]: { ...(separate ? { id: base64url(caveatId) } : {}), format },
+            },
+            expiresAt,
+            validitySeconds: defaultValiditySeconds,
+            verified: shown.kind === 'verified' ? shown.token : null,
           },
-          expiresAt,
-          validitySeconds: defaultValiditySeconds,
-          verified: shown.kind === 'verified' ? shown.token : null,
-        },
-        now,
-      );
-      await store.audit.append({
-        actor: AUDIT_REQUESTER,
-        action: 'discharge-request',
-        subject: id,
-        details: {
-          kind: cond.kind,
-          who: cond.who,
-          what: cond.what,
-          ticketVersion: ticket.version,
-          shown: shown.kind,
-          ...(shown.kind === 'verified' ? { token: shown.token.identifier } : {}),
-        },
+          now,
+        );
+        await tx.audit.append({
+          actor: AUDIT_REQUESTER,
+          action: 'discharge-request',
+          subject: id,
+          details: {
+            kind: cond.kind,
+            who: cond.who,
+            what: cond.what,
+            ticketVersion: ticket.version,
+            shown: shown.kind,
+            ...(shown.kind === 'verified' ? { token: shown.token.identifier } : {}),
+          },
+        });
       });
       return Object.freeze({ status: 'pending' as const, id, approvalUrl: approvalUrl(id), pollUrl: pollUrl(secret), expiresAt });
     },
@@ -644,22 +647,25 @@ export async function createDischargeService(options: DischargeServiceOptions): 
         throw new TesseraError('ERR_FORBIDDEN', `only ${cond.principal.kind === 'user' ? 'that user' : 'members of that group'} may decide this request`, { who: row.who });
       }
       const now = clock();
-      const decided = await store.discharges.decide(
-        id,
-        decision.approve
-          ? { status: 'approved', decidedBy: approver.name, validitySeconds: validitySeconds as number }
-          : { status: 'denied', decidedBy: approver.name, reason: reason as string },
-        now,
-      );
-      wake(id);
-      await store.audit.append({
-        actor: approver.name,
-        action: decision.approve ? 'approve' : 'deny',
-        subject: id,
-        details: decision.approve
-          ? { kind: cond.kind, who: row.who, what: row.what, validitySeconds: validitySeconds as number }
-          : { kind: cond.kind, who: row.who, what: row.what, reason: reason as string },
+      const decided = await store.transaction(async (tx) => {
+        const settled = await tx.discharges.decide(
+          id,
+          decision.approve
+            ? { status: 'approved', decidedBy: approver.name, validitySeconds: validitySeconds as number }
+            : { status: 'denied', decidedBy: approver.name, reason: reason as string },
+          now,
+        );
+        await tx.audit.append({
+          actor: approver.name,
+          action: decision.approve ? 'approve' : 'deny',
+          subject: id,
+          details: decision.approve
+            ? { kind: cond.kind, who: row.who, what: row.what, validitySeconds: validitySeconds as number }
+            : { kind: cond.kind, who: row.who, what: row.what, reason: reason as string },
+        });
+        return settled;
       });
+      wake(id); // after commit: a woken poll must find the decision
       return view(decided, now);
     },
 

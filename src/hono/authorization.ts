@@ -29,14 +29,14 @@ export interface Credential {
 
 /**
  * Parse an Authorization header value. Throws ERR_LIMIT for an oversized header or too many
- * discharges and ERR_BAD_REQUEST for anything not of the form above (another scheme, no or
+ * discharges and ERR_INVALID_ARGUMENT for anything not of the form above (another scheme, no or
  * extra spaces, an empty list item, a character outside base64). Never echoes the value.
  */
 export function parseAuthorization(header: string, bounds: HeaderBounds): Credential {
   if (header.length > bounds.maxHeaderLength) throw limit(`Authorization header is longer than ${bounds.maxHeaderLength} characters`);
   const match = CREDENTIAL.exec(header);
   if (match === null) {
-    throw new TesseraError('ERR_BAD_REQUEST', 'Authorization header must be "Macaroon <token>[,<discharge>...]"', { field: 'authorization' });
+    throw new TesseraError('ERR_INVALID_ARGUMENT', 'Authorization header must be "Macaroon <token>[,<discharge>...]"', { field: 'authorization' });
   }
   const list = match[1] as string;
   // Count before splitting, so a header of many tiny items costs no allocation per item.

@@ -11,7 +11,7 @@
  *   401  no token, or a token that is bad: malformed, forged, unknown key, revoked, missing
  *        discharge                                      (error="invalid_token"; none when absent)
  *   403  a caveat is not met                            (error="insufficient_scope")
- * Statuses come from ERROR_STATUS via `err.status`; the body is `err.toJSON()`. Errors the
+ * Statuses come from ERROR_STATUS (src/http/status.ts, re-exported here); the body is `err.toJSON()`. Errors the
  * verifier cannot answer for (a database down, a misconfigured key) are rethrown for the app's
  * error handler. Nothing in a response or message contains the token.
  *
@@ -22,14 +22,15 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { TesseraError, invalidArgument, isTesseraError } from '../errors.js';
 import { Verifier, type Verified } from '../verifier/index.js';
 import type { RequestContext } from '../../caveats/index.js';
 import { isIpAddress } from '../../caveats/client-ip.js';
 import { DEFAULT_HEADER_BOUNDS, challenge, parseAuthorization, type HeaderBounds } from './authorization.js';
+import { httpStatus } from '../http/status.js';
 
 export { challenge, parseAuthorization, quote } from './authorization.js';
+export { ERROR_STATUS, httpStatus } from '../http/status.js';
 export type { Credential, HeaderBounds } from './authorization.js';
 
 declare module 'hono' {
@@ -131,17 +132,18 @@ export function macaroonAuth(options: MacaroonAuthOptions): MiddlewareHandler {
 
   /** The response for a refused request, thrown as hono's HTTPException with the error as cause. */
   const refuse = (err: TesseraError, presented: boolean): HTTPException => {
-    const error = presented ? CHALLENGE_ERROR[err.status] : undefined;
+    const status = httpStatus(err);
+    const error = presented ? CHALLENGE_ERROR[status] : undefined;
     const headers: Record<string, string> = { 'content-type': 'application/json', 'cache-control': 'no-store' };
-    if (err.status === 401 || error !== undefined) {
+    if (status === 401 || error !== undefined) {
       headers['www-authenticate'] = challenge({ ...realmParam, ...(error !== undefined ? { error, description: err.message } : {}) });
     }
-    const res = new Response(JSON.stringify(err.toJSON()), { status: err.status, headers });
-    return new HTTPException(err.status as ContentfulStatusCode, { res, cause: err });
+    const res = new Response(JSON.stringify(err.toJSON()), { status, headers });
+    return new HTTPException(status, { res, cause: err });
   };
 
   /** A refusal for a TesseraError the client can act on; anything else goes to the app. */
-  const answer = (e: unknown, presented: boolean): unknown => (isTesseraError(e) && e.status < 500 ? refuse(e, presented) : e);
+  const answer = (e: unknown, presented: boolean): unknown => (isTesseraError(e) && httpStatus(e) < 500 ? refuse(e, presented) : e);
 
   /** The user's context merged over what the request says; the plain object case stays synchronous. */
   const merge = (base: RequestContext, extra: RequestContext | undefined): RequestContext => {

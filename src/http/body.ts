@@ -1,10 +1,10 @@
 /**
  * Strict reading of JSON request bodies: a bounded body, a plain object, only known fields,
- * each of the expected type and size. Every failure is ERR_BAD_REQUEST (ERR_LIMIT for sizes)
+ * each of the expected type and size. Every failure is ERR_INVALID_ARGUMENT (ERR_LIMIT for sizes)
  * naming the field, and never quotes the value (it may be a token).
  */
 import type { Context } from 'hono';
-import { TesseraError, limit } from '../errors.js';
+import { TesseraError, invalidArgument, limit } from '../errors.js';
 import { parseDuration, type DurationBounds } from '../util/duration.js';
 
 /** Default cap on a JSON request body, in bytes. */
@@ -12,8 +12,9 @@ const MAX_JSON_BODY = 64 * 1024;
 
 export type JsonObject = { readonly [key: string]: unknown };
 
+/** A request that is not acceptable: ERR_INVALID_ARGUMENT naming the field. */
 export const badRequest = (message: string, field?: string): TesseraError =>
-  new TesseraError('ERR_BAD_REQUEST', message, field === undefined ? {} : { field });
+  invalidArgument(message, field === undefined ? {} : { field });
 
 const isPlainObject = (v: unknown): v is JsonObject =>
   typeof v === 'object' && v !== null && !Array.isArray(v) && Object.getPrototypeOf(v) === Object.prototype;

@@ -7,7 +7,7 @@
  * token that fails closed everywhere. A `ttlSeconds` becomes a `time-before` caveat.
  */
 import { caveat as build, defaultRegistry, type CaveatRegistry } from '../../caveats/index.js';
-import { TesseraError, isTesseraError } from '../errors.js';
+import { TesseraError, invalidArgument, isTesseraError } from '../errors.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import type { Store, TokenRecord } from '../storage/index.js';
 import { isIdentifier, newIdentifier, parseIdentifier, type TokenPurpose } from './identifier.js';
@@ -102,10 +102,10 @@ export interface Revoked {
   readonly created: boolean;
 }
 
-const badRequest = (message: string, details: Record<string, unknown>): TesseraError => new TesseraError('ERR_BAD_REQUEST', message, details);
+const badRequest = (message: string, details: Record<string, unknown>): TesseraError => invalidArgument(message, details);
 
 /**
- * Check condition texts against a registry. Unknown or malformed conditions are ERR_BAD_REQUEST
+ * Check condition texts against a registry. Unknown or malformed conditions are ERR_INVALID_ARGUMENT
  * naming the field (`caveats[i]`) and the caveat; `details.caveatError` keeps the caveat code.
  */
 export function checkConditions(conditions: readonly string[], registry: CaveatRegistry = defaultRegistry, field = 'caveats'): readonly string[] {
@@ -175,13 +175,16 @@ export class Issuer {
     const identifier = newIdentifier(keyId, purpose);
     let token = Macaroon.mint({ rootKey: { raw: purposeKey(key, purpose) }, identifier, ...(this.#location !== undefined ? { location: this.#location } : {}) });
     for (const c of conditions) token = token.addFirstPartyCaveat(c);
-    // Record first: a token the issuer has no record of could not be listed or audited.
-    await this.#store.tokens.record({ identifier, rootKeyId: keyId, label, subject, expiresAt });
-    await this.#store.audit.append({
-      actor: input.actor ?? 'issuer',
-      action: 'mint',
-      subject: identifier,
-      details: { keyId, caveats: conditions, purpose, ...(label !== null ? { label } : {}), ...(input.replaces !== undefined ? { replaces: input.replaces } : {}) },
+    // Recorded and audited in one transaction, before the token is handed out: a token the
+    // issuer has no record of could not be listed, audited or revoked by subject.
+    await this.#store.transaction(async (tx) => {
+      await tx.tokens.record({ identifier, rootKeyId: keyId, label, subject, expiresAt });
+      await tx.audit.append({
+        actor: input.actor ?? 'issuer',
+        action: 'mint',
+        subject: identifier,
+        details: { keyId, caveats: conditions, purpose, ...(label !== null ? { label } : {}), ...(input.replaces !== undefined ? { replaces: input.replaces } : {}) },
+      });
     });
     return Object.freeze({ token: token.encode(), identifier, keyId, caveats: Object.freeze(conditions), label, expiresAt });
   }
@@ -215,43 +218,37 @@ export class Issuer {
 
   /**
    * Revoke a token (and so every attenuation of it: they share its identifier), and any token
-   * reissued to replace it. Resolves only once the revocation is committed, and this process
-   * refuses the token from then on.
+   * reissued to replace it. Each revocation commits with its audit row, all in one transaction
+   * (listeners are notified on commit). Resolves only once it is committed, and this process
+   * refuses the tokens from then on.
    */
   async revoke(input: RevokeInput): Promise<Revoked> {
     const identifier = identifierOf(input);
     const reason = optionalText(input.reason, 'reason');
-    const record: TokenRecord | undefined = await this.#store.tokens.get(identifier);
-    if (record === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no token with this identifier was minted here', { field: 'identifier' });
     const actor = input.actor ?? 'issuer';
-    const result = await this.#revokeOne(identifier, reason, actor, {});
-    // Follow replacement chains (breadth first, bounded).
-    let frontier = [identifier];
-    for (let depth = 0; depth < MAX_REPLACEMENT_DEPTH && frontier.length > 0; depth++) {
-      const next: string[] = [];
-      for (const id of frontier) {
-        for (const t of await this.#store.tokens.list({ subject: `${REPLACES}${id}`, limit: 1000 })) {
-          await this.#revokeOne(t.identifier, reason, actor, { replacing: id });
-          next.push(t.identifier);
+    const revoked: string[] = [];
+    const result = await this.#store.transaction(async (tx) => {
+      const record: TokenRecord | undefined = await tx.tokens.get(identifier);
+      if (record === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no token with this identifier was minted here', { field: 'identifier' });
+      const first = await revokeOne(tx, identifier, reason, actor, {});
+      revoked.push(identifier);
+      // Follow replacement chains (breadth first, bounded).
+      let frontier = [identifier];
+      for (let depth = 0; depth < MAX_REPLACEMENT_DEPTH && frontier.length > 0; depth++) {
+        const next: string[] = [];
+        for (const id of frontier) {
+          for (const t of await tx.tokens.list({ subject: `${REPLACES}${id}`, limit: 1000 })) {
+            await revokeOne(tx, t.identifier, reason, actor, { replacing: id });
+            next.push(t.identifier);
+          }
         }
+        revoked.push(...next);
+        frontier = next;
       }
-      frontier = next;
-    }
+      return first;
+    });
+    for (const id of revoked) this.#revocations.add(id);
     return Object.freeze({ identifier, revokedAt: result.revokedAt, created: result.created });
-  }
-
-  async #revokeOne(identifier: string, reason: string | null, actor: string, extra: { replacing?: string }): Promise<{ revokedAt: Date; created: boolean }> {
-    const result = await this.#store.revocations.revoke(identifier, reason);
-    this.#revocations.add(identifier);
-    if (result.created || extra.replacing === undefined) {
-      await this.#store.audit.append({
-        actor,
-        action: 'revoke',
-        subject: identifier,
-        details: { created: result.created, ...(reason !== null ? { reason } : {}), ...extra },
-      });
-    }
-    return result;
   }
 
   /** Rotate root keys (see Keyring.rotate). */
@@ -263,6 +260,20 @@ export class Issuer {
   listKeys(): Promise<readonly KeyView[]> {
     return this.#keyring.list();
   }
+}
+
+/** Revoke one identifier and audit it (a repeated revocation of a replacement is not audited again). */
+async function revokeOne(tx: Store, identifier: string, reason: string | null, actor: string, extra: { replacing?: string }): Promise<{ revokedAt: Date; created: boolean }> {
+  const result = await tx.revocations.revoke(identifier, reason);
+  if (result.created || extra.replacing === undefined) {
+    await tx.audit.append({
+      actor,
+      action: 'revoke',
+      subject: identifier,
+      details: { created: result.created, ...(reason !== null ? { reason } : {}), ...extra },
+    });
+  }
+  return result;
 }
 
 /** The identifier named by `{ token }` or `{ identifier }` (exactly one). */

@@ -180,52 +180,66 @@ export class Keyring {
   /** The key that signs new tokens (the raw root key), creating the first one if there is none. */
   async current(): Promise<{ readonly id: string; readonly key: Uint8Array }> {
     let key = await this.#store.keys.current(this.#clock());
-    if (key === undefined) {
-      key = await this.#store.keys.create();
-      await this.#store.audit.append({ actor: 'issuer', action: 'key-create', subject: key.id });
-    }
+    // No key yet: create it with its audit row, under the key lock (another process may be
+    // creating one right now: then use that one).
+    key ??= await this.#store.transaction(async (tx) => {
+      await tx.keys.lockChanges();
+      const existing = await tx.keys.current(this.#clock());
+      if (existing !== undefined) return existing;
+      const created = await tx.keys.create();
+      await tx.audit.append({ actor: 'issuer', action: 'key-create', subject: created.id });
+      return created;
+    });
     const entry = this.#entries.get(key.id);
     if (entry?.key === undefined) this.#entries.set(key.id, { info: strip(key), key: key.key });
     return { id: key.id, key: key.key };
   }
 
-  /** Create a new current key; older keys get `graceSeconds` to live, or are retired now. */
+  /**
+   * Create a new current key; older keys get `graceSeconds` to live, or are retired now. One
+   * transaction under the key lock: every older key, also one another process created a moment
+   * ago, gets its expiry, and a failure part way leaves the keys as they were.
+   */
   async rotate(options: RotateOptions = {}, actor = 'issuer'): Promise<RotateResult> {
     const grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
     if (!Number.isSafeInteger(grace) || grace < 0 || grace > MAX_GRACE_SECONDS) {
       throw new TesseraError('ERR_INVALID_ARGUMENT', `graceSeconds must be an integer from 0 to ${MAX_GRACE_SECONDS}`, { field: 'graceSeconds' });
     }
     const now = this.#clock();
-    const before = (await this.#store.keys.list()).filter((k) => !isRetired(k, now));
-    const created = await this.#store.keys.create();
-    this.#entries.set(created.id, { info: strip(created), key: created.key });
-    const previous: RootKeyInfo[] = [];
-    for (const old of before) {
-      const info = options.retireOld === true || grace === 0
-        ? await this.#store.keys.retire(old.id, now)
-        : await this.#store.keys.expire(old.id, new Date(now.getTime() + grace * 1000));
-      this.#update(info);
-      previous.push(info);
-    }
-    await this.#store.audit.append({
-      actor,
-      action: 'key-rotate',
-      subject: created.id,
-      details: { previous: previous.map((k) => k.id), graceSeconds: options.retireOld === true ? 0 : grace },
+    const { created, previous, retired } = await this.#store.transaction(async (tx) => {
+      await tx.keys.lockChanges();
+      const before = (await tx.keys.list()).filter((k) => !isRetired(k, now));
+      const created = await tx.keys.create();
+      const previous: RootKeyInfo[] = [];
+      for (const old of before) {
+        previous.push(
+          options.retireOld === true || grace === 0
+            ? await tx.keys.retire(old.id, now)
+            : await tx.keys.expire(old.id, new Date(now.getTime() + grace * 1000)),
+        );
+      }
+      await tx.audit.append({
+        actor,
+        action: 'key-rotate',
+        subject: created.id,
+        details: { previous: previous.map((k) => k.id), graceSeconds: options.retireOld === true ? 0 : grace },
+      });
+      return { created, previous, retired: await retireDue(tx, actor, now) };
     });
-    await this.retireExpired(actor);
+    this.#entries.set(created.id, { info: strip(created), key: created.key });
+    for (const info of [...previous, ...retired]) this.#update(info);
     return Object.freeze({ current: this.#view(created, created.id), previous: Object.freeze(previous.map((k) => this.#view(k, created.id))) });
   }
 
   /** Mark keys whose expiry has passed as retired (bookkeeping: they already fail to verify). */
   async retireExpired(actor = 'issuer'): Promise<readonly string[]> {
     const now = this.#clock();
-    const due = (await this.#store.keys.list()).filter((k) => k.retiredAt === null && k.expiresAt !== null && k.expiresAt <= now);
-    for (const k of due) {
-      this.#update(await this.#store.keys.retire(k.id, now));
-      await this.#store.audit.append({ actor, action: 'key-retire', subject: k.id, details: { reason: 'expired' } });
-    }
-    return Object.freeze(due.map((k) => k.id));
+    const retired = await this.#store.transaction(async (tx) => {
+      await tx.keys.lockChanges();
+      return retireDue(tx, actor, now);
+    });
+    for (const info of retired) this.#update(info);
+    return Object.freeze(retired.map((k) => k.id));
   }
 
   /** Every key's metadata and state, newest first. */
@@ -246,6 +260,17 @@ export class Keyring {
     const state = isRetired(info, this.#clock()) ? 'retired' : info.id === currentId ? 'current' : 'verifying';
     return Object.freeze({ ...strip(info), state });
   }
+}
+
+/** Retire (and audit) every key whose expiry has passed, inside the caller's transaction. */
+async function retireDue(tx: Store, actor: string, now: Date): Promise<RootKeyInfo[]> {
+  const due = (await tx.keys.list()).filter((k) => k.retiredAt === null && k.expiresAt !== null && k.expiresAt <= now);
+  const retired: RootKeyInfo[] = [];
+  for (const k of due) {
+    retired.push(await tx.keys.retire(k.id, now));
+    await tx.audit.append({ actor, action: 'key-retire', subject: k.id, details: { reason: 'expired' } });
+  }
+  return retired;
 }
 
 const isRetired = (info: RootKeyInfo, now: Date): boolean =>

@@ -36,7 +36,7 @@ export interface Page<T> {
   readonly nextCursor?: string;
 }
 
-const badCursor = (): TesseraError => new TesseraError('ERR_BAD_REQUEST', 'cursor is not one this server gave out', { field: 'cursor' });
+const badCursor = (): TesseraError => new TesseraError('ERR_INVALID_ARGUMENT', 'cursor is not one this server gave out', { field: 'cursor' });
 
 function encodeCursor(value: readonly (string | number)[]): string {
   return base64url(utf8(JSON.stringify(value)));
@@ -130,7 +130,7 @@ export async function listAudit(store: Store, query: AuditQuery): Promise<Page<A
   const limit = query.limit ?? 100;
   let beforeId: number | undefined;
   if (query.cursor !== undefined) {
-    if (query.after !== undefined) throw new TesseraError('ERR_BAD_REQUEST', 'give cursor or after, not both', { field: 'cursor' });
+    if (query.after !== undefined) throw new TesseraError('ERR_INVALID_ARGUMENT', 'give cursor or after, not both', { field: 'cursor' });
     const [id] = decodeCursor(query.cursor);
     if (typeof id !== 'number' || !Number.isSafeInteger(id) || id < 1) throw badCursor();
     beforeId = id;

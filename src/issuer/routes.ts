@@ -26,6 +26,7 @@ import { parseRfc3339 } from '../../caveats/rfc3339.js';
 import { isTesseraError, limit } from '../errors.js';
 import { parseAuthorization } from '../hono/authorization.js';
 import { macaroonAuth, type ClientIpSource } from '../hono/node.js';
+import { httpStatus } from '../http/status.js';
 import { badRequest, booleanField, durationField, objectField, readQuery, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import type { Store, TokenState } from '../storage/index.js';
@@ -313,7 +314,7 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
       });
     } catch (e) {
       // The token's verdict, not a failure of this request: answered 200 with the reason.
-      if (!isTesseraError(e) || e.status >= 500) throw e;
+      if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
       return c.json({ allowed: false, ...e.toJSON() });
     }
   });

@@ -50,7 +50,7 @@ export function canonicalJson(value: unknown, depth = 0): string {
   throw badArguments('arguments must be JSON values');
 }
 
-const badArguments = (message: string): TesseraError => new TesseraError('ERR_BAD_REQUEST', message, { field: 'arguments' });
+const badArguments = (message: string): TesseraError => new TesseraError('ERR_INVALID_ARGUMENT', message, { field: 'arguments' });
 
 /** The hash a challenge is bound to: tool name and canonical arguments. */
 export function callHash(tool: string, args: unknown): string {
@@ -164,13 +164,13 @@ export class Approvals {
     });
   }
 
-  /** The condition a person approves for this call; ERR_BAD_REQUEST when the arguments cannot be shown. */
+  /** The condition a person approves for this call; ERR_INVALID_ARGUMENT when the arguments cannot be shown. */
   condition(policy: ApprovalPolicy, tool: string, args: Readonly<Record<string, unknown>>): string {
     const what = policy.what?.(tool, args) ?? `call ${tool} ${canonicalJson(args)}`;
     try {
       return approveCondition(policy.who, what);
     } catch (e) {
-      throw new TesseraError('ERR_BAD_REQUEST', 'this call cannot be put before an approver (its arguments are too long or contain unprintable text)', { field: 'arguments', reason: (e as TesseraError).details?.reason ?? 'invalid' });
+      throw new TesseraError('ERR_INVALID_ARGUMENT', 'this call cannot be put before an approver (its arguments are too long or contain unprintable text)', { field: 'arguments', reason: (e as TesseraError).details?.reason ?? 'invalid' });
     }
   }
 

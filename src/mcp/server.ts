@@ -30,6 +30,7 @@ import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../errors.js';
+import { httpStatus } from '../http/status.js';
 import { clientIpReader, parseAuthorization, quote, type ClientIpSource, type HeaderBounds } from '../hono/index.js';
 import { readBounded } from '../http/body.js';
 import { onError } from '../http/errors.js';
@@ -63,7 +64,7 @@ export interface ToolPolicy {
   readonly operation?: string;
   /**
    * More request context from the call's arguments, e.g. `argumentResource('path')`. Throw a
-   * TesseraError (ERR_BAD_REQUEST) for arguments that do not map: the call is refused with
+   * TesseraError (ERR_INVALID_ARGUMENT) for arguments that do not map: the call is refused with
    * -32602 and never runs.
    */
   readonly context?: (args: ToolArguments) => RequestContext;
@@ -111,10 +112,10 @@ const CAVEAT_FIELDS: Readonly<Record<string, string>> = {
   tool: 'tool',
 };
 
-/** A string argument, or ERR_BAD_REQUEST naming it. */
+/** A string argument, or ERR_INVALID_ARGUMENT naming it. */
 export function stringArgument(args: ToolArguments, name: string): string {
   const v = args[name];
-  if (typeof v !== 'string' || v === '') throw new TesseraError('ERR_BAD_REQUEST', `argument ${name} must be a non-empty string`, { field: `arguments.${name}` });
+  if (typeof v !== 'string' || v === '') throw new TesseraError('ERR_INVALID_ARGUMENT', `argument ${name} must be a non-empty string`, { field: `arguments.${name}` });
   return v;
 }
 
@@ -130,7 +131,7 @@ export function resourceContext(uri: string): RequestContext {
   try {
     url = new URL(uri);
   } catch {
-    throw new TesseraError('ERR_BAD_REQUEST', 'uri is not an absolute URI', { field: 'uri' });
+    throw new TesseraError('ERR_INVALID_ARGUMENT', 'uri is not an absolute URI', { field: 'uri' });
   }
   const scheme = url.protocol.slice(0, -1);
   const resource = scheme === 'file' ? url.pathname : `/${scheme}${url.host === '' ? '' : `/${url.host}`}${url.pathname.startsWith('/') ? url.pathname : `/${url.pathname}`}`;
@@ -158,7 +159,7 @@ function tokenError(code: ErrorCode, message: string): TesseraError {
  * new token, which is what it needs.
  */
 function asTokenFailure(e: TesseraError): TesseraError | undefined {
-  if (e.status !== 403) return tokenError(e.code, e.message);
+  if (httpStatus(e) !== 403) return tokenError(e.code, e.message);
   if (/^time-(before|after) /.test(String(e.details.caveat))) return new TesseraError('ERR_UNAUTHENTICATED', e.message, e.details);
   return undefined;
 }
@@ -177,7 +178,7 @@ const errorData = (e: TesseraError): Record<string, unknown> => ({ code: e.code,
 /** The JSON-RPC code for a refusal with this Tessera error code. */
 function rpcCode(code: ErrorCode): number {
   switch (code) {
-    case 'ERR_BAD_REQUEST':
+    case 'ERR_INVALID_ARGUMENT':
     case 'ERR_LIMIT':
     case 'ERR_MALFORMED':
     case 'ERR_INVALID_ARGUMENT':
@@ -234,8 +235,8 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
 
   /** A whole-request refusal: 401 (or 403) with the Bearer challenge MCP clients read. */
   const refuse = (c: Context, e: TesseraError, presented: boolean): Response => {
-    const status = e.status === 403 ? 403 : e.status === 400 && !presented ? 400 : 401;
-    const error = !presented ? undefined : status === 403 ? 'insufficient_scope' : e.status === 400 && e.code !== 'ERR_MALFORMED' && e.code !== 'ERR_LIMIT' ? 'invalid_request' : 'invalid_token';
+    const status = httpStatus(e) === 403 ? 403 : httpStatus(e) === 400 && !presented ? 400 : 401;
+    const error = !presented ? undefined : status === 403 ? 'insufficient_scope' : httpStatus(e) === 400 && e.code !== 'ERR_MALFORMED' && e.code !== 'ERR_LIMIT' ? 'invalid_request' : 'invalid_token';
     const params = [`resource_metadata=${quote(metadataUrl(c))}`];
     if (error !== undefined) params.push(`error=${quote(error)}`, `error_description=${quote(e.message)}`);
     return new Response(JSON.stringify(reply(null, status === 403 ? MCP_ERRORS.forbidden : MCP_ERRORS.unauthenticated, e.message, errorData(e))), {
@@ -332,7 +333,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
         await verifier.verify(token, { discharges, context: { ...base, ...ctx } });
         return undefined;
       } catch (e) {
-        if (!isTesseraError(e) || e.status >= 500) throw e;
+        if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
         badToken ??= asTokenFailure(e);
         return reply(id, rpcCode(e.code), e.message, errorData(e));
       }
@@ -340,15 +341,15 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
 
     const callTool = async (id: Id, params: Message): Promise<Reply | undefined> => {
       const name = params.name;
-      if (typeof name !== 'string' || name === '' || name.length > 128) return reply(id, MCP_ERRORS.invalidParams, 'tools/call needs params.name, a tool name of 1 to 128 characters', { code: 'ERR_BAD_REQUEST', field: 'name' });
+      if (typeof name !== 'string' || name === '' || name.length > 128) return reply(id, MCP_ERRORS.invalidParams, 'tools/call needs params.name, a tool name of 1 to 128 characters', { code: 'ERR_INVALID_ARGUMENT', field: 'name' });
       const args = params.arguments ?? {};
-      if (!isObject(args)) return reply(id, MCP_ERRORS.invalidParams, 'tools/call params.arguments must be an object', { code: 'ERR_BAD_REQUEST', field: 'arguments' });
+      if (!isObject(args)) return reply(id, MCP_ERRORS.invalidParams, 'tools/call params.arguments must be an object', { code: 'ERR_INVALID_ARGUMENT', field: 'arguments' });
       const policy = tools.get(name);
       let ctx: RequestContext = { tool: name, operation: policy?.operation ?? 'call' };
       try {
         if (policy?.context !== undefined) ctx = { ...ctx, ...policy.context(args) };
       } catch (e) {
-        const err = isTesseraError(e) && e.status < 500 ? e : new TesseraError('ERR_BAD_REQUEST', `the arguments of ${shown(name)} do not map to a request`, { field: 'arguments' });
+        const err = isTesseraError(e) && httpStatus(e) < 500 ? e : new TesseraError('ERR_INVALID_ARGUMENT', `the arguments of ${shown(name)} do not map to a request`, { field: 'arguments' });
         return reply(id, MCP_ERRORS.invalidParams, err.message, errorData(err));
       }
       const approval = policy?.approvalPolicy;
@@ -368,13 +369,13 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
               refusal = undefined;
               break;
             } catch (e) {
-              if (!isTesseraError(e) || e.status >= 500) throw e;
+              if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
               refusal ??= e;
             }
           }
           if (refusal !== undefined) return reply(id, MCP_ERRORS.forbidden, `approval refused: ${refusal.message}`, errorData(refusal));
         } catch (e) {
-          if (!isTesseraError(e) || e.status >= 500) throw e;
+          if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
           return reply(id, rpcCode(e.code), e.message, errorData(e));
         }
       }
@@ -407,7 +408,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
       }
       const params = raw.params ?? {};
       if (!isObject(params)) {
-        replies.set(index, reply(id, MCP_ERRORS.invalidParams, 'params must be an object', { code: 'ERR_BAD_REQUEST', field: 'params' }));
+        replies.set(index, reply(id, MCP_ERRORS.invalidParams, 'params must be an object', { code: 'ERR_INVALID_ARGUMENT', field: 'params' }));
         continue;
       }
       let refused: Reply | undefined;
@@ -420,11 +421,11 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
         refused = await callTool(id, params);
       } else if (method === 'resources/read' || method === 'resources/subscribe' || method === 'resources/unsubscribe') {
         refused = typeof params.uri !== 'string'
-          ? reply(id, MCP_ERRORS.invalidParams, `${method} needs params.uri, a string`, { code: 'ERR_BAD_REQUEST', field: 'uri' })
+          ? reply(id, MCP_ERRORS.invalidParams, `${method} needs params.uri, a string`, { code: 'ERR_INVALID_ARGUMENT', field: 'uri' })
           : await judgeMapped(id, () => resourceOf(params.uri as string), judge);
       } else if (method === 'prompts/get') {
         refused = typeof params.name !== 'string'
-          ? reply(id, MCP_ERRORS.invalidParams, 'prompts/get needs params.name, a string', { code: 'ERR_BAD_REQUEST', field: 'name' })
+          ? reply(id, MCP_ERRORS.invalidParams, 'prompts/get needs params.name, a string', { code: 'ERR_INVALID_ARGUMENT', field: 'name' })
           : await judgeMapped(id, () => promptOf(params.name as string), judge);
       } else {
         refused = reply(id, MCP_ERRORS.methodNotFound, `method ${shown(method)} is not available through this server`);
@@ -523,7 +524,7 @@ async function judgeMapped(id: Id, map: () => RequestContext, judge: (id: Id, ct
   try {
     ctx = map();
   } catch (e) {
-    const err = isTesseraError(e) && e.status < 500 ? e : new TesseraError('ERR_BAD_REQUEST', 'the request does not map to a resource', {});
+    const err = isTesseraError(e) && httpStatus(e) < 500 ? e : new TesseraError('ERR_INVALID_ARGUMENT', 'the request does not map to a resource', {});
     return reply(id, MCP_ERRORS.invalidParams, err.message, errorData(err));
   }
   return judge(id, ctx);

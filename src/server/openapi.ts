@@ -9,7 +9,8 @@
  * that status), so a new error code is described without touching this file.
  */
 import { Hono } from 'hono';
-import { ERROR_STATUS, type ErrorCode } from '../errors.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+import { ERROR_STATUS } from '../http/status.js';
 import { ADMIN_OPS, MAX_TOKEN_TEXT } from '../issuer/routes.js';
 import { TOKEN_STATES } from '../issuer/listing.js';
 import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS } from '../issuer/issuer.js';
@@ -42,7 +43,6 @@ const object = (properties: { readonly [name: string]: Schema }, required: reado
 });
 
 /** The statuses errors are answered with, and the codes behind each. */
-const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
 const codesFor = (status: number): ErrorCode[] => ERROR_CODES.filter((code) => ERROR_STATUS[code] === status);
 const ERROR_STATUSES = [...new Set(Object.values(ERROR_STATUS))].filter((s) => s >= 400).sort((a, b) => a - b);
 

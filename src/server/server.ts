@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { TesseraError } from '../errors.js';
+import type { LogOption } from '../log.js';
 import { createStore, openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
 import { createSystem, type System } from './system.js';
 
@@ -35,7 +36,8 @@ export interface StartServerOptions {
   readonly publicUrl?: string;
   /** Revoked-set resync interval in ms (default 30 s). */
   readonly resyncMs?: number;
-  readonly log?: (line: string) => void;
+  /** The system's logger (SystemOptions.log); default the console. */
+  readonly log?: LogOption;
 }
 
 export interface RunningServer {
@@ -103,7 +105,6 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const port = checkPort(options.port ?? DEFAULT_PORT);
   const host = options.host ?? DEFAULT_HOST;
   const dataDir = resolve(options.dataDir ?? DEFAULT_DATA_DIR);
-  const log = options.log ?? ((line: string) => console.error(line));
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const masterKey = options.masterKey ?? (await resolveMasterKey({ env: process.env.TESSERA_MASTER_KEY, dataDir }));
   const database: Database = await openDatabase({ url: options.databaseUrl, dataDir });
@@ -130,7 +131,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   let adminToken: string | undefined;
   try {
     const firstStart = (await createStore(database, masterKey).keys.list()).length === 0;
-    system = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, log, ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
+    system = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, ...(options.log !== undefined ? { log: options.log } : {}), ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
     // Bookkeeping: keys whose grace period ended while no server ran are recorded as retired.
     await system.keyring.retireExpired('startup');
     if (firstStart) {

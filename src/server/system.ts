@@ -9,7 +9,7 @@ import type { CaveatRegistry } from '../../caveats/index.js';
 import { clientIpReader, nodeClientIp } from '../hono/node.js';
 import { TesseraError } from '../errors.js';
 import type { ClientIpSource } from '../hono/index.js';
-import { notFound, onError } from '../http/errors.js';
+import { errorHandler, notFound } from '../http/errors.js';
 import { Issuer, type MintedToken } from '../issuer/issuer.js';
 import { Keyring } from '../issuer/keyring.js';
 import { RevocationSet } from '../issuer/revocation-set.js';
@@ -22,6 +22,7 @@ import { createStore, type Database, type MasterKey, type Store } from '../stora
 import { frontDoor } from './front-door.js';
 import { openApiRoute } from './openapi.js';
 import type { Verifier } from '../verifier/index.js';
+import { toLogger, type LogOption } from '../log.js';
 
 export interface SystemOptions {
   readonly database: Database;
@@ -37,8 +38,12 @@ export interface SystemOptions {
   readonly caveats?: CaveatRegistry;
   /** Client IP source for `client-ip` caveats on admin tokens and rate limits (default: the TCP peer). */
   readonly clientIp?: ClientIpSource;
-  /** Where background failures (e.g. a failed resync) are reported; never given secrets. */
-  readonly log?: (line: string) => void;
+  /**
+   * The one logger every part of the system writes to (error handler, discharge routes,
+   * approval pages, background reloads and resyncs): a Logger, or one function for every line.
+   * Default: the console. Never given secrets.
+   */
+  readonly log?: LogOption;
 }
 
 export interface System {
@@ -66,7 +71,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   if (typeof options.publicUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(options.publicUrl)) {
     throw new TesseraError('ERR_CONFIG', 'publicUrl must be an http(s) URL', { field: 'publicUrl' });
   }
-  const log = options.log ?? ((line: string) => console.error(line));
+  const log = toLogger(options.log);
   const store = createStore(database, masterKey);
   // Presentations ("who asks") are verified against this system's keyring and revocations, made below.
   let presentations: PresentationVerifier | undefined;
@@ -86,12 +91,12 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   let unlistenKeys: () => Promise<void> = async () => undefined;
   try {
     // Another process rotating or retiring a key is heard at once (the periodic refresh stays as a safety net).
-    const reloadKeys = (): void => void keyring.reload().catch(() => log('tessera: root key reload failed'));
+    const reloadKeys = (): void => void keyring.reload().catch(() => log.error('tessera: root key reload failed'));
     unlistenKeys = await database.listenKeyChanges(reloadKeys, { onReconnect: reloadKeys });
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
-      onError: (e) => log(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
+      onError: (e) => log.warn(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
     auditFeed = await AuditFeed.start(database).catch(async (e: unknown) => {
       await revocations.close();
@@ -110,7 +115,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const issuer = new Issuer({ store, keyring, revocations, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) });
 
   const app = new Hono();
-  app.onError(onError);
+  app.onError(errorHandler(log));
   app.notFound(notFound);
   app.route('/', frontDoor({ publicUrl: options.publicUrl }));
   app.route('/', openApiRoute({ publicUrl: options.publicUrl }));
@@ -127,10 +132,10 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
     }),
   );
-  app.route('/', dischargeRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
+  app.route('/', dischargeRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
   // The Go/Python bakery's discharge protocol, for their stock clients.
-  app.route('/', bakeryRoutes(discharge, options.clientIp !== undefined ? { clientIp: options.clientIp } : {}));
-  app.route('/approve', approvalPages({ service: discharge, store, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
+  app.route('/', bakeryRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
+  app.route('/approve', approvalPages({ service: discharge, store, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
   return Object.freeze({

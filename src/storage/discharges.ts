@@ -4,16 +4,15 @@
  * Lifecycle: pending → approved | denied | expired; approved → collected (once) | withdrawn |
  * lapsed (not collected while valid). Transitions are conditional updates, so two approvers
  * racing, or two pollers collecting, cannot both win.
- * The poll secret is stored only as a SHA-256 hash: pass the secret, this module hashes it. The
- * encoded discharge is cleared when collected, so a stolen database copy holds no live
- * discharge that was already handed out. The caveat id (the ticket, sealed to the discharger's
- * key) is kept until the request is settled — collected, denied or expired — so a discharger
- * may re-open it and mint the discharge at collection instead of storing one. After collection
- * it is kept for RECOLLECT_WINDOW_MS more, so a client whose answer was lost can collect the same
- * discharge again (it is minted deterministically from the ticket and the decision).
+ * The poll secret is stored only as a SHA-256 hash: pass the secret, this module hashes it. No
+ * discharge is stored: the caveat id (the ticket, sealed to the discharger's key) is kept until
+ * the request is settled — collected, denied or expired — so the discharger re-opens it and
+ * mints the discharge at collection. After collection it is kept for RECOLLECT_WINDOW_MS more,
+ * so a client whose answer was lost can collect the same discharge again (it is minted
+ * deterministically from the ticket and the decision).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { and, asc, desc, eq, gt, inArray, isNotNull, lte, ne, not, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, lte, ne, not, or, sql, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { dischargeRequests, type DischargeStatus, type JsonValue } from './schema.js';
 import type { TesseraDb } from './types.js';
@@ -60,8 +59,6 @@ export interface DischargeRequest {
   readonly decisionReason: string | null;
   /** How long the discharge, once minted, stays valid. */
   readonly validitySeconds: number;
-  /** The encoded discharge: present once approved (if given), until collected. */
-  readonly discharge: string | null;
   readonly collectedAt: Date | null;
   /** Facts the discharge service verified about the requesting token, or null. */
   readonly verified: { readonly [key: string]: JsonValue } | null;
@@ -91,8 +88,6 @@ export interface DecideInput {
   /** The approver's user name. */
   readonly decidedBy: string;
   readonly reason?: string | null;
-  /** The encoded discharge (when approving and minting right away). */
-  readonly discharge?: string | null;
   /** When approving: replace the request's `validitySeconds` (the approver's choice). */
   readonly validitySeconds?: number;
 }
@@ -116,6 +111,13 @@ export interface DischargeRepository {
   get(id: string): Promise<DischargeRequest | undefined>;
   /** A request by its poll secret, or undefined. */
   findByPollToken(pollToken: string): Promise<DischargeRequest | undefined>;
+  /**
+   * How many pending, unexpired requests are addressed to `who`, counted after taking a lock
+   * on `who` that is held until the transaction ends. Inside `store.transaction`, count, check
+   * and `create` are then one step for that addressee: concurrent requests wait rather than
+   * all passing a cap that only one of them should.
+   */
+  countPending(who: string, now?: Date): Promise<number>;
   /** Pending, unexpired requests, oldest first. */
   listPending(options?: ListPendingOptions, now?: Date): Promise<DischargeRequest[]>;
   /**
@@ -172,6 +174,9 @@ const approvalLapsed = (now: Date): SQL =>
 const lapsedAt = (row: Row, now: Date): boolean =>
   row.decidedAt !== null && row.decidedAt.getTime() + row.validitySeconds * 1000 <= now.getTime();
 
+/** Advisory lock class (first key) for per-addressee locks; the second key is hashtext(who). */
+const PENDING_LOCK_CLASS = 0x7e55e4a;
+
 export function dischargeRepository(db: TesseraDb): DischargeRepository {
   const markExpired = async (where: SQL, now: Date): Promise<Row[]> =>
     db
@@ -220,6 +225,17 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
         return row === undefined ? undefined : toRequest(row);
       }),
 
+    countPending: (who, now = new Date()) =>
+      guard('count discharge requests', async () => {
+        checkText('who', who);
+        await db.execute(sql`select pg_advisory_xact_lock(${PENDING_LOCK_CLASS}, hashtext(${who}))`);
+        const [row] = await db
+          .select({ n: count() })
+          .from(dischargeRequests)
+          .where(and(eq(dischargeRequests.who, who), eq(dischargeRequests.status, 'pending'), gt(dischargeRequests.expiresAt, now)));
+        return row?.n ?? 0;
+      }),
+
     listPending: (options = {}, now = new Date()) =>
       guard('list discharge requests', async () => {
         const filters: SQL[] = [eq(dischargeRequests.status, 'pending'), gt(dischargeRequests.expiresAt, now)];
@@ -243,10 +259,6 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
         if (decision.status !== 'approved' && decision.status !== 'denied') {
           throw new TesseraError('ERR_INVALID_ARGUMENT', 'decision must be approved or denied', { field: 'status' });
         }
-        const discharge = checkOptionalText('discharge', decision.discharge, MAX_LONG_TEXT);
-        if (decision.status === 'denied' && discharge !== null) {
-          throw new TesseraError('ERR_INVALID_ARGUMENT', 'a denied request has no discharge', { field: 'discharge' });
-        }
         const [row] = await db
           .update(dischargeRequests)
           .set({
@@ -254,7 +266,6 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             decidedAt: now,
             decidedBy: checkText('decidedBy', decision.decidedBy),
             decisionReason: checkOptionalText('reason', decision.reason, MAX_LONG_TEXT),
-            discharge,
             ...(decision.status === 'denied' ? { caveatId: null } : {}),
             ...(decision.validitySeconds !== undefined
               ? { validitySeconds: checkInt('validitySeconds', decision.validitySeconds, 1) }
@@ -280,7 +291,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
           if (row === undefined) return undefined;
           const settled = (r: Row, collectedNow = false): CollectedRequest => ({ ...toRequest(r), collectedNow });
           if (row.status === 'approved' && lapsedAt(row, now)) {
-            const lapsed = { status: 'lapsed' as const, caveatId: null, discharge: null };
+            const lapsed = { status: 'lapsed' as const, caveatId: null };
             await tx.update(dischargeRequests).set(lapsed).where(eq(dischargeRequests.id, row.id));
             return settled({ ...row, ...lapsed });
           }
@@ -288,7 +299,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             // The ticket stays for the retry window: see RECOLLECT_WINDOW_MS.
             await tx
               .update(dischargeRequests)
-              .set({ status: 'collected', collectedAt: now, discharge: null })
+              .set({ status: 'collected', collectedAt: now })
               .where(eq(dischargeRequests.id, row.id));
             return settled({ ...row, status: 'collected', collectedAt: now }, true);
           }
@@ -312,7 +323,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
       guard('withdraw approval', async () => {
         const [row] = await db
           .update(dischargeRequests)
-          .set({ status: 'withdrawn', decidedBy: checkText('by', by), decidedAt: now, caveatId: null, discharge: null })
+          .set({ status: 'withdrawn', decidedBy: checkText('by', by), decidedAt: now, caveatId: null })
           .where(and(eq(dischargeRequests.id, checkText('id', id)), eq(dischargeRequests.status, 'approved'), not(approvalLapsed(now))))
           .returning();
         if (row !== undefined) return toRequest(row);
@@ -350,7 +361,7 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
         const expired = await markExpired(sql`true`, now);
         const lapsed = await db
           .update(dischargeRequests)
-          .set({ status: 'lapsed', caveatId: null, discharge: null })
+          .set({ status: 'lapsed', caveatId: null })
           .where(and(eq(dischargeRequests.status, 'approved'), approvalLapsed(now)))
           .returning({ id: dischargeRequests.id });
         await db

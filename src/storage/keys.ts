@@ -51,9 +51,17 @@ export interface KeyRepository {
    * ERR_NOT_FOUND if unknown.
    */
   expire(id: string, at: Date): Promise<RootKeyInfo>;
+  /**
+   * Inside `store.transaction`: wait for, then hold until the transaction ends, the lock that
+   * serialises key changes across processes, so a rotation sees (and expires) every key created
+   * before it, and two processes never both create the first key.
+   */
+  lockChanges(): Promise<void>;
 }
 
 const KEY_BYTES = 32;
+/** Advisory lock key serialising key changes (see `lockChanges`). */
+const KEY_LOCK_KEY = 0x7e55e4a_0003;
 const PURPOSE = 'root-key';
 
 type Row = typeof rootKeys.$inferSelect;
@@ -135,6 +143,11 @@ export function keyRepository(db: TesseraDb, masterKey: MasterKey): KeyRepositor
         if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such root key', { field: 'id' });
         await announce(db, id);
         return { ...row };
+      }),
+
+    lockChanges: () =>
+      guard('lock root keys', async () => {
+        await db.execute(sql.raw(`select pg_advisory_xact_lock(${KEY_LOCK_KEY})`));
       }),
   };
 }

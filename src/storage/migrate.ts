@@ -55,10 +55,12 @@ export async function migrate(db: TesseraDb, migrations: readonly Migration[] = 
   });
 }
 
+/** Ids are positive and strictly increasing; gaps are allowed (numbers reserved by work in progress). */
 function assertOrdered(migrations: readonly Migration[]): void {
   migrations.forEach((m, i) => {
-    if (m.id !== i + 1) {
-      throw new TesseraError('ERR_CONFIG', 'migrations must be numbered 1, 2, 3… in order', { migration: m.name });
+    const previous = i === 0 ? 0 : (migrations[i - 1]?.id ?? 0);
+    if (!Number.isSafeInteger(m.id) || m.id <= previous) {
+      throw new TesseraError('ERR_CONFIG', 'migrations must have strictly increasing positive ids', { migration: m.name });
     }
   });
 }

@@ -142,8 +142,6 @@ export const dischargeRequests = pgTable(
     decidedBy: text('decided_by'),
     decisionReason: text('decision_reason'),
     validitySeconds: integer('validity_seconds').notNull(),
-    /** The encoded discharge macaroon once approved; cleared when collected. */
-    discharge: text('discharge'),
     collectedAt: at('collected_at'),
     /** Facts verified from the requester's presentation (never the presentation itself), or null. */
     verified: jsonb('verified').$type<{ readonly [key: string]: JsonValue }>(),

@@ -13,7 +13,7 @@ import { TesseraError, invalidArgument, limit as limitError } from '../errors.js
 
 /** Upper bound on identifiers, names and other short text (also keeps NOTIFY payloads small). */
 const MAX_TEXT = 1024;
-/** Upper bound on longer text (conditions, reasons, encoded discharges). */
+/** Upper bound on longer text (conditions, reasons, tickets). */
 export const MAX_LONG_TEXT = 64 * 1024;
 /** Upper bound on a serialised JSON column value. */
 const MAX_JSON = 16 * 1024;
@@ -81,7 +81,7 @@ export function checkJsonObject<T>(field: string, value: unknown): T {
 }
 
 /** The SQLSTATE of a driver error anywhere in `e`'s cause chain. */
-export function sqlState(e: unknown): string | undefined {
+function sqlState(e: unknown): string | undefined {
   for (let cur: unknown = e, depth = 0; cur !== null && typeof cur === 'object' && depth < 5; depth++) {
     const code = (cur as { code?: unknown }).code;
     if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
@@ -108,17 +108,22 @@ function safeCause(e: unknown): { readonly code?: string; readonly constraint?: 
   return { ...(code !== undefined ? { code } : {}), ...(constraint !== undefined ? { constraint } : {}), ...(table !== undefined ? { table } : {}) };
 }
 
+/** A database failure as a TesseraError (see module comment); TesseraErrors pass unchanged. */
+export function storageError(operation: string, e: unknown): TesseraError {
+  if (e instanceof TesseraError) return e;
+  const state = sqlState(e);
+  const cause = safeCause(e);
+  const options = cause === undefined ? {} : { cause };
+  if (state === '23505') return new TesseraError('ERR_CONFLICT', `${operation}: it already exists`, { sqlState: state }, options);
+  if (state === '23503') return new TesseraError('ERR_NOT_FOUND', `${operation}: a referenced row does not exist`, { sqlState: state }, options);
+  return new TesseraError('ERR_STORAGE', `${operation} failed`, state === undefined ? {} : { sqlState: state }, options);
+}
+
 /** Run a database operation, translating failures into TesseraErrors (see module comment). */
 export async function guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof TesseraError) throw e;
-    const state = sqlState(e);
-    const cause = safeCause(e);
-    const options = cause === undefined ? {} : { cause };
-    if (state === '23505') throw new TesseraError('ERR_CONFLICT', `${operation}: it already exists`, { sqlState: state }, options);
-    if (state === '23503') throw new TesseraError('ERR_NOT_FOUND', `${operation}: a referenced row does not exist`, { sqlState: state }, options);
-    throw new TesseraError('ERR_STORAGE', `${operation} failed`, state === undefined ? {} : { sqlState: state }, options);
+    throw storageError(operation, e);
   }
 }

@@ -72,7 +72,7 @@ export type PresentationVerifier = (presentation: Macaroon, caveatId: Uint8Array
 /**
  * The presentation's own caveats must be its last two: `aud <service>` and a `time-before` in
  * the future and at most MAX_PRESENTATION_SECONDS ahead. Anything else is refused
- * (ERR_BAD_REQUEST, field `presentation`): a copy without them would be a long-lived or
+ * (ERR_INVALID_ARGUMENT, field `presentation`): a copy without them would be a long-lived or
  * full-power token handed to this service, and the client must learn that instead of leaking
  * it. Returns the audience it is addressed to (the caller compares it with its own location: a
  * copy for another service is merely unverified) and the token's own first-party conditions.
@@ -81,7 +81,7 @@ export function checkPresentation(presentation: Macaroon, now: Date): { readonly
   const first = presentation.caveats.filter((c) => !c.thirdParty).map((c) => c.text ?? '');
   const last = presentation.caveats.slice(-2);
   const refuse = (why: string): TesseraError =>
-    new TesseraError('ERR_BAD_REQUEST', `presentation ${why}: end it with "aud <discharge service>" and a time-before at most ${MAX_PRESENTATION_SECONDS} s ahead`, { field: 'presentation' });
+    new TesseraError('ERR_INVALID_ARGUMENT', `presentation ${why}: end it with "aud <discharge service>" and a time-before at most ${MAX_PRESENTATION_SECONDS} s ahead`, { field: 'presentation' });
   if (last.length !== 2 || last.some((c) => c.thirdParty)) throw refuse('lacks its two last caveats');
   const [audience, until] = last.map((c) => c.text ?? '') as [string, string];
   if (!audience.startsWith(`${aud.name} `)) throw refuse('is not limited to an audience');

@@ -37,6 +37,8 @@ import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '.
 import { dummyVerify, verifyPassword } from './passwords.js';
 import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
 import { pageSecurityHeaders, wantsJson } from '../../http/html.js';
+import { httpStatus } from '../../http/status.js';
+import { toLogger, type LogOption } from '../../log.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
 import { nodeClientIp } from '../../hono/node.js';
@@ -76,6 +78,8 @@ export interface ApprovalPagesOptions {
   readonly loginLimits?: { readonly perUser?: WindowLimit; readonly perIp?: WindowLimit };
   /** Password checks running at once (default 4); more are refused with 429. */
   readonly maxConcurrentLogins?: number;
+  /** Where server-side failures are logged (default: the console; `createSystem` passes its logger). */
+  readonly log?: LogOption;
 }
 
 const DEFAULT_PER_USER: WindowLimit = { max: 5, windowSeconds: 15 * 60 };
@@ -109,7 +113,7 @@ async function formFields(c: Context): Promise<Readonly<Record<string, string | 
   try {
     body = await c.req.parseBody();
   } catch {
-    throw new TesseraError('ERR_BAD_REQUEST', 'The form could not be read.');
+    throw invalidArgument('The form could not be read.');
   }
   const fields: Record<string, string> = {};
   for (const [k, v] of Object.entries(body)) if (typeof v === 'string') fields[k] = v;
@@ -123,7 +127,6 @@ const TITLES: Partial<Record<ErrorCode, string>> = {
   ERR_NOT_FOUND: 'Not found',
   ERR_UNAUTHENTICATED: 'Sign in first',
   ERR_RATE_LIMITED: 'Too many attempts',
-  ERR_BAD_REQUEST: 'Bad request',
   ERR_INVALID_ARGUMENT: 'Bad request',
   ERR_LIMIT: 'Too large',
 };
@@ -133,7 +136,7 @@ function asTesseraError(err: unknown): TesseraError | undefined {
   if (err instanceof HTTPException) {
     // hono's csrf() is the only middleware here that throws a 403.
     if (err.status === 403) return new TesseraError('ERR_CSRF', 'This form came from another site, so it was refused.');
-    return new TesseraError(err.status < 500 ? 'ERR_BAD_REQUEST' : 'ERR_STORAGE', 'The request could not be handled.');
+    return new TesseraError(err.status < 500 ? 'ERR_INVALID_ARGUMENT' : 'ERR_STORAGE', 'The request could not be handled.');
   }
   return undefined;
 }
@@ -143,6 +146,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const { service, store } = options;
   if (service === undefined || store === undefined) throw invalidArgument('approvalPages needs a service and a store');
   const clock = options.clock ?? (() => new Date());
+  const log = toLogger(options.log);
   const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
   const secureCookies = options.secureCookies ?? options.publicUrl?.startsWith('https:') ?? false;
   const clientIp = options.clientIp ?? nodeClientIp;
@@ -208,9 +212,9 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   app.onError((err, c) => {
     const e = asTesseraError(err);
     if (e === undefined) throw err; // not ours: the host app's error handler answers
-    const status = e.status as ContentfulStatusCode;
+    const status = httpStatus(e);
     // Server-side failures deserve a log line; TesseraError messages are secret-free by convention.
-    if (status >= 500) console.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
+    if (status >= 500) log.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
     if (wantsJson(c)) return c.json(e.toJSON(), status);
     const message = status >= 500 ? 'Something went wrong on the server; try again later.' : e.message;
     return c.html(errorPage(TITLES[e.code] ?? 'Something went wrong', message, e.code), status);
@@ -304,7 +308,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     let decision: Decision = { approve: true };
     if (minutes !== '') {
       if (!/^[1-9][0-9]{0,5}$/.test(minutes)) {
-        throw new TesseraError('ERR_BAD_REQUEST', 'The validity must be a whole number of minutes, at least 1.', { field: 'validityMinutes' });
+        throw invalidArgument('The validity must be a whole number of minutes, at least 1.', { field: 'validityMinutes' });
       }
       decision = { approve: true, validitySeconds: Number(minutes) * 60 };
     }
@@ -313,7 +317,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     } catch (e) {
       // The service bounds the validity; say so in the page's unit, not in seconds.
       if (isTesseraError(e, 'ERR_INVALID_ARGUMENT') && e.details.field === 'validitySeconds') {
-        throw new TesseraError('ERR_BAD_REQUEST', 'That is longer than this service allows; choose fewer minutes.', { field: 'validityMinutes' });
+        throw invalidArgument('That is longer than this service allows; choose fewer minutes.', { field: 'validityMinutes' });
       }
       throw e;
     }
@@ -324,7 +328,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const { me, form } = await signedInPost(c);
     const id = requestId(c);
     const reason = (form.reason ?? '').trim();
-    if (reason === '') throw new TesseraError('ERR_BAD_REQUEST', 'Say why you deny the request.', { field: 'reason' });
+    if (reason === '') throw invalidArgument('Say why you deny the request.', { field: 'reason' });
     if (reason.length > MAX_REASON) throw new TesseraError('ERR_LIMIT', `The reason is too long (at most ${MAX_REASON} characters).`, { field: 'reason' });
     await service.decide(id, me.approver, { approve: false, reason });
     return c.redirect(paths.request(id), 303);

@@ -22,7 +22,7 @@ import type { Approver } from './types.js';
 export const SESSION_COOKIE = 'tessera_session';
 /** The pre-session CSRF cookie of the login form (double-submit, see pages.ts). */
 export const LOGIN_CSRF_COOKIE = 'tessera_login_csrf';
-export const COOKIE_PATH = '/approve';
+const COOKIE_PATH = '/approve';
 
 /** 32 random bytes as unpadded base64url (43 characters). */
 export const newSecret = (): string => base64url(randomBytes(32));
@@ -34,7 +34,7 @@ export const looksLikeSecret = (value: string | undefined): value is string => v
 const CSRF_LABEL = utf8('tessera approval-page csrf v1');
 
 /** The CSRF token bound to a session id. */
-export const csrfTokenFor = (sessionId: string): string => base64url(hmac(sha256, utf8(sessionId), CSRF_LABEL));
+const csrfTokenFor = (sessionId: string): string => base64url(hmac(sha256, utf8(sessionId), CSRF_LABEL));
 
 export interface SessionOptions {
   /** Seconds without a request after which a session ends (default 30 minutes). */
