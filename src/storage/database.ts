@@ -8,14 +8,14 @@
  * listening connection and reconnects it; `onReconnect` then fires so the caller can resync
  * (notifications sent while disconnected are lost). PGlite's LISTEN works within the process.
  */
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { TesseraError } from '../errors.js';
+import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
 import { KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
@@ -154,44 +154,5 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     await pg?.close().catch(() => undefined);
     await releaseLock();
     throw storageError('cannot open the embedded database', e);
-  }
-}
-
-/**
- * PGlite is single-process: two processes on one data directory would corrupt it. A lock file
- * holding our pid guards it; a lock left by a process that no longer exists is taken over.
- */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  const path = join(dataDir, 'pglite.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return async () => {
-        await unlink(path).catch(() => undefined);
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-    if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
-      throw new TesseraError(
-        'ERR_CONFIG',
-        `the embedded database is in use by process ${pid}; stop it, or use PostgreSQL (DATABASE_URL) to share a database`,
-        { field: 'dataDir' },
-      );
-    }
-    await unlink(path).catch(() => undefined); // stale: its process is gone
-  }
-  throw new TesseraError('ERR_CONFIG', 'cannot lock the embedded database directory', { field: 'dataDir' });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
