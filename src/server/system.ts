@@ -76,6 +76,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+      ...(clock !== undefined ? { clock } : {}),
       onError: (e) => log(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
   } catch (e) {

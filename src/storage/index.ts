@@ -26,7 +26,7 @@ export type { Store } from './store.js';
 export type { TesseraDb } from './types.js';
 export type { CreateRootKeyInput, KeyRepository, RootKey, RootKeyInfo } from './keys.js';
 export type { ListTokensOptions, RecordTokenInput, TokenRecord, TokenRepository } from './tokens.js';
-export type { Revocation, RevocationRepository, RevokeResult } from './revocations.js';
+export type { LiveRevocation, Revocation, RevocationRepository, RevokeResult } from './revocations.js';
 export type { UsageCounter, UsageRepository } from './usage.js';
 export type { AppendAuditInput, AuditAction, AuditDetails, AuditEntry, AuditRepository, ListAuditOptions } from './audit.js';
 export type {
