@@ -57,6 +57,12 @@ export interface Database {
   listenRevocations(onRevoked: (identifier: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Subscribe to root key changes (created, expired, retired); `onChange` receives the key id. */
   listenKeyChanges(onChange: (keyId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /**
+   * Run `fn` holding a PostgreSQL session advisory lock `key`, shared by every process on the
+   * database (PGlite, which one process holds: an in-process lock). For work that spans several
+   * transactions and must happen once across instances, e.g. minting the first admin token.
+   */
+  withLock<T>(key: number, fn: () => Promise<T>): Promise<T>;
   /** Close connections (and release the embedded database's lock). */
   close(): Promise<void>;
 }
@@ -114,6 +120,20 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     appliedMigrations,
     listenRevocations: (onRevoked, listenOptions) => listen(REVOCATION_CHANNEL, onRevoked, listenOptions),
     listenKeyChanges: (onChange, listenOptions) => listen(KEY_CHANNEL, onChange, listenOptions),
+    async withLock(key, fn) {
+      // A session lock lives on one connection: reserve it for the duration.
+      const reserved = await client.reserve();
+      try {
+        await reserved`select pg_advisory_lock(${key})`;
+        try {
+          return await fn();
+        } finally {
+          await reserved`select pg_advisory_unlock(${key})`.catch(() => undefined);
+        }
+      } finally {
+        reserved.release();
+      }
+    },
     async close() {
       await client.end({ timeout: 5 });
     },
@@ -134,6 +154,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     await pg.waitReady;
     const client = pg;
     const db: TesseraDb = drizzlePglite({ client, schema });
+    const locks = new Map<number, Promise<unknown>>();
     const appliedMigrations = await migrate(db);
     return {
       kind: 'pglite',
@@ -142,6 +163,11 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       // In-process only; PGlite never disconnects, so onReconnect is never called.
       listenRevocations: async (onRevoked) => client.listen(REVOCATION_CHANNEL, safely(onRevoked)),
       listenKeyChanges: async (onChange) => client.listen(KEY_CHANNEL, safely(onChange)),
+      withLock<T>(key: number, fn: () => Promise<T>): Promise<T> {
+        const run = (locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+        locks.set(key, run);
+        return run;
+      },
       async close() {
         try {
           await client.close();
