@@ -140,6 +140,11 @@ export interface DischargeService {
   get(id: string, approver: Approver): Promise<PendingView | undefined>;
   /** ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if already decided or expired. */
   decide(id: string, approver: Approver, decision: Decision): Promise<PendingView>;
+  /**
+   * A request was decided, possibly by another instance (heard through LISTEN/NOTIFY): wake the
+   * polls waiting for it so they read the decision now rather than at their next re-read.
+   */
+  decided(id: string): void;
   /** Wake every waiting poll (they answer `pending`) and refuse to wait again. */
   close(): void;
 }
@@ -465,6 +470,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       return view(decided, now);
     },
 
+    decided: (id) => wake(id),
     close() {
       closed = true;
       for (const id of [...waiters.keys()]) wake(id);

@@ -69,10 +69,14 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
   let revocations: RevocationSet;
   let unlistenKeys: () => Promise<void> = async () => undefined;
+  let unlistenApprovals: () => Promise<void> = async () => undefined;
   try {
     // Another process rotating or retiring a key is heard at once (the periodic refresh stays as a safety net).
     const reloadKeys = (): void => void keyring.reload().catch(() => log('tessera: root key reload failed'));
     unlistenKeys = await database.listenKeyChanges(reloadKeys, { onReconnect: reloadKeys });
+    // A decision made on any instance wakes this one's long-polls at once (their periodic
+    // re-read stays as the fallback for a lost notification).
+    unlistenApprovals = await database.listenApprovals((id) => discharge.decided(id));
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
@@ -80,6 +84,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       onError: (e) => log(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
   } catch (e) {
+    await unlistenApprovals();
     await unlistenKeys();
     keyring.close();
     discharge.close();
@@ -121,6 +126,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     async close() {
       if (closed) return;
       closed = true;
+      await unlistenApprovals();
       await unlistenKeys();
       keyring.close();
       discharge.close();

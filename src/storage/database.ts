@@ -18,9 +18,9 @@ import { TesseraError } from '../errors.js';
 import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
-import { KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
+import { APPROVAL_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
 
-export { KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
+export { APPROVAL_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -57,6 +57,8 @@ export interface Database {
   listenRevocations(onRevoked: (identifier: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Subscribe to root key changes (created, expired, retired); `onChange` receives the key id. */
   listenKeyChanges(onChange: (keyId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /** Subscribe to committed approval decisions; `onDecided` receives the request id. */
+  listenApprovals(onDecided: (requestId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /**
    * Run `fn` holding a PostgreSQL session advisory lock `key`, shared by every process on the
    * database (PGlite, which one process holds: an in-process lock). For work that spans several
@@ -120,6 +122,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     appliedMigrations,
     listenRevocations: (onRevoked, listenOptions) => listen(REVOCATION_CHANNEL, onRevoked, listenOptions),
     listenKeyChanges: (onChange, listenOptions) => listen(KEY_CHANNEL, onChange, listenOptions),
+    listenApprovals: (onDecided, listenOptions) => listen(APPROVAL_CHANNEL, onDecided, listenOptions),
     async withLock(key, fn) {
       // A session lock lives on one connection: reserve it for the duration.
       const reserved = await client.reserve();
@@ -163,6 +166,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       // In-process only; PGlite never disconnects, so onReconnect is never called.
       listenRevocations: async (onRevoked) => client.listen(REVOCATION_CHANNEL, safely(onRevoked)),
       listenKeyChanges: async (onChange) => client.listen(KEY_CHANNEL, safely(onChange)),
+      listenApprovals: async (onDecided) => client.listen(APPROVAL_CHANNEL, safely(onDecided)),
       withLock<T>(key: number, fn: () => Promise<T>): Promise<T> {
         const run = (locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
         locks.set(key, run);

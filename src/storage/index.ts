@@ -7,7 +7,7 @@
  *   const masterKey = await resolveMasterKey({ env: process.env.TESSERA_MASTER_KEY, dataDir });
  *   const store = createStore(database, masterKey);
  */
-export { openDatabase, KEY_CHANNEL, REVOCATION_CHANNEL } from './database.js';
+export { openDatabase, APPROVAL_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './database.js';
 export type { Database, DatabaseKind, ListenOptions, OpenDatabaseOptions } from './database.js';
 export { migrate } from './migrate.js';
 export { MIGRATIONS } from './migrations/index.js';

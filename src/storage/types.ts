@@ -10,3 +10,9 @@ export const REVOCATION_CHANNEL = 'tessera_revocations';
 
 /** LISTEN/NOTIFY channel carrying root key changes (payload: the key id): created, expired, retired. */
 export const KEY_CHANNEL = 'tessera_keys';
+
+/**
+ * LISTEN/NOTIFY channel carrying decided discharge requests (payload: the request id), sent once
+ * the decision has committed, so every instance wakes its long-polls waiting for that request.
+ */
+export const APPROVAL_CHANNEL = 'tessera_approvals';
