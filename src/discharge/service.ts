@@ -209,6 +209,11 @@ export interface DischargeService {
    * `withdrawn`). ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if not approved-uncollected.
    */
   withdraw(id: string, approver: Approver): Promise<PendingView>;
+  /**
+   * A request was decided, possibly by another instance (heard through LISTEN/NOTIFY): wake the
+   * polls waiting for it so they read the decision now rather than at their next re-read.
+   */
+  decided(id: string): void;
   /** Wake every waiting poll (they answer `pending`) and refuse to wait again. */
   close(): void;
 }
@@ -689,6 +694,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       return view(withdrawn, now);
     },
 
+    decided: (id) => wake(id),
     close() {
       closed = true;
       for (const id of [...waiters.keys()]) wake(id);

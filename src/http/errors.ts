@@ -31,6 +31,14 @@ const framesOf = (e: unknown): string => {
   return stack.split('\n').filter((line) => /^\s+at /.test(line)).slice(0, 12).join('\n');
 };
 
+/**
+ * A client that closed its connection before its request was read (Node's "aborted" reset while
+ * the body streams in) is no server fault: anyone can do it on a route that needs no credential,
+ * so it must not flood the log with stacks or trip 5xx alarms.
+ */
+const clientHungUp = (err: unknown, c: Context): boolean =>
+  c.req.raw.signal.aborted || (err instanceof Error && err.message === 'aborted' && (err as { code?: unknown }).code === 'ECONNRESET');
+
 /** The error handler, writing server-side failures to `log` (the system's logger). */
 export function errorHandler(log?: LogOption): (err: unknown, c: Context) => Response {
   const logger = toLogger(log);
@@ -47,6 +55,10 @@ function answer(err: unknown, c: Context, log: Logger): Response {
   }
   const e = err instanceof HTTPException && err.status < 500 ? fromHttpException(err) : err;
   const route = `${c.req.method} ${c.req.routePath}`;
+  if (!(e instanceof TesseraError) && clientHungUp(err, c)) {
+    log.info(`tessera: info: ${route}: the client closed the connection before the request was complete`);
+    return c.json(new TesseraError('ERR_INVALID_ARGUMENT', 'the request ended early').toJSON(), 400);
+  }
   if (e instanceof TesseraError) {
     // Server-side failures are worth a log line; their messages are secret-free by convention.
     if (httpStatus(e) >= 500) log.error(`tessera: ${route}: ${e.code}: ${e.message}`);

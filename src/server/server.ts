@@ -1,8 +1,9 @@
 /**
  * `startServer`: open the database (embedded PGlite in the data directory, or PostgreSQL when a
  * URL is given), build the system, listen, and on first start mint the admin token and leave
- * it in `<dataDir>/admin-token` (mode 0600) for the CLI. `close()` stops everything cleanly;
- * the `serve` command calls it on SIGINT/SIGTERM.
+ * it in `<dataDir>/admin-token` (mode 0600) for the CLI: exactly once across instances started
+ * together on one PostgreSQL. `close()` shuts down gracefully; the `serve` command calls it on
+ * SIGINT/SIGTERM.
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { join, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { TesseraError } from '../errors.js';
 import type { LogOption } from '../log.js';
-import { createStore, openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
+import { ADMIN_AUDIENCE } from '../issuer/routes.js';
+import { openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
 import { createSystem, type System } from './system.js';
 
 export const DEFAULT_PORT = 8470;
@@ -20,6 +22,10 @@ export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_DATA_DIR = '.tessera';
 /** File name of the admin token inside the data directory. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
+/** How long in-flight requests may take to finish once shutdown begins. */
+const SHUTDOWN_GRACE_MS = 5000;
+/** Advisory lock serialising instances' startup on one database ("tessera" bootstrap). */
+const BOOTSTRAP_LOCK_KEY = 0x7e55e4a_0003;
 
 export interface StartServerOptions {
   /** TCP port (0 for an ephemeral one; default 8470). */
@@ -130,16 +136,21 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const adminTokenFile = join(dataDir, ADMIN_TOKEN_FILE);
   let adminToken: string | undefined;
   try {
-    const firstStart = (await createStore(database, masterKey).keys.list()).length === 0;
-    system = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, ...(options.log !== undefined ? { log: options.log } : {}), ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
-    // Bookkeeping: keys whose grace period ended while no server ran are recorded as retired.
-    await system.keyring.retireExpired('startup');
-    if (firstStart) {
-      const minted = await system.mintAdminToken('admin (first start)');
+    // Instances started together on one database take turns here, so exactly one of them finds
+    // no admin token and mints it (and the first root key is created once).
+    const built = await database.withLock(BOOTSTRAP_LOCK_KEY, async () => {
+      const s = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, ...(options.log !== undefined ? { log: options.log } : {}), ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
+      system = s;
+      // Bookkeeping: keys whose grace period ended while no server ran are recorded as retired.
+      await s.keyring.retireExpired('startup');
+      if ((await s.store.tokens.list({ subject: ADMIN_AUDIENCE, limit: 1 })).length > 0) return { s, token: undefined };
+      const minted = await s.mintAdminToken('admin (first start)');
       await writeAdminToken(adminTokenFile, minted.token);
-      adminToken = minted.token;
-    }
-    ready(system);
+      return { s, token: minted.token };
+    });
+    system = built.s;
+    adminToken = built.token;
+    ready(built.s);
   } catch (e) {
     server.close();
     server.closeAllConnections();
@@ -159,11 +170,14 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     adminTokenFile,
     close() {
       closing ??= (async () => {
+        // Graceful: stop accepting; waiting long-polls answer `pending` at once (their clients
+        // poll again, through the load balancer, on another instance); in-flight requests
+        // finish (for up to SHUTDOWN_GRACE_MS, then connections are cut); then close.
         await new Promise<void>((r) => {
           server.close(() => r());
+          running.discharge.close();
           server.closeIdleConnections();
-          // In-flight requests get a moment to finish; then connections are cut.
-          setTimeout(() => server.closeAllConnections(), 2000).unref();
+          setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
         });
         await running.close();
         await database.close();

@@ -89,13 +89,18 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   let revocations: RevocationSet;
   let auditFeed: AuditFeed | undefined;
   let unlistenKeys: () => Promise<void> = async () => undefined;
+  let unlistenApprovals: () => Promise<void> = async () => undefined;
   try {
     // Another process rotating or retiring a key is heard at once (the periodic refresh stays as a safety net).
     const reloadKeys = (): void => void keyring.reload().catch(() => log.error('tessera: root key reload failed'));
     unlistenKeys = await database.listenKeyChanges(reloadKeys, { onReconnect: reloadKeys });
+    // A decision made on any instance wakes this one's long-polls at once (their periodic
+    // re-read stays as the fallback for a lost notification).
+    unlistenApprovals = await database.listenApprovals((id) => discharge.decided(id));
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
+      ...(clock !== undefined ? { clock } : {}),
       onError: (e) => log.warn(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
     auditFeed = await AuditFeed.start(database).catch(async (e: unknown) => {
@@ -103,6 +108,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       throw e;
     });
   } catch (e) {
+    await unlistenApprovals();
     await unlistenKeys();
     keyring.close();
     discharge.close();
@@ -152,6 +158,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     async close() {
       if (closed) return;
       closed = true;
+      await unlistenApprovals();
       await unlistenKeys();
       await auditFeed.close();
       keyring.close();

@@ -12,16 +12,16 @@
  * so each is imported only when a database of its kind is opened, and a missing one is an
  * ERR_CONFIG naming the package to install.
  */
-import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { TesseraError } from '../errors.js';
+import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
-import { AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
+import { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
 
-export { AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
+export { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -60,6 +60,14 @@ export interface Database {
   listenKeyChanges(onChange: (keyId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Subscribe to committed audit events (payload: the event id), for `audit --follow`. */
   listenAudit(onEvent: (id: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /** Subscribe to committed approval decisions; `onDecided` receives the request id. */
+  listenApprovals(onDecided: (requestId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /**
+   * Run `fn` holding a PostgreSQL session advisory lock `key`, shared by every process on the
+   * database (PGlite, which one process holds: an in-process lock). For work that spans several
+   * transactions and must happen once across instances, e.g. minting the first admin token.
+   */
+  withLock<T>(key: number, fn: () => Promise<T>): Promise<T>;
   /** Close connections (and release the embedded database's lock). */
   close(): Promise<void>;
 }
@@ -137,6 +145,21 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     listenRevocations: (onRevoked, listenOptions) => listen(REVOCATION_CHANNEL, onRevoked, listenOptions),
     listenKeyChanges: (onChange, listenOptions) => listen(KEY_CHANNEL, onChange, listenOptions),
     listenAudit: (onEvent, listenOptions) => listen(AUDIT_CHANNEL, onEvent, listenOptions),
+    listenApprovals: (onDecided, listenOptions) => listen(APPROVAL_CHANNEL, onDecided, listenOptions),
+    async withLock(key, fn) {
+      // A session lock lives on one connection: reserve it for the duration.
+      const reserved = await client.reserve();
+      try {
+        await reserved`select pg_advisory_lock(${key})`;
+        try {
+          return await fn();
+        } finally {
+          await reserved`select pg_advisory_unlock(${key})`.catch(() => undefined);
+        }
+      } finally {
+        reserved.release();
+      }
+    },
     async close() {
       await client.end({ timeout: 5 });
     },
@@ -161,6 +184,7 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     await pg.waitReady;
     const client = pg;
     const db: TesseraDb = drizzlePglite({ client, schema });
+    const locks = new Map<number, Promise<unknown>>();
     const appliedMigrations = await migrate(db);
     return {
       kind: 'pglite',
@@ -170,6 +194,12 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
       listenRevocations: async (onRevoked) => client.listen(REVOCATION_CHANNEL, safely(onRevoked)),
       listenKeyChanges: async (onChange) => client.listen(KEY_CHANNEL, safely(onChange)),
       listenAudit: async (onEvent) => client.listen(AUDIT_CHANNEL, safely(onEvent)),
+      listenApprovals: async (onDecided) => client.listen(APPROVAL_CHANNEL, safely(onDecided)),
+      withLock<T>(key: number, fn: () => Promise<T>): Promise<T> {
+        const run = (locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+        locks.set(key, run);
+        return run;
+      },
       async close() {
         try {
           await client.close();
@@ -182,44 +212,5 @@ async function openPglite(dataDir: string | undefined): Promise<Database> {
     await pg?.close().catch(() => undefined);
     await releaseLock();
     throw storageError('cannot open the embedded database', e);
-  }
-}
-
-/**
- * PGlite is single-process: two processes on one data directory would corrupt it. A lock file
- * holding our pid guards it; a lock left by a process that no longer exists is taken over.
- */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  const path = join(dataDir, 'pglite.lock');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fh = await open(path, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o600);
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
-      return async () => {
-        await unlink(path).catch(() => undefined);
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
-    if (Number.isSafeInteger(pid) && pid > 0 && isAlive(pid)) {
-      throw new TesseraError(
-        'ERR_CONFIG',
-        `the embedded database is in use by process ${pid}; stop it, or use PostgreSQL (DATABASE_URL) to share a database`,
-        { field: 'dataDir' },
-      );
-    }
-    await unlink(path).catch(() => undefined); // stale: its process is gone
-  }
-  throw new TesseraError('ERR_CONFIG', 'cannot lock the embedded database directory', { field: 'dataDir' });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

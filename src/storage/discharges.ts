@@ -15,7 +15,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { and, asc, count, desc, eq, gt, inArray, isNotNull, lte, ne, not, or, sql, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { dischargeRequests, type DischargeStatus, type JsonValue } from './schema.js';
-import type { TesseraDb } from './types.js';
+import { APPROVAL_CHANNEL, type TesseraDb } from './types.js';
 import {
   MAX_LONG_TEXT,
   checkDate,
@@ -275,7 +275,11 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             and(eq(dischargeRequests.id, id), eq(dischargeRequests.status, 'pending'), gt(dischargeRequests.expiresAt, now)),
           )
           .returning();
-        if (row !== undefined) return toRequest(row);
+        if (row !== undefined) {
+          // The update has committed: long-polls on every instance may now read the decision.
+          await db.execute(sql`select pg_notify(${APPROVAL_CHANNEL}, ${id})`);
+          return toRequest(row);
+        }
         const expired = await markExpired(eq(dischargeRequests.id, id), now);
         if (expired.length > 0) throw new TesseraError('ERR_CONFLICT', 'the request has expired', { status: 'expired' });
         const [current] = await db.select({ status: dischargeRequests.status }).from(dischargeRequests).where(eq(dischargeRequests.id, id));

@@ -7,7 +7,7 @@
  *   const masterKey = await resolveMasterKey({ env: process.env.TESSERA_MASTER_KEY, dataDir });
  *   const store = createStore(database, masterKey);
  */
-export { openDatabase, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './database.js';
+export { openDatabase, APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './database.js';
 export type { Database, DatabaseKind, ListenOptions, OpenDatabaseOptions } from './database.js';
 export { migrate } from './migrate.js';
 export { MIGRATIONS } from './migrations/index.js';
@@ -26,7 +26,7 @@ export type { Store } from './store.js';
 export type { TesseraDb } from './types.js';
 export type { CreateRootKeyInput, KeyRepository, RootKey, RootKeyInfo } from './keys.js';
 export type { ListTokensOptions, RecordTokenInput, TokenCursor, TokenRecord, TokenRepository, TokenState } from './tokens.js';
-export type { Revocation, RevocationRepository, RevokeResult } from './revocations.js';
+export type { LiveRevocation, Revocation, RevocationRepository, RevokeResult } from './revocations.js';
 export type { UsageCounter, UsageRepository } from './usage.js';
 export { channelOf } from './audit.js';
 export type { AppendAuditInput, AuditAction, AuditChannel, AuditDetails, AuditEntry, AuditRepository, ListAuditOptions } from './audit.js';

@@ -7,7 +7,7 @@
  * Revocations take a transaction-scoped advisory lock, so a higher seq never commits before a
  * lower one: a reader that has seen seq N and asks for `listSince(N)` cannot miss a row.
  */
-import { and, asc, eq, gt, isNull, max, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, lte, max, or, sql } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { revocations, tokens } from './schema.js';
 import { REVOCATION_CHANNEL, type TesseraDb } from './types.js';
@@ -19,6 +19,14 @@ export interface Revocation {
   readonly identifier: string;
   readonly revokedAt: Date;
   readonly reason: string | null;
+}
+
+/** A revocation with its token's recorded expiry. */
+export interface LiveRevocation {
+  readonly seq: number;
+  readonly identifier: string;
+  /** The revoked token's expiry as the issuer recorded it; null when none (or not minted here). */
+  readonly expiresAt: Date | null;
 }
 
 export interface RevokeResult extends Revocation {
@@ -35,6 +43,14 @@ export interface RevocationRepository {
   get(identifier: string): Promise<Revocation | undefined>;
   /** Revocations with seq > `seq`, oldest first, at most `limit` (default 1000, max 10000). */
   listSince(seq: number, limit?: number): Promise<Revocation[]>;
+  /**
+   * Revocations with `after` < seq <= `upTo`, oldest first, with their tokens' expiry, leaving
+   * out, when `expiredBy` is given, those whose token (as recorded by the issuer) expired at or
+   * before it: such a token can never verify again, so a verifier need not remember it. One
+   * query, not pages: a LIMIT over the filtered join would re-join the whole range per page;
+   * the answer holds only what the caller keeps anyway.
+   */
+  listLive(after: number, upTo: number, expiredBy?: Date): Promise<LiveRevocation[]>;
   /** The highest seq so far (0 when none). */
   latestSeq(): Promise<number>;
 }
@@ -92,6 +108,22 @@ export function revocationRepository(db: TesseraDb): RevocationRepository {
           .where(gt(revocations.seq, checkInt('seq', seq, 0, Number.MAX_SAFE_INTEGER)))
           .orderBy(asc(revocations.seq))
           .limit(checkPageSize(limit, 1000, 10_000)),
+      ),
+
+    listLive: (after, upTo, expiredBy) =>
+      guard('list revocations', async () =>
+        db
+          .select({ seq: revocations.seq, identifier: revocations.identifier, expiresAt: tokens.expiresAt })
+          .from(revocations)
+          .leftJoin(tokens, eq(tokens.identifier, revocations.identifier))
+          .where(
+            and(
+              gt(revocations.seq, checkInt('after', after, 0, Number.MAX_SAFE_INTEGER)),
+              lte(revocations.seq, checkInt('upTo', upTo, 0, Number.MAX_SAFE_INTEGER)),
+              expiredBy === undefined ? undefined : or(isNull(tokens.expiresAt), gt(tokens.expiresAt, expiredBy)),
+            ),
+          )
+          .orderBy(asc(revocations.seq)),
       ),
 
     latestSeq: () =>

@@ -13,3 +13,8 @@ export const KEY_CHANNEL = 'tessera_keys';
 
 /** LISTEN/NOTIFY channel carrying new audit events (payload: the event id), sent by a trigger. */
 export const AUDIT_CHANNEL = 'tessera_audit';
+/**
+ * LISTEN/NOTIFY channel carrying decided discharge requests (payload: the request id), sent once
+ * the decision has committed, so every instance wakes its long-polls waiting for that request.
+ */
+export const APPROVAL_CHANNEL = 'tessera_approvals';

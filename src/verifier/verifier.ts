@@ -108,8 +108,11 @@ interface Checked {
 interface ChainProof {
   /** The derived root key the chain was verified with; a hit must present the same key. */
   readonly key: Uint8Array;
-  /** The root key as given, when it was a string: the same string needs no derivation to match. */
-  readonly rootKey?: string;
+  /**
+   * The root key as given, when it was a string or bytes: the same input derives the same key,
+   * so a hit presenting it needs no derivation (one HMAC) to match.
+   */
+  readonly rootKey?: string | Uint8Array;
   readonly chain: readonly VerifiedMacaroon[];
   readonly identifier: Uint8Array;
   readonly identifierText: string | undefined;
@@ -119,7 +122,7 @@ interface ChainProof {
   readonly declared: ReadonlyMap<string, string> | TesseraError;
 }
 
-function provenFacts(identifier: Uint8Array, rootKey: string | undefined, key: Uint8Array, chain: readonly VerifiedMacaroon[]): ChainProof {
+function provenFacts(identifier: Uint8Array, rootKey: string | Uint8Array | undefined, key: Uint8Array, chain: readonly VerifiedMacaroon[]): ChainProof {
   const conditions = Object.freeze(chain.flatMap((m) => m.conditions));
   let declared: ReadonlyMap<string, string> | TesseraError;
   try {
@@ -129,6 +132,23 @@ function provenFacts(identifier: Uint8Array, rootKey: string | undefined, key: U
     declared = e;
   }
   return Object.freeze({ identifier, identifierText: textOrUndefined(identifier), ...(rootKey !== undefined ? { rootKey } : {}), key, chain, conditions, declared });
+}
+
+/**
+ * Whether `rootKey` is the key `proof` was verified with. The same string or bytes as before
+ * derive the same key, so they are compared as given (bytes in constant time) without the
+ * derivation's HMAC; `{ raw }` is compared with the derived key; the same key given in another
+ * form than before is derived and compared in constant time.
+ */
+function sameRootKey(rootKey: KeyInput, proof: ChainProof): boolean {
+  if (typeof rootKey === 'string') {
+    if (rootKey === proof.rootKey) return true;
+  } else if (rootKey instanceof Uint8Array) {
+    if (proof.rootKey instanceof Uint8Array && constantTimeEqual(rootKey, proof.rootKey)) return true;
+  } else if (rootKey?.raw instanceof Uint8Array && constantTimeEqual(rootKey.raw, proof.key)) {
+    return true; // `{ raw }` is the derived key itself: compared as is, not copied first
+  }
+  return constantTimeEqual(deriveKey(rootKey, 'rootKey'), proof.key);
 }
 
 const isThenable = <T>(value: T | PromiseLike<T>): value is PromiseLike<T> =>
@@ -257,13 +277,13 @@ export class Verifier {
     if (rootKey === undefined) throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token');
 
     let proof: ChainProof;
-    // The same string key needs no derivation to know it derives to the same key.
-    if (hit !== undefined && (typeof rootKey === 'string' ? rootKey === hit.rootKey : constantTimeEqual(deriveKey(rootKey, 'rootKey'), hit.key))) {
+    if (hit !== undefined && sameRootKey(rootKey, hit)) {
       proof = hit;
     } else {
       const key = deriveKey(rootKey, 'rootKey');
       const chain = verifySignature(primary ?? this.#decode(token), { raw: key }, discharges.map((d) => this.#decode(d)), this.#signatureOptions);
-      proof = provenFacts(identifier, typeof rootKey === 'string' ? rootKey : undefined, key, chain);
+      // A copy of byte keys: the caller may reuse its buffer.
+      proof = provenFacts(identifier, typeof rootKey === 'string' ? rootKey : rootKey instanceof Uint8Array ? rootKey.slice() : undefined, key, chain);
       if (cacheKey.length <= MAX_CACHED_CHARS) this.#cache?.set(cacheKey, proof);
     }
 

@@ -13,6 +13,7 @@ import { hashPassword } from '../../src/discharge/web/index.js';
 import { Macaroon } from '../../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../../src/server/index.js';
 import { MasterKey, type Database } from '../../src/storage/index.js';
+import type { LogOption } from '../../src/log.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -45,12 +46,12 @@ export function closeServer(server: ServerType): Promise<void> {
 }
 
 /** `createSystem` over `database`, served on 127.0.0.1 (the port is known before the system is built). */
-export async function serveApprovalSystem(database: Database): Promise<ServedSystem> {
+export async function serveApprovalSystem(database: Database, options: { readonly log?: LogOption } = {}): Promise<ServedSystem> {
   let system: System | undefined;
   const { server, port } = await listen((request, env) =>
     system === undefined ? new Response('starting', { status: 503 }) : system.app.fetch(request, env));
   const baseUrl = `http://127.0.0.1:${port}`;
-  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: baseUrl, log: () => undefined });
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: baseUrl, log: options.log ?? (() => undefined) });
   const built = system;
   return {
     baseUrl,
