@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Macaroon } from '../src/index.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { ROOT, hasStackTrace, runCli, runCliProcess } from './support/cli.js';
+import { seedDataDir } from './support/databases.js';
 
 const token = Macaroon.mint({ rootKey: 'k', identifier: 'tsr1.rk_test.AAAAAAAAAAAAAAAAAAAAAA', location: 'http://x.test' }).encode();
 
@@ -113,7 +114,7 @@ describe('tessera (against a server)', { timeout: 120_000 }, () => {
   let base: string[];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tessera-cli-'));
+    dir = await seedDataDir(await mkdtemp(join(tmpdir(), 'tessera-cli-')));
     server = await startServer({ port: 0, dataDir: dir, log: () => undefined });
     base = ['--url', server.url, '--data-dir', dir];
   });
