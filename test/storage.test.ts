@@ -251,7 +251,7 @@ describe.each(backends)('storage on $name', (backend) => {
 
   describe('migrations', () => {
     // The one PGlite made by initdb on disk (seconds of CPU): every other test copies a template.
-    it('migrate a fresh database, and reopening is a no-op', { timeout: 60_000 }, async () => {
+    it('migrate a fresh database, and reopening is a no-op', { timeout: 120_000 }, async () => {
       const { database, reopen } = await backend.fresh({ persistent: true, initdb: true });
       expect(database.kind).toBe(backend.name);
       expect(database.appliedMigrations).toEqual(MIGRATIONS.map((m) => m.id));
