@@ -9,9 +9,9 @@
 import { afterAll, inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/storage/index.js';
 import { loadPgliteTemplate } from './pglite-template.js';
+import { createScratchDatabase } from './scratch-database.js';
 
 export { seedDataDir } from './pglite-template.js';
-import { createScratchDatabase } from './scratch-database.js';
 
 /** The PostgreSQL admin URL for tests, or undefined. */
 export const POSTGRES_URL: string | undefined = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '' ? process.env.DATABASE_URL : undefined;
