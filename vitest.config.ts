@@ -3,6 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Makes the migrated PGlite template every test database loads (test/support/pglite-template.ts).
+    globalSetup: ['test/support/global-setup.ts'],
+    // vitest's default on 2 cores is one file at a time; files spend much of their time waiting
+    // (child processes, long-polls, PostgreSQL, Chromium), so one more worker than cores.
+    maxWorkers: 3,
     testTimeout: 20_000,
     hookTimeout: 60_000,
   },

@@ -1,7 +1,9 @@
 /**
- * The `tessera` CLI as a child process: offline attenuate/inspect, the server commands against
- * a running server (started in this process on an ephemeral port with a temporary data dir),
- * help everywhere, and errors as one clear line with a non-zero status, never a stack trace.
+ * The `tessera` CLI: offline attenuate/inspect, the server commands against a running server
+ * (started in this process on an ephemeral port with a temporary data dir), help everywhere,
+ * and errors as one clear line with a non-zero status, never a stack trace. Commands run in
+ * this process through the dispatcher (`runCli`); what only the executable shows (stdin,
+ * stdout, exit status) is checked on a few child processes.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -11,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Macaroon } from '../src/index.js';
 import { addDischargeCaveat, gatherDischarges } from '../src/client/index.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
-import { ROOT, hasStackTrace, runCli } from './support/cli.js';
+import { ROOT, hasStackTrace, runCli, runCliProcess } from './support/cli.js';
+import { seedDataDir } from './support/databases.js';
 
 const token = Macaroon.mint({ rootKey: 'k', identifier: 'tsr1.rk_test.AAAAAAAAAAAAAAAAAAAAAA', location: 'http://x.test' }).encode();
 
@@ -79,6 +82,22 @@ describe('tessera (offline)', { timeout: 120_000 }, () => {
     });
   });
 
+  it('the executable reads stdin, prints on stdout and exits with the status (0, 1, 2)', async () => {
+    const [json, badToken, unknown] = await Promise.all([
+      runCliProcess(['inspect', '--json'], { input: `${token}\n` }),
+      runCliProcess(['inspect', 'definitely not a token']),
+      runCliProcess(['frobnicate']),
+    ]);
+    expect(json.code, json.stderr).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ identifier: 'tsr1.rk_test.AAAAAAAAAAAAAAAAAAAAAA', caveats: [] });
+    expect(badToken.code).toBe(1);
+    expect(badToken.stderr).toMatch(/^error: .+ \(ERR_MALFORMED\)\n$/);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^error: unknown command "frobnicate"; .+ \(ERR_INVALID_ARGUMENT\)\n$/);
+    for (const r of [json, badToken, unknown]) expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+    expect(badToken.stdout + unknown.stdout).toBe('');
+  });
+
   it('runs as `npx tsx src/cli/main.ts`', async () => {
     const out = await new Promise<{ code: number | null; stdout: string }>((resolve) =>
       execFile('npx', ['tsx', 'src/cli/main.ts', 'inspect', token], { cwd: ROOT, timeout: 60_000 }, (e, stdout) =>
@@ -96,7 +115,7 @@ describe('tessera (against a server)', { timeout: 120_000 }, () => {
   let base: string[];
 
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'tessera-cli-'));
+    dir = await seedDataDir(await mkdtemp(join(tmpdir(), 'tessera-cli-')));
     server = await startServer({ port: 0, dataDir: dir, log: () => undefined });
     base = ['--url', server.url, '--data-dir', dir];
   });

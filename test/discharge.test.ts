@@ -22,7 +22,7 @@ import {
   type DischargeService,
 } from '../src/discharge/index.js';
 import { MasterKey, openDatabase, type Database } from '../src/storage/index.js';
-import { testBackends, type TestBackend } from './support/databases.js';
+import { seedDataDir, testBackends, type TestBackend } from './support/databases.js';
 import { ALICE, BOB, CAROL, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
 import { expectCode } from './support/expect-code.js';
 
@@ -510,7 +510,7 @@ describe.each(backends)('restarts on $name', (backend: TestBackend) => {
     const masterKey = MasterKey.generate();
     let open: () => Promise<Database>;
     if (backend.name === 'pglite') {
-      const dir = await mkdtemp(join(tmpdir(), 'tessera-discharge-'));
+      const dir = await seedDataDir(await mkdtemp(join(tmpdir(), 'tessera-discharge-')));
       dirs.push(dir);
       open = () => openDatabase({ dataDir: dir });
     } else {

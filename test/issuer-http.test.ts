@@ -15,14 +15,15 @@ import { durationMessage } from '../src/util/duration.js';
 import { newIdentifier } from '../src/issuer/identifier.js';
 import { createSystem, type System } from '../src/server/system.js';
 import { ENDPOINTS, frontDoor } from '../src/server/front-door.js';
-import { MasterKey, openDatabase, type Database } from '../src/storage/index.js';
+import { MasterKey, type Database } from '../src/storage/index.js';
+import { openMemoryDatabase } from './support/databases.js';
 
 let database: Database;
 let system: System;
 let admin: string;
 
 beforeAll(async () => {
-  database = await openDatabase({ memory: true });
+  database = await openMemoryDatabase();
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: 'http://tessera.test' });
   admin = (await system.mintAdminToken()).token;
 });

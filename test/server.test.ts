@@ -12,6 +12,7 @@ import { startServer } from '../src/server/server.js';
 import type { CliIO } from '../src/cli/io.js';
 import { run } from '../src/cli/run.js';
 import { hasStackTrace, runCli, spawnCli } from './support/cli.js';
+import { seedDataDir } from './support/databases.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -22,6 +23,11 @@ async function tempDir(): Promise<string> {
   dirs.push(d);
   return d;
 }
+/**
+ * A data directory holding a migrated, keyless embedded database: still a first start for the
+ * server (which goes by root keys), without seconds of initdb (storage.test covers that).
+ */
+const seededDir = async (): Promise<string> => seedDataDir(await tempDir());
 
 interface Served {
   readonly url: string;
@@ -63,7 +69,7 @@ function serve(dataDir: string): Promise<Served> {
 
 describe('tessera serve', { timeout: 240_000 }, () => {
   it('first start prints the admin token once and saves it 0600; SIGINT stops cleanly; restart keeps it', async () => {
-    const dir = await tempDir();
+    const dir = await seededDir();
     const first = await serve(dir);
     const printed = /admin token \(shown once; saved to (.+), mode 0600\):\n([A-Za-z0-9_-]+)\n/.exec(first.output());
     expect(printed).not.toBeNull();
@@ -103,11 +109,11 @@ describe('tessera serve', { timeout: 240_000 }, () => {
   });
 
   it('reports a port in use as a configuration error', async () => {
-    const a = await startServer({ port: 0, dataDir: await tempDir(), log: () => undefined });
+    const a = await startServer({ port: 0, dataDir: await seededDir(), log: () => undefined });
     try {
       let err: unknown;
       try {
-        await startServer({ port: a.port, dataDir: await tempDir(), log: () => undefined });
+        await startServer({ port: a.port, dataDir: await seededDir(), log: () => undefined });
       } catch (e) {
         err = e;
       }
@@ -129,7 +135,7 @@ describe('tessera admin-token (recovering a lost admin token)', () => {
   const keysWith = (url: string, token: string): Promise<Response> => fetch(`${url}/v1/keys`, { headers: { authorization: `Macaroon ${token}` } });
 
   it('mints a new admin token on the database, replaces the 0600 file, and the server accepts it', async () => {
-    const dataDir = await tempDir();
+    const dataDir = await seededDir();
     const first = await startServer({ port: 0, dataDir, log: () => undefined });
     const lost = first.adminToken as string;
     await first.close();
@@ -166,7 +172,7 @@ describe('tessera admin-token (recovering a lost admin token)', () => {
     expect(empty.err.join('\n')).toMatch(/no master key in .* \(ERR_CONFIG\)/);
 
     const withKey = cliIo({ TESSERA_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') });
-    expect(await run(['admin-token', '--data-dir', await tempDir()], withKey.io)).toBe(1);
+    expect(await run(['admin-token', '--data-dir', await seededDir()], withKey.io)).toBe(1);
     expect(withKey.err.join('\n')).toContain('no root keys yet');
   });
 });

@@ -26,6 +26,7 @@ import {
   type TesseraDb,
 } from '../src/storage/index.js';
 import * as schema from '../src/storage/schema.js';
+import { openMemoryDatabase, seedDataDir } from './support/databases.js';
 import { expectCode } from './support/expect-code.js';
 
 
@@ -59,8 +60,11 @@ interface Fresh {
 
 interface Backend {
   readonly name: 'pglite' | 'postgres';
-  /** A brand-new empty database. `persistent` (PGlite) puts it on disk so it can be reopened. */
-  fresh(options?: { persistent?: boolean }): Promise<Fresh>;
+  /**
+   * A brand-new empty database. `persistent` (PGlite) puts it on disk so it can be reopened,
+   * copied from the migrated template unless `initdb` asks for an empty directory.
+   */
+  fresh(options?: { persistent?: boolean; initdb?: boolean }): Promise<Fresh>;
 }
 
 const opened: Database[] = [];
@@ -78,11 +82,12 @@ const pgliteBackend: Backend = {
   async fresh(options = {}) {
     if (options.persistent !== true) {
       return {
-        database: track(await openDatabase({ memory: true })),
+        database: track(await openMemoryDatabase()),
         reopen: () => Promise.reject(new Error('an in-memory PGlite cannot be reopened')),
       };
     }
     const dataDir = await tempDir();
+    if (options.initdb !== true) await seedDataDir(dataDir);
     const database = track(await openDatabase({ dataDir }));
     return {
       database,
@@ -96,10 +101,11 @@ const pgliteBackend: Backend = {
 };
 
 function postgresBackend(adminUrl: string): Backend {
-  const admin = postgres(adminUrl, { max: 1, onnotice: () => undefined });
+  const admin = postgres(adminUrl, { max: 4, onnotice: () => undefined });
   const created: string[] = [];
   afterAll(async () => {
-    for (const name of created) await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    // In parallel: each DROP DATABASE waits for a checkpoint, seconds on a busy server.
+    await Promise.all(created.map((name) => admin.unsafe(`drop database if exists "${name}" with (force)`)));
     await admin.end({ timeout: 5 });
   });
   return {
@@ -244,8 +250,9 @@ describe.each(backends)('storage on $name', (backend) => {
   ];
 
   describe('migrations', () => {
-    it('migrate a fresh database, and reopening is a no-op', async () => {
-      const { database, reopen } = await backend.fresh({ persistent: true });
+    // The one PGlite made by initdb on disk (seconds of CPU): every other test copies a template.
+    it('migrate a fresh database, and reopening is a no-op', { timeout: 120_000 }, async () => {
+      const { database, reopen } = await backend.fresh({ persistent: true, initdb: true });
       expect(database.kind).toBe(backend.name);
       expect(database.appliedMigrations).toEqual(MIGRATIONS.map((m) => m.id));
       const present = await rows(
@@ -273,7 +280,7 @@ describe.each(backends)('storage on $name', (backend) => {
     it('apply each migration exactly once when several processes open at once', async () => {
       if (backend.name === 'pglite') {
         // PGlite is single-process: a second opener of the same directory is refused instead.
-        const dataDir = await tempDir();
+        const dataDir = await seedDataDir(await tempDir());
         const first = track(await openDatabase({ dataDir }));
         await expectCode(openDatabase({ dataDir }), 'ERR_CONFIG');
         await first.close();
@@ -725,7 +732,7 @@ describe.each(backends)('storage on $name', (backend) => {
 
 describe('embedded PGlite on disk', () => {
   it('keeps no root key bytes anywhere in its data files', async () => {
-    const dataDir = await tempDir();
+    const dataDir = await seedDataDir(await tempDir());
     const database = track(await openDatabase({ dataDir }));
     const store = createStore(database, await resolveMasterKey({ dataDir }));
     const keys = await Promise.all([1, 2, 3].map(() => store.keys.create()));
@@ -752,7 +759,7 @@ describe('embedded PGlite on disk', () => {
   });
 
   it('takes over a lock left by a process that no longer exists', async () => {
-    const dataDir = await tempDir();
+    const dataDir = await seedDataDir(await tempDir());
     await writeFile(join(dataDir, 'pglite.lock'), '999999999\n');
     const database = track(await openDatabase({ dataDir }));
     expect(database.kind).toBe('pglite');

@@ -12,12 +12,12 @@ import { promptHidden, type PasswordPrompt, type UsersIO } from '../src/cli/comm
 import { run } from '../src/cli/run.js';
 import { verifyPassword } from '../src/discharge/web/index.js';
 import { MasterKey, createStore, openDatabase } from '../src/storage/index.js';
+import { seedDataDir } from './support/databases.js';
 
 let dataDir: string;
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'tessera-users-'));
-  // Creating the embedded database (initdb + migrations) is the slow part: once, here.
-  await (await openDatabase({ dataDir })).close();
+  // A server's data directory after its first start (a migrated embedded database).
+  dataDir = await seedDataDir(await mkdtemp(join(tmpdir(), 'tessera-users-')));
 });
 afterAll(async () => {
   await rm(dataDir, { recursive: true, force: true });

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vites
 import { TesseraError } from '../src/errors.js';
 import { createDischargeService, encodeTicket, type DischargeService } from '../src/discharge/index.js';
 import { createSystem } from '../src/server/index.js';
-import { createStore, MasterKey, openDatabase, type Database, type RequesterInfo, type Store } from '../src/storage/index.js';
+import { createStore, MasterKey, type Database, type RequesterInfo, type Store } from '../src/storage/index.js';
+import { openMemoryDatabase } from './support/databases.js';
 import { sessions as sessionsTable } from '../src/storage/schema.js';
 import {
   approvalPages,
@@ -37,7 +38,7 @@ let database: Database;
 let store: Store;
 
 beforeAll(async () => {
-  database = await openDatabase({ memory: true });
+  database = await openMemoryDatabase();
   store = createStore(database, MasterKey.generate());
   await store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORDS.alice, FAST), groups: ['ops'] });
   await store.users.create({ name: 'bob', passwordHash: await hashPassword(PASSWORDS.bob, FAST), groups: ['sales'] });
@@ -649,7 +650,7 @@ describe('headers', () => {
 
 describe('in the whole system', () => {
   it('one logger from createSystem reaches the error handler, the discharge routes, the approval pages and the resync', async () => {
-    const database2 = await openDatabase({ memory: true });
+    const database2 = await openMemoryDatabase();
     const errors: string[] = [];
     const warnings: string[] = [];
     let resyncFailed: () => void = () => undefined;
@@ -693,7 +694,7 @@ describe('in the whole system', () => {
   });
 
   it('createSystem mounts the pages at /approve/, where the discharge service sends approvers', async () => {
-    const database2 = await openDatabase({ memory: true });
+    const database2 = await openMemoryDatabase();
     const system = await createSystem({ database: database2, masterKey: MasterKey.generate(), publicUrl: 'https://tessera.example', log: () => undefined });
     try {
       const ticket = encodeTicket({ caveatKey: new Uint8Array(randomBytes(32)), condition: 'approve alice deploy', thirdPartyPublicKey: system.discharge.publicKey });

@@ -1,9 +1,24 @@
-/** Run the `tessera` CLI from sources as a child process, as a user would (`tsx src/cli/main.ts`). */
+/**
+ * Run the `tessera` CLI in tests: in this process through the dispatcher (`runCli`: what the
+ * commands print and return, in milliseconds), or as a child process as a user runs it
+ * (`spawnCli`, `runCliProcess`: stdin, stdout, exit status and signals of the real executable;
+ * a second or more each, so keep those to what only a process shows).
+ *
+ * Child processes run the build (`node dist/src/cli/main.js`, as `npm install` users get it)
+ * when dist/ is at least as new as every source file (`.ci/run` builds before testing), and
+ * otherwise the sources through tsx, saying so once: a stale build must never be tested.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { CliIO } from '../../src/cli/io.js';
+import { run } from '../../src/cli/run.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = 'src/cli/main.ts';
+/** The built executable (package.json `bin`). */
+export const DIST_CLI = 'dist/src/cli/main.js';
 
 export interface CliResult {
   readonly code: number | null;
@@ -11,17 +26,51 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** The CLI with `args` (node + tsx loader, the same entry `npx tsx src/cli/main.ts` runs). */
-export function spawnCli(args: readonly string[], options: { readonly env?: Record<string, string | undefined>; readonly cwd?: string } = {}): ChildProcess {
-  const env = { ...process.env, TESSERA_ADMIN_TOKEN: undefined, TESSERA_URL: undefined, TESSERA_DATA_DIR: undefined, DATABASE_URL: undefined, ...options.env };
-  return spawn(process.execPath, ['--import', 'tsx', `${ROOT}/${CLI}`, ...args], { cwd: options.cwd ?? ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+export interface CliOptions {
+  readonly input?: string;
+  readonly env?: Record<string, string | undefined>;
+  readonly cwd?: string;
+  readonly timeoutMs?: number;
 }
 
-/** Run the CLI to completion (killed after `timeoutMs`). */
-export function runCli(
-  args: readonly string[],
-  options: { readonly input?: string; readonly env?: Record<string, string | undefined>; readonly cwd?: string; readonly timeoutMs?: number } = {},
-): Promise<CliResult> {
+/** The variables a test must set explicitly: the developer's own must not leak in. */
+const cleanEnv = (env: Record<string, string | undefined> = {}): Record<string, string | undefined> => ({
+  ...process.env,
+  TESSERA_ADMIN_TOKEN: undefined,
+  TESSERA_URL: undefined,
+  TESSERA_DATA_DIR: undefined,
+  DATABASE_URL: undefined,
+  ...env,
+});
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+let entry: readonly string[] | undefined;
+
+/** Node's arguments to start the CLI: the build when it is current, else the sources via tsx. */
+export function cliEntry(): readonly string[] {
+  if (entry !== undefined) return entry;
+  const built = join(ROOT, DIST_CLI);
+  const current = existsSync(built) && statSync(built).mtimeMs >= Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'caveats')));
+  if (!current) console.warn(`cli: ${DIST_CLI} is missing or older than src/: child processes run the CLI through tsx (slower); \`npm run build\` first to test the build`);
+  entry = current ? [built] : ['--import', 'tsx', join(ROOT, CLI)];
+  return entry;
+}
+
+/** The CLI with `args` as a child process (the build when current, else tsx on the sources). */
+export function spawnCli(args: readonly string[], options: { readonly env?: Record<string, string | undefined>; readonly cwd?: string } = {}): ChildProcess {
+  return spawn(process.execPath, [...cliEntry(), ...args], { cwd: options.cwd ?? ROOT, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Run the CLI as a child process to completion (killed after `timeoutMs`). */
+export function runCliProcess(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
   const child = spawnCli(args, options);
   let stdout = '';
   let stderr = '';
@@ -36,6 +85,31 @@ export function runCli(
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Run the CLI in this process, through the dispatcher `main.ts` calls (`run` with the command
+ * table), with what the executable would see: stdin as given (empty when not, as from a closed
+ * pipe), the environment without the developer's TESSERA_* and DATABASE_URL, lines on stdout
+ * and stderr. A command waiting for Ctrl-C (`serve`) is stopped after `timeoutMs`.
+ */
+export async function runCli(args: readonly string[], options: CliOptions = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  let timer: NodeJS.Timeout | undefined;
+  const io: CliIO = {
+    out: (text) => void (stdout += `${text}\n`),
+    err: (text) => void (stderr += `${text}\n`),
+    readStdin: async () => options.input ?? '',
+    env: cleanEnv(options.env),
+    cwd: options.cwd ?? ROOT,
+    stopSignal: () => new Promise((resolve) => (timer = setTimeout(() => resolve('SIGTERM'), options.timeoutMs ?? 60_000))),
+  };
+  try {
+    return { code: await run(args, io), stdout, stderr };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** No stack traces: no "    at " frames and no internal error names. */

@@ -1,13 +1,17 @@
 /**
  * Test databases: PGlite in memory always, and real PostgreSQL when DATABASE_URL is set, each
  * PostgreSQL test database created fresh (`tessera_test_<random>`) and dropped after the file.
+ * Each PGlite starts from one migrated template (./pglite-template.ts), not from initdb.
  *
  *   const backends = testBackends('issuer');   // logs plainly when PostgreSQL is not run
  *   describe.each(backends)('on $name', (backend) => { ... await backend.open() ... })
  */
-import { afterAll } from 'vitest';
+import { afterAll, inject } from 'vitest';
 import { openDatabase, type Database } from '../../src/storage/index.js';
+import { loadPgliteTemplate } from './pglite-template.js';
 import { createScratchDatabase } from './scratch-database.js';
+
+export { seedDataDir } from './pglite-template.js';
 
 /** The PostgreSQL admin URL for tests, or undefined. */
 export const POSTGRES_URL: string | undefined = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '' ? process.env.DATABASE_URL : undefined;
@@ -30,11 +34,23 @@ afterAll(async () => {
   await Promise.all(toClose.splice(0).map((d) => d.close().catch(() => undefined)));
 });
 
+let template: Promise<Blob> | undefined;
+
+/**
+ * A new in-memory PGlite, migrated (from the template), that the caller closes. Prefer
+ * `pgliteBackend.open()`, which closes it after the file.
+ */
+export async function openMemoryDatabase(): Promise<Database> {
+  // The global setup provides the template's path; without it (another config), make it here.
+  template ??= loadPgliteTemplate(inject('pgliteTemplate'));
+  return openDatabase({ memory: true, loadDataDir: await template });
+}
+
 /** An in-memory PGlite. */
 export const pgliteBackend: TestBackend = {
   name: 'pglite',
   async open() {
-    const d = await openDatabase({ memory: true });
+    const d = await openMemoryDatabase();
     toClose.push(d);
     return d;
   },
@@ -50,7 +66,8 @@ export function postgresBackend(adminUrl: string): TestBackend {
   afterAll(async () => {
     // Close this file's handles before dropping.
     await Promise.all(toClose.splice(0).map((d) => d.close().catch(() => undefined)));
-    for (const db of created) await db.drop().catch(() => undefined);
+    // In parallel: each DROP DATABASE waits for a checkpoint, seconds on a busy server.
+    await Promise.all(created.splice(0).map((db) => db.drop().catch(() => undefined)));
   });
   const url = async (): Promise<string> => {
     const db = await createScratchDatabase(adminUrl);

@@ -1,0 +1,17 @@
+/**
+ * vitest global setup: runs once in the main process before any test file. Makes the migrated
+ * PGlite template (./pglite-template.ts) so that workers only load it.
+ */
+import type { TestProject } from 'vitest/node';
+import { pgliteTemplatePath } from './pglite-template.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Path of the migrated PGlite data-directory tarball. */
+    pgliteTemplate: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<void> {
+  project.provide('pgliteTemplate', await pgliteTemplatePath());
+}

@@ -1,0 +1,88 @@
+/**
+ * A migrated, empty PGlite data directory as a tarball, made once and loaded by every test
+ * database: initdb costs ~3 s of CPU per embedded database (more under load), loading the
+ * tarball ~0.6 s. vitest's global setup (test/support/global-setup.ts) makes it before the
+ * workers start; a worker run without it makes (or finds) it itself.
+ *
+ * The file lives in the temporary directory, named by a hash of the migrations and the PGlite
+ * version, so a schema change or a PGlite upgrade makes a new one and an unchanged schema
+ * reuses it across runs. Written to a unique name and renamed: concurrent runs never see half
+ * a file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { drizzle } from 'drizzle-orm/pglite';
+import { migrate } from '../../src/storage/migrate.js';
+import { MIGRATIONS } from '../../src/storage/migrations/index.js';
+import * as schema from '../../src/storage/schema.js';
+
+async function templateFile(): Promise<string> {
+  const pglitePackage = join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), '../package.json');
+  const { version } = JSON.parse(await readFile(pglitePackage, 'utf8')) as { version: string };
+  const hash = createHash('sha256').update(JSON.stringify({ version, migrations: MIGRATIONS })).digest('hex').slice(0, 16);
+  return join(tmpdir(), `tessera-test-pglite-${hash}.tar`);
+}
+
+/** The path of the template tarball, made now when missing. */
+export async function pgliteTemplatePath(): Promise<string> {
+  const file = await templateFile();
+  if (await stat(file).then((s) => s.size > 0, () => false)) return file;
+  const pg = new PGlite();
+  try {
+    await migrate(drizzle({ client: pg, schema }));
+    const tarball = await pg.dumpDataDir('none');
+    const partial = `${file}.${randomBytes(6).toString('hex')}.partial`;
+    try {
+      await writeFile(partial, new Uint8Array(await tarball.arrayBuffer()));
+      await rename(partial, file);
+    } finally {
+      await rm(partial, { force: true });
+    }
+  } finally {
+    await pg.close();
+  }
+  return file;
+}
+
+/**
+ * The template as an embedded data directory on disk (`<template>.d`, made from the tarball
+ * when missing: an on-disk initdb costs ~7 s of CPU, copying this ~0.4 s).
+ */
+async function pgliteTemplateDir(): Promise<string> {
+  const file = await pgliteTemplatePath();
+  const dir = `${file}.d`;
+  if (await stat(join(dir, 'PG_VERSION')).then(() => true, () => false)) return dir;
+  const partial = `${dir}.${randomBytes(6).toString('hex')}.partial`;
+  try {
+    const pg = new PGlite(partial, { loadDataDir: await loadPgliteTemplate(file) });
+    await pg.waitReady;
+    await pg.close();
+    await rename(partial, dir).catch(async (e: NodeJS.ErrnoException) => {
+      // Another run made it first: use theirs.
+      if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
+    });
+  } finally {
+    await rm(partial, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/**
+ * Make `dataDir` (mode 0700, like the server) hold a migrated, empty embedded database, as
+ * `openDatabase({ dataDir })` leaves it on a first start, for tests of what comes after the
+ * first start. Tests of the first start itself leave the directory empty.
+ */
+export async function seedDataDir(dataDir: string): Promise<string> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await cp(await pgliteTemplateDir(), join(dataDir, 'pglite'), { recursive: true });
+  return dataDir;
+}
+
+/** The template's bytes, for `openDatabase({ memory: true, loadDataDir })`. */
+export async function loadPgliteTemplate(path?: string): Promise<Blob> {
+  return new Blob([await readFile(path ?? (await pgliteTemplatePath()))]);
+}
