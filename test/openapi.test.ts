@@ -12,6 +12,7 @@ import Ajv2020Module from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDischargeCaveat } from '../src/client/index.js';
+import { BAKERY_TOKEN_KIND, encodeTicket, presentationFor } from '../src/discharge/index.js';
 import { hashPassword } from '../src/discharge/web/index.js';
 import { ERROR_STATUS } from '../src/http/status.js';
 import { Macaroon } from '../src/index.js';
@@ -54,10 +55,12 @@ const pointer = (...parts: string[]): string => `${DOC_ID}#/${parts.map((p) => p
 let database: Database;
 let system: System;
 let admin: string;
+/** How far the system's clock runs ahead of the real one (to reach past the collection window). */
+let skewMs = 0;
 
 beforeAll(async () => {
   database = await openDatabase({ memory: true });
-  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: PUBLIC_URL, log: () => undefined });
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: PUBLIC_URL, clock: () => new Date(Date.now() + skewMs), log: () => undefined });
   admin = (await system.mintAdminToken()).token;
 });
 afterAll(async () => {
@@ -276,14 +279,22 @@ describe('every operation answers what the document says', () => {
 
   it('the discharge protocol and the approval pages, good and bad', async () => {
     expect((await call({ method: 'GET', path: '/.well-known/tessera/discharger', token: null })).body.version).toBe(2);
-    const ask = async (condition: string) => {
+    // `who` says who asks: the claimed caveats, a presentation (the token for this service, verified), or nothing (private).
+    const ask = async (condition: string, who: 'claim' | 'presentation' | 'private' = 'claim') => {
       const token = addDischargeCaveat(Macaroon.decode((await system.issuer.mint({ caveats: ['ops read'] })).token), { location: PUBLIC_URL, publicKey: system.discharge.publicKey, condition });
       const ticket = token.caveats.find((c) => c.location !== undefined)!;
-      return call({ method: 'POST', path: '/v1/discharge', token: null, body: { id: Buffer.from(ticket.identifier).toString('base64url'), caveats: ['ops read'] } });
+      const shown =
+        who === 'claim' ? { caveats: ['ops read'] } : who === 'presentation' ? { presentation: presentationFor(token, system.discharge.location).encode(), reason: 'to answer issue #13' } : { private: true };
+      return call({ method: 'POST', path: '/v1/discharge', token: null, body: { id: Buffer.from(ticket.identifier).toString('base64url'), ...shown } });
     };
-    const asked = await ask('approve group:ops read the docs');
+    const asked = await ask('approve group:ops read the docs', 'presentation');
     expect(asked.status).toBe(202);
     expect((await call({ method: 'POST', path: '/v1/discharge', token: null, body: { id: '' } })).status).toBe(400);
+    // Bakery v3: a short caveat id, the ticket apart.
+    const v3 = encodeTicket({ caveatKey: new Uint8Array(24).fill(7), condition: 'approve group:ops read the v3 docs', thirdPartyPublicKey: system.discharge.publicKey, version: 3, namespace: 'std:' });
+    const apart = await call({ method: 'POST', path: '/v1/discharge', token: null, body: { id: 'AwE', ticket: Buffer.from(v3).toString('base64url'), caveats: ['ops read'] } });
+    expect(apart.status).toBe(202);
+    await system.discharge.decide(new URL(apart.body.approvalUrl as string).pathname.split('/').pop()!, ALICE, { approve: false, reason: 'not this one' });
     const pollPath = new URL(asked.body.pollUrl as string).pathname;
     const poll = (url: string) => call({ method: 'GET', path: '/v1/discharge/poll/{secret}', url, token: null });
     expect((await poll(pollPath)).body.status).toBe('pending');
@@ -320,15 +331,95 @@ describe('every operation answers what the document says', () => {
     expect((await page('POST', '/approve/requests/{id}/approve', requestUrl(first!, '/approve'), { csrf })).status).toBe(303);
     expect((await page('POST', '/approve/requests/{id}/deny', requestUrl(first!, '/deny'), { csrf, reason: 'changed my mind' })).status).toBe(409);
     expect(second).toBeUndefined();
-    const other = await ask('approve group:ops write the docs');
+    const other = await ask('approve group:ops write the docs', 'private');
     const [pendingId] = (await system.discharge.listPending(ALICE)).map((r) => r.id);
     expect((await page('POST', '/approve/requests/{id}/deny', requestUrl(pendingId!, '/deny'), { csrf, reason: 'no' })).status).toBe(303);
-    expect((await poll(new URL(other.body.pollUrl as string).pathname)).body.error.code).toBe('ERR_DENIED');
+    const denied = (await poll(new URL(other.body.pollUrl as string).pathname)).body.error;
+    expect(denied).toMatchObject({ code: 'ERR_DENIED', details: { status: 'denied', reason: 'no', decidedBy: 'alice' } });
 
-    // The approved request's discharge, once; then the same poll URL is refused.
-    expect((await poll(pollPath)).body.discharge).toEqual(expect.any(String));
-    expect((await poll(pollPath)).status).toBe(403);
+    // An approval not yet collected is withdrawn: its poll answers ERR_DENIED, status withdrawn.
+    const third = await ask('approve group:ops delete the docs');
+    const [thirdId] = (await system.discharge.listPending(ALICE)).map((r) => r.id);
+    expect((await page('POST', '/approve/requests/{id}/approve', requestUrl(thirdId!, '/approve'), { csrf })).status).toBe(303);
+    expect((await page('POST', '/approve/requests/{id}/withdraw', requestUrl(thirdId!, '/withdraw'), { csrf: 'forged' })).status).toBe(403);
+    expect((await page('POST', '/approve/requests/{id}/withdraw', requestUrl(thirdId!, '/withdraw'), { csrf })).status).toBe(303);
+    expect((await page('POST', '/approve/requests/{id}/withdraw', requestUrl(thirdId!, '/withdraw'), { csrf })).status).toBe(409);
+    expect((await poll(new URL(third.body.pollUrl as string).pathname)).body.error).toMatchObject({ code: 'ERR_DENIED', details: { status: 'withdrawn', decidedBy: 'alice' } });
     expect((await page('POST', '/approve/logout', '/approve/logout', { csrf })).status).toBe(303);
+
+    // The approved request's discharge; the same again within the collection window (retry-safe);
+    // once that has passed, the poll URL is refused.
+    const collected = (await poll(pollPath)).body.discharge as string;
+    expect(collected).toEqual(expect.any(String));
+    expect((await poll(pollPath)).body.discharge).toBe(collected);
+    skewMs = 10 * 60_000;
+    try {
+      expect((await poll(pollPath)).body.error).toMatchObject({ code: 'ERR_FORBIDDEN', details: { status: 'collected' } });
+    } finally {
+      skewMs = 0;
+    }
+  });
+
+  it("the bakery's discharge protocol (Go- and Python-style forms), good and bad", async () => {
+    const bakery = async (method: 'GET' | 'POST', path: string, url = path, init: RequestInit = {}) => {
+      const res = await system.app.request(url, { method, ...init });
+      return { status: res.status, headers: res.headers, body: await expectDocumented(method, path, res) };
+    };
+    const info = await bakery('GET', '/discharge/info');
+    expect(info.body).toEqual({ PublicKey: Buffer.from(system.discharge.publicKey).toString('base64'), Version: 3 });
+    expect((await bakery('GET', '/publickey')).body).toEqual({ PublicKey: info.body.PublicKey });
+
+    // A v3 caveat as a bakery adds it: a short id, the ticket apart (caveat64).
+    let n = 0;
+    const caveat = (condition: string): Record<string, string> => {
+      n += 1;
+      const ticket = encodeTicket({ caveatKey: new Uint8Array(24).fill(n), condition, thirdPartyPublicKey: system.discharge.publicKey, version: 3, namespace: 'std:' });
+      return { id64: Buffer.from([3, 100 + n]).toString('base64url'), caveat64: Buffer.from(ticket).toString('base64url') };
+    };
+    // Go's httprequest: the form in the query; Python's requests: an urlencoded body.
+    const goPost = (fields: Record<string, string>, version = '3') =>
+      bakery('POST', '/discharge', `/discharge?${new URLSearchParams(fields).toString()}`, { headers: version === '' ? {} : { 'Bakery-Protocol-Version': version } });
+    const pyPost = (fields: Record<string, string>) =>
+      bakery('POST', '/discharge', '/discharge', { headers: { 'content-type': 'application/x-www-form-urlencoded', 'Bakery-Protocol-Version': '3' }, body: new URLSearchParams(fields).toString() });
+    const pathOf = (url: string): string => new URL(url).pathname;
+    const requestIdOf = (visitUrl: string): string => pathOf(visitUrl).split('/').pop()!;
+
+    // Interaction required → wait for the token while a person approves → re-POST → { Macaroon }.
+    const go = caveat('approve group:ops deploy web');
+    const first = await goPost(go);
+    expect(first.status).toBe(401);
+    expect(first.headers.get('www-authenticate')).toBe('Macaroon');
+    const browserWindow = first.body.Info.InteractionMethods['browser-window'] as { VisitURL: string; WaitTokenURL: string };
+    const waiting = bakery('GET', '/discharge/wait-token/{secret}', pathOf(browserWindow.WaitTokenURL));
+    await system.discharge.decide(requestIdOf(browserWindow.VisitURL), ALICE, { approve: true });
+    const token = (await waiting).body as { kind: string; token64: string };
+    expect(token.kind).toBe(BAKERY_TOKEN_KIND);
+    const discharged = await pyPost({ ...go, token64: token.token64, 'token-kind': token.kind });
+    expect(discharged.status).toBe(200);
+    expect(discharged.body.Macaroon).toMatchObject({ v: 3, ns: 'std:' });
+    // The legacy WaitURL, within the collection window: the same discharge, in the bakery's JSON.
+    const legacy = await bakery('GET', '/discharge/wait/{secret}', pathOf(first.body.Info.WaitURL as string));
+    expect(legacy.body.Macaroon).toEqual(discharged.body.Macaroon);
+
+    // Protocol version 0 gets 407; a denial is permission denied with the person's reason.
+    const db = caveat('approve group:ops deploy db');
+    expect((await goPost(db, '')).body.Code).toBe('interaction required');
+    const asked = await pyPost(db);
+    expect(asked.status).toBe(401);
+    const deniedWait = bakery('GET', '/discharge/wait/{secret}', pathOf(asked.body.Info.WaitURL as string));
+    await system.discharge.decide(requestIdOf(asked.body.Info.VisitURL as string), ALICE, { approve: false, reason: 'not during the freeze' });
+    const denied = await deniedWait;
+    expect(denied.status).toBe(401);
+    expect(denied.body).toMatchObject({ Code: 'permission denied', Message: expect.stringContaining('not during the freeze') });
+    expect((await bakery('GET', '/discharge/wait-token/{secret}', pathOf(asked.body.Info.InteractionMethods['browser-window'].WaitTokenURL as string))).status).toBe(401);
+
+    // Bad input, in the bakery's error shape.
+    expect((await pyPost({ caveat64: go.caveat64! })).body.Code).toBe('bad request');
+    expect((await goPost({ ...go, token64: token.token64 })).status).toBe(400);
+    const forged = Buffer.from(Macaroon.mint({ rootKey: new Uint8Array(32), identifier: Buffer.from(go.id64!, 'base64url') }).toBytes()).toString('base64');
+    expect((await pyPost({ ...go, token64: forged, 'token-kind': BAKERY_TOKEN_KIND })).body.Code).toBe('permission denied');
+    expect((await bakery('GET', '/discharge/wait-token/{secret}', '/discharge/wait-token/nope')).status).toBe(404);
+    expect((await bakery('GET', '/discharge/wait/{secret}', '/discharge/wait/nope')).body.Code).toBe('not found');
   });
 
   it('covered every operation: a success each, and an error each where errors are documented', () => {

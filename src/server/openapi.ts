@@ -17,6 +17,10 @@ import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS } from '../issuer/issuer.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import { LOGIN_CSRF_COOKIE, SESSION_COOKIE } from '../discharge/web/session.js';
 import { tesseraVersion } from '../cli/version.js';
+import { MAX_CLAIMED_CAVEATS, MAX_CLAIMED_CAVEAT_LENGTH } from '../tickets/conditions.js';
+import { MAX_PRESENTATION_CHARS, MAX_REQUEST_REASON } from '../tickets/presentation.js';
+import { BAKERY_TOKEN_KIND } from '../discharge/bakery.js';
+import { RECOLLECT_WINDOW_MS } from '../storage/discharges.js';
 
 /** A JSON Schema (2020-12, OpenAPI 3.1's dialect), kept loose: it is data, checked by the tests. */
 export type Schema = { readonly [keyword: string]: unknown };
@@ -86,6 +90,95 @@ const htmlErrors = (...statuses: number[]): Record<string, Schema> =>
   );
 const TO_LOGIN = redirect('not signed in: to the sign-in page, `next` naming this page');
 const PAGES_TAG = ['approval pages (HTML)'];
+
+const RECOLLECT_SECONDS = RECOLLECT_WINDOW_MS / 1000;
+
+// The Go/Python bakery's discharge protocol answers in its own JSON, not Tessera's `{ error }`.
+const BAKERY_TAG = ['bakery'];
+const bakeryJson = (schema: Schema, description: string): Schema => json(schema, description);
+const bakeryError = (description: string): Schema => bakeryJson(ref('BakeryError'), description);
+const BAKERY_SECRET = pathParam('secret', 'from the interaction-required answer (WaitTokenURL / WaitURL): the single-use poll secret');
+const BAKERY_WAIT_ERRORS = {
+  400: bakeryError('bad request: the client went away'),
+  401: bakeryError("permission denied: denied (the person's reason in Message), expired, withdrawn or lapsed"),
+  404: bakeryError('not found: no such discharge request'),
+  429: bakeryError('too many requests (Retry-After): per client IP, or the service cannot wait now'),
+  500: bakeryError('internal error'),
+};
+const BAKERY_FORM_FIELDS: Record<string, Schema> = {
+  id: { type: 'string', description: 'the caveat id as text (or id64)' },
+  id64: { type: 'string', description: 'the caveat id, base64 (either alphabet)' },
+  caveat64: { type: 'string', description: 'the ticket, base64, when it travels apart from the id (bakery v3)' },
+  token: { type: 'string', description: 'a discharge token as text (or token64), with token-kind' },
+  token64: { type: 'string', description: 'the token from the wait-token URL, base64' },
+  'token-kind': { type: 'string', description: `the token's kind: ${BAKERY_TOKEN_KIND}` },
+  location: { type: 'string', description: 'ignored' },
+};
+
+/** The bakery's HTTP discharge protocol (Go `httpbakery`, Python `macaroonbakery`): see src/discharge/bakery.ts. */
+const BAKERY_PATHS = {
+  '/discharge/info': {
+    get: {
+      tags: BAKERY_TAG,
+      operationId: 'bakeryDischargeInfo',
+      summary: "the discharger's public key and bakery protocol version",
+      ...open,
+      responses: { 200: bakeryJson(ref('BakeryInfo'), 'cacheable for five minutes') },
+    },
+  },
+  '/publickey': {
+    get: {
+      tags: BAKERY_TAG,
+      operationId: 'bakeryPublicKey',
+      summary: "the discharger's public key (the bakery's older endpoint)",
+      ...open,
+      responses: { 200: bakeryJson(ref('BakeryPublicKey'), 'cacheable for five minutes') },
+    },
+  },
+  '/discharge': {
+    post: {
+      tags: BAKERY_TAG,
+      operationId: 'bakeryDischarge',
+      summary: "ask for a discharge as a bakery client does: interaction required, then re-POST with the wait URL's token",
+      description:
+        'The form travels in the URL query (Go) or an x-www-form-urlencoded body (Python), or both. Without a token a person must approve: 401 interaction required (407 for protocol version 0). With the token from the wait-token URL: the discharge in the bakery\'s JSON.',
+      ...open,
+      parameters: [
+        ...Object.entries(BAKERY_FORM_FIELDS).map(([name, schema]) => query(name, schema, schema.description as string)),
+        { name: 'Bakery-Protocol-Version', in: 'header', required: false, description: 'the bakery protocol version (absent: 0)', schema: { type: 'string', pattern: '^[0-9]{1,3}$' } },
+      ],
+      requestBody: { required: false, content: { 'application/x-www-form-urlencoded': { schema: object(BAKERY_FORM_FIELDS) } } },
+      responses: {
+        200: bakeryJson(ref('BakeryDischarge'), 'the discharge (a token was given, and is this caveat\'s discharge; or nothing to wait for)'),
+        400: bakeryError('bad request: a missing, ambiguous, unknown or malformed field or condition'),
+        401: bakeryJson({ anyOf: [ref('BakeryInteractionRequired'), ref('BakeryError')] }, 'interaction required (WWW-Authenticate: Macaroon), or permission denied: the token is not this caveat\'s discharge'),
+        407: bakeryJson(ref('BakeryInteractionRequired'), 'interaction required, for protocol version 0'),
+        429: bakeryError('too many requests (Retry-After): per client IP'),
+        500: bakeryError('internal error'),
+      },
+    },
+  },
+  '/discharge/wait-token/{secret}': {
+    get: {
+      tags: BAKERY_TAG,
+      operationId: 'bakeryWaitToken',
+      summary: 'wait until a person decides: the discharge as a token to re-POST (the same again within the collection window)',
+      ...open,
+      parameters: [BAKERY_SECRET],
+      responses: { 200: bakeryJson(ref('BakeryWaitToken'), 'approved'), ...BAKERY_WAIT_ERRORS },
+    },
+  },
+  '/discharge/wait/{secret}': {
+    get: {
+      tags: BAKERY_TAG,
+      operationId: 'bakeryWait',
+      summary: "wait until a person decides (legacy WaitURL): the discharge in the bakery's JSON",
+      ...open,
+      parameters: [BAKERY_SECRET],
+      responses: { 200: bakeryJson(ref('BakeryDischarge'), 'approved'), ...BAKERY_WAIT_ERRORS },
+    },
+  },
+} as const satisfies OpenApiDocument['paths'];
 
 /** Every route of the system: one entry per path and method. */
 const PATHS = {
@@ -270,7 +363,19 @@ const PATHS = {
       operationId: 'requestDischarge',
       summary: "ask for a discharge (a person's approval); the third-party caveat's ticket is the credential",
       ...open,
-      ...jsonBody(object({ id: text(), caveats: { type: 'array', items: text(), description: "the token's first-party caveats, shown to the approver as a claim" } }, ['id'])),
+      ...jsonBody(
+        object(
+          {
+            id: { ...text(), description: "the third-party caveat's id, base64 (the ticket itself, or bakery v3's short id)" },
+            ticket: { ...text(), description: 'base64: the ticket when it travels apart from the caveat id (bakery v3); the discharge is minted under id' },
+            caveats: { type: 'array', maxItems: MAX_CLAIMED_CAVEATS, items: text(MAX_CLAIMED_CAVEAT_LENGTH), description: "the token's first-party caveats, shown to the approver as a claim" },
+            presentation: { ...text(MAX_PRESENTATION_CHARS), description: 'who asks: the token attenuated to `aud <this discharge service>` and a near time-before; verified and shown as fact' },
+            reason: { ...text(MAX_REQUEST_REASON), description: "the requester's words, shown to the approver" },
+            private: { type: 'boolean', description: 'the requester chose to show nothing of its token' },
+          },
+          ['id'],
+        ),
+      ),
       responses: {
         200: json(ref('Discharge'), 'nothing to wait for'),
         202: json(object({ approvalUrl: { type: 'string' }, pollUrl: { type: 'string' }, expiresAt: dateTime }, ['approvalUrl', 'pollUrl', 'expiresAt']), 'a person must decide: long-poll pollUrl'),
@@ -282,13 +387,18 @@ const PATHS = {
     get: {
       tags: ['discharge'],
       operationId: 'pollDischarge',
-      summary: 'long-poll for the decision and the discharge; the (single-use) poll secret is the credential',
+      summary: 'long-poll for the decision and the discharge; the poll secret is the credential',
+      description: `Collecting is retry-safe: a client whose answer was lost polls again and gets the same discharge within ${RECOLLECT_SECONDS} s of its collection; after that the poll URL is refused (403 ERR_FORBIDDEN).`,
       ...open,
       parameters: [pathParam('secret', 'from pollUrl'), query('wait', { type: 'integer', minimum: 0, maximum: 999999 }, 'seconds to wait for a decision (shortened to what the service allows)')],
       responses: {
-        200: json(ref('Discharge'), 'approved: the discharge, once'),
+        200: json(ref('Discharge'), `approved: the discharge (the same again within ${RECOLLECT_SECONDS} s: retry-safe collection)`),
         202: json(object({ status: { const: 'pending' }, approvalUrl: { type: 'string' }, expiresAt: dateTime }, ['status', 'approvalUrl', 'expiresAt']), 'still pending (Retry-After: 1)'),
-        ...errors(400, 403, 404, 429, 500),
+        403: json(
+          { allOf: [ref('Error403')], properties: { error: { properties: { details: ref('PollRefusal') } } } },
+          `ERR_DENIED: no discharge will come (details.status says why: denied, expired, withdrawn or lapsed; reason and decidedBy when known); ERR_FORBIDDEN: collected more than ${RECOLLECT_SECONDS} s ago`,
+        ),
+        ...errors(400, 404, 429, 500),
       },
     },
   },
@@ -341,6 +451,18 @@ const PATHS = {
       responses: { 303: redirect('to the request'), ...htmlErrors(400, 401, 403, 404, 409) },
     },
   },
+  '/approve/requests/{id}/withdraw': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'withdraw',
+      summary: 'take back an approval whose discharge was not collected yet (its poll then answers ERR_DENIED, status withdrawn)',
+      ...approver,
+      parameters: [pathParam('id', 'the request')],
+      ...formBody(object({ csrf: { type: 'string' } }, ['csrf'])),
+      responses: { 303: redirect('to the request'), ...htmlErrors(400, 401, 403, 404, 409) },
+    },
+  },
+  ...BAKERY_PATHS,
 } as const satisfies OpenApiDocument['paths'];
 
 /** The `error` member of an error body (also what /v1/verify says a refused token failed with). */
@@ -430,6 +552,60 @@ const SCHEMAS: Record<string, Schema> = {
     },
     ['allowed', 'explain', 'identifier', 'caveats'],
   ),
+  PollRefusal: object(
+    {
+      status: { enum: ['denied', 'expired', 'withdrawn', 'lapsed', 'collected'] },
+      reason: { type: 'string', description: "the approver's words (denied)" },
+      decidedBy: { type: 'string' },
+    },
+    ['status'],
+    { description: 'why a poll yields no discharge' },
+  ),
+  BakeryError: object(
+    {
+      Code: { enum: ['bad request', 'permission denied', 'interaction required', 'not found', 'too many requests', 'internal error'] },
+      Message: { type: 'string' },
+      Info: { type: 'object' },
+    },
+    ['Code', 'Message'],
+    { description: "the bakery's error shape (httpbakery.Error), with its own statuses" },
+  ),
+  BakeryInteractionRequired: object(
+    {
+      Code: { const: 'interaction required' },
+      Message: { type: 'string' },
+      Info: object(
+        {
+          InteractionMethods: object(
+            { 'browser-window': object({ VisitURL: { type: 'string', description: 'the approval page' }, WaitTokenURL: { type: 'string' } }, ['VisitURL', 'WaitTokenURL']) },
+            ['browser-window'],
+          ),
+          VisitURL: { type: 'string', description: 'legacy: the approval page' },
+          WaitURL: { type: 'string', description: 'legacy: GET it for { Macaroon }' },
+        },
+        ['InteractionMethods', 'VisitURL', 'WaitURL'],
+      ),
+    },
+    ['Code', 'Message', 'Info'],
+  ),
+  BakeryInfo: object({ PublicKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$', description: 'X25519, standard padded base64' }, Version: { const: 3 } }, ['PublicKey', 'Version']),
+  BakeryPublicKey: object({ PublicKey: { type: 'string', pattern: '^[A-Za-z0-9+/]{43}=$' } }, ['PublicKey']),
+  BakeryDischarge: object(
+    {
+      Macaroon: {
+        description: "the discharge in the bakery's JSON: v3 `{ m, v: 3, ns }` for a v3 caveat, else the macaroon JSON itself (as go-macaroon writes it, no v)",
+        oneOf: [object({ m: ref('BakeryMacaroonJSON'), v: { const: 3 }, ns: { type: 'string' } }, ['m', 'v', 'ns']), ref('BakeryMacaroonJSON')],
+      },
+    },
+    ['Macaroon'],
+  ),
+  BakeryMacaroonJSON: {
+    type: 'object',
+    properties: { l: { type: 'string' }, i: { type: 'string' }, i64: { type: 'string' }, c: { type: 'array', items: { type: 'object' } }, s: { type: 'string' }, s64: { type: 'string' } },
+    anyOf: [{ required: ['s64'] }, { required: ['s'] }],
+    not: { required: ['v'] },
+  },
+  BakeryWaitToken: object({ kind: { const: BAKERY_TOKEN_KIND }, token64: { type: 'string', pattern: '^[A-Za-z0-9+/]+=*$', description: 'the discharge, V2 binary, standard padded base64' } }, ['kind', 'token64']),
   Discharge: object({ discharge: { type: 'string', description: 'the unbound discharge macaroon, V2 base64url: bind it to the token' } }, ['discharge']),
   FrontDoor: object(
     {
@@ -459,7 +635,7 @@ export function openApiDocument(): OpenApiDocument {
       title: 'Tessera',
       version: tesseraVersion(),
       description:
-        'Macaroon capability tokens: the issuer (admin API), the discharge protocol and the approval pages. Every error is `{ "error": { "code", "message", "details"? } }` with the status its code maps to (components.schemas.ErrorCode).',
+        'Macaroon capability tokens: the issuer (admin API), the discharge protocol and the approval pages. Every error is `{ "error": { "code", "message", "details"? } }` with the status its code maps to (components.schemas.ErrorCode), except under the bakery tag, which speaks the Go/Python bakery\'s own JSON.',
       license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
     },
     tags: [
@@ -469,6 +645,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'keys' },
       { name: 'verify' },
       { name: 'discharge', description: 'the third-party discharge protocol (Go-bakery v2 tickets): the ticket or the poll secret is the credential' },
+      { name: BAKERY_TAG[0] as string, description: "the Go/Python macaroon bakery's HTTP discharge protocol, for stock bakery clients: its own JSON (`{ Code, Message, Info? }` errors with its statuses), not Tessera's `{ error }`" },
       { name: PAGES_TAG[0] as string, description: 'for people in a browser: HttpOnly session cookie, CSRF-checked forms; not an API to generate a client for' },
     ],
     paths: PATHS,
