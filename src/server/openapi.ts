@@ -100,7 +100,7 @@ const bakeryError = (description: string): Schema => bakeryJson(ref('BakeryError
 const BAKERY_SECRET = pathParam('secret', 'from the interaction-required answer (WaitTokenURL / WaitURL): the single-use poll secret');
 const BAKERY_WAIT_ERRORS = {
   400: bakeryError('bad request: the client went away'),
-  401: bakeryError("permission denied: denied (the person's reason in Message), expired, withdrawn or lapsed"),
+  401: bakeryError(`permission denied: denied (the person's reason in Message), expired, withdrawn or lapsed; or collected more than ${RECOLLECT_SECONDS} s ago`),
   404: bakeryError('not found: no such discharge request'),
   429: bakeryError('too many requests (Retry-After): per client IP, or the service cannot wait now'),
   500: bakeryError('internal error'),
@@ -644,7 +644,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'audit' },
       { name: 'keys' },
       { name: 'verify' },
-      { name: 'discharge', description: 'the third-party discharge protocol (Go-bakery v2 tickets): the ticket or the poll secret is the credential' },
+      { name: 'discharge', description: 'the third-party discharge protocol (bakery v2 tickets as caveat ids, or v3 tickets apart): the ticket or the poll secret is the credential' },
       { name: BAKERY_TAG[0] as string, description: "the Go/Python macaroon bakery's HTTP discharge protocol, for stock bakery clients: its own JSON (`{ Code, Message, Info? }` errors with its statuses), not Tessera's `{ error }`" },
       { name: PAGES_TAG[0] as string, description: 'for people in a browser: HttpOnly session cookie, CSRF-checked forms; not an API to generate a client for' },
     ],
