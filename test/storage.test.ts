@@ -582,11 +582,11 @@ describe.each(backends)('storage on $name', (backend) => {
       expect(await store.discharges.listPending()).toEqual([]);
 
       const [c1, c2] = await Promise.all([store.discharges.collect(poll), store.discharges.collect(poll)]);
-      // Exactly one collector gets the ticket to mint the discharge from; then it is cleared.
-      const withTicket = [c1, c2].filter((c) => c?.caveatId instanceof Uint8Array);
-      expect(withTicket).toHaveLength(1);
+      // Exactly one collection is the first; within the retry window both get the ticket to
+      // re-mint the same discharge from (its `uses 1` still lets one action through).
+      expect([c1, c2].filter((c) => c?.collectedNow === true)).toHaveLength(1);
+      expect([c1, c2].every((c) => c?.caveatId instanceof Uint8Array)).toBe(true);
       expect([c1?.status, c2?.status]).toEqual(['collected', 'collected']);
-      expect((await store.discharges.get('req1'))?.caveatId).toBeNull();
       await expectCode(store.discharges.create(base('req2', poll, later)), 'ERR_CONFLICT'); // poll token reused
     });
 
