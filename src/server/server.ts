@@ -16,6 +16,7 @@ import type { LogOption } from '../log.js';
 import { ADMIN_AUDIENCE } from '../issuer/routes.js';
 import { openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
 import { createSystem, type System } from './system.js';
+import { LOCK_KEYS } from '../storage/locks.js';
 
 export const DEFAULT_PORT = 8470;
 export const DEFAULT_HOST = '127.0.0.1';
@@ -25,7 +26,7 @@ export const ADMIN_TOKEN_FILE = 'admin-token';
 /** How long in-flight requests may take to finish once shutdown begins. */
 const SHUTDOWN_GRACE_MS = 5000;
 /** Advisory lock serialising instances' startup on one database ("tessera" bootstrap). */
-const BOOTSTRAP_LOCK_KEY = 0x7e55e4a_0003;
+const BOOTSTRAP_LOCK_KEY = LOCK_KEYS.bootstrap;
 
 export interface StartServerOptions {
   /** TCP port (0 for an ephemeral one; default 8470). */

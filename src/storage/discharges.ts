@@ -28,6 +28,7 @@ import {
   guard,
   hashSecret,
 } from './util.js';
+import { LOCK_KEYS } from './locks.js';
 
 export type { DischargeStatus } from './schema.js';
 
@@ -175,7 +176,7 @@ const lapsedAt = (row: Row, now: Date): boolean =>
   row.decidedAt !== null && row.decidedAt.getTime() + row.validitySeconds * 1000 <= now.getTime();
 
 /** Advisory lock class (first key) for per-addressee locks; the second key is hashtext(who). */
-const PENDING_LOCK_CLASS = 0x7e55e4a;
+const PENDING_LOCK_CLASS = LOCK_KEYS.pendingClass;
 
 export function dischargeRepository(db: TesseraDb): DischargeRepository {
   const markExpired = async (where: SQL, now: Date): Promise<Row[]> =>

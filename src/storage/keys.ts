@@ -13,6 +13,7 @@ import type { MasterKey } from './keyring.js';
 import { rootKeys } from './schema.js';
 import { KEY_CHANNEL, type TesseraDb } from './types.js';
 import { checkDate, checkOptionalDate, checkText, guard } from './util.js';
+import { LOCK_KEYS } from './locks.js';
 
 /** Root key metadata (no key bytes). */
 export interface RootKeyInfo {
@@ -61,7 +62,7 @@ export interface KeyRepository {
 
 const KEY_BYTES = 32;
 /** Advisory lock key serialising key changes (see `lockChanges`). */
-const KEY_LOCK_KEY = 0x7e55e4a_0003;
+const KEY_LOCK_KEY = LOCK_KEYS.keys;
 const PURPOSE = 'root-key';
 
 type Row = typeof rootKeys.$inferSelect;

@@ -11,6 +11,7 @@ import { integer, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
 import { TesseraError } from '../errors.js';
 import { MIGRATIONS, type Migration } from './migrations/index.js';
 import type { TesseraDb } from './types.js';
+import { LOCK_KEYS } from './locks.js';
 
 /** Bookkeeping table; deliberately not part of `schema.ts` (it is not application data). */
 const tesseraMigrations = pgTable('tessera_migrations', {
@@ -20,7 +21,7 @@ const tesseraMigrations = pgTable('tessera_migrations', {
 });
 
 /** Arbitrary constant key for `pg_advisory_xact_lock` ("tessera" migrations). */
-const MIGRATION_LOCK_KEY = 0x7e55e4a_0001;
+const MIGRATION_LOCK_KEY = LOCK_KEYS.migrations;
 
 /** Apply every migration not yet applied; returns the ids applied by this call (often none). */
 export async function migrate(db: TesseraDb, migrations: readonly Migration[] = MIGRATIONS): Promise<number[]> {

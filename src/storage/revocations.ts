@@ -12,6 +12,7 @@ import { TesseraError } from '../errors.js';
 import { revocations, tokens } from './schema.js';
 import { REVOCATION_CHANNEL, type TesseraDb } from './types.js';
 import { MAX_LONG_TEXT, checkInt, checkOptionalText, checkPageSize, checkText, guard } from './util.js';
+import { LOCK_KEYS } from './locks.js';
 
 export interface Revocation {
   /** Position in the revocation log (1, 2, 3… in commit order; gaps possible). */
@@ -56,7 +57,7 @@ export interface RevocationRepository {
 }
 
 /** Advisory lock key serialising revocations (see module comment). */
-const REVOCATION_LOCK_KEY = 0x7e55e4a_0002;
+const REVOCATION_LOCK_KEY = LOCK_KEYS.revocations;
 
 export function revocationRepository(db: TesseraDb): RevocationRepository {
   return {
