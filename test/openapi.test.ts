@@ -311,6 +311,7 @@ describe('every operation answers what the document says', () => {
     expect((await page('GET', '/approve')).status).toBe(301);
     expect((await page('GET', '/approve/')).status).toBe(303);
     expect((await page('GET', '/approve/history')).status).toBe(303);
+    expect((await page('GET', '/approve/activity')).status).toBe(303);
     expect((await page('GET', '/approve/style.css')).status).toBe(200);
     expect((await page('GET', '/approve/login')).status).toBe(200);
     expect((await page('POST', '/approve/logout', '/approve/logout', { csrf: 'x' })).status).toBe(401);
@@ -320,6 +321,7 @@ describe('every operation answers what the document says', () => {
     expect((await page('POST', '/approve/login', '/approve/login', { csrf: loginCsrf, name: 'alice', password: 'alice-password-1' })).status).toBe(303);
     expect((await page('GET', '/approve/')).status).toBe(200);
     expect((await page('GET', '/approve/history')).status).toBe(200);
+    expect((await page('GET', '/approve/activity')).status).toBe(200);
     expect((await page('GET', '/approve/login')).status).toBe(303);
 
     const [first, second] = (await system.discharge.listPending(ALICE)).map((r) => r.id);

@@ -489,6 +489,10 @@ describe('pages and decisions', () => {
     expect(history).toContain('<td>alice</td>');
     expect(history).toContain('not during the freeze');
     expect(await (await alice.get('/approve/')).text()).not.toContain('wipe the disk');
+    // The activity page: the audit trail of alice's requests, with the channel each event came through.
+    const activity = await (await alice.get('/approve/activity')).text();
+    expect(activity).toMatch(new RegExp(`<td>deny</td><td>alice</td><td>these pages</td><td><a href="/approve/requests/${id}">`));
+    expect(activity).toMatch(new RegExp(`<td>discharge-request</td><td>requester</td><td>the discharge protocol</td><td><a href="/approve/requests/${id}">`));
   });
 
   it('an expired request shows as expired, with no forms, and cannot be decided', async () => {
@@ -514,6 +518,8 @@ describe('pages and decisions', () => {
     expect((await bob.post(`/approve/requests/${id}/deny`, { csrf, reason: 'no' })).status).toBe(403);
     expect((await fx.view(id))?.status).toBe('pending');
     expect(await (await bob.get('/approve/history')).text()).not.toContain(id);
+    expect(await (await bob.get('/approve/activity')).text()).not.toContain(id);
+    expect((await new Client(fx.app).get('/approve/activity')).status).toBe(303);
   });
 
   it('decisions need a session', async () => {

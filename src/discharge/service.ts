@@ -35,7 +35,7 @@ import { TesseraError, invalidArgument, limit } from '../errors.js';
 import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { verifySignature } from '../macaroon/verify.js';
-import type { DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
+import type { AuditEntry, DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
 import { checkPresentation, checkRequestReason, MAX_PRESENTATION_CHARS, type PresentationVerifier, type Shown, type VerifiedToken } from '../tickets/presentation.js';
 import { checkBytes } from '../tickets/box.js';
 import {
@@ -200,6 +200,11 @@ export interface DischargeService {
   listPending(approver: Approver, limit?: number): Promise<PendingView[]>;
   /** Settled requests addressed to this approver (or their groups), newest first. */
   history(approver: Approver, limit?: number): Promise<PendingView[]>;
+  /**
+   * The audit events about requests addressed to this approver or their groups, newest first:
+   * who asked, who decided, withdrew or collected, through which channel.
+   */
+  activity(approver: Approver, limit?: number): Promise<AuditEntry[]>;
   /** One request, or undefined if unknown or not this approver's to see. */
   get(id: string, approver: Approver): Promise<PendingView | undefined>;
   /** ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if already decided or expired. */
@@ -624,6 +629,11 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       const now = clock();
       const rows = await store.discharges.listHistory({ who: principalsOf(approver), limit: max }, now);
       return rows.map((r) => view(r, now));
+    },
+
+    async activity(approver, max = 100) {
+      checkApprover(approver);
+      return store.audit.listAboutRequests(principalsOf(approver), max);
     },
 
     async get(id, approver) {

@@ -426,6 +426,9 @@ const PATHS = {
   '/approve/history': {
     get: { tags: PAGES_TAG, operationId: 'approveHistory', summary: 'requests already decided', ...approver, responses: { 200: htmlPage('the history'), 303: TO_LOGIN } },
   },
+  '/approve/activity': {
+    get: { tags: PAGES_TAG, operationId: 'approveActivity', summary: "the audit trail of the approver's requests: who asked, decided, withdrew or collected, through which channel", ...approver, responses: { 200: htmlPage('the activity'), 303: TO_LOGIN } },
+  },
   '/approve/requests/{id}': {
     get: { tags: PAGES_TAG, operationId: 'approveRequest', summary: 'one request: who asks, the condition, the caveats', ...approver, parameters: [pathParam('id', 'the request')], responses: { 200: htmlPage('the request'), 303: TO_LOGIN, ...htmlErrors(404) } },
   },

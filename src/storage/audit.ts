@@ -3,9 +3,9 @@
  * trigger rejects UPDATE and DELETE). Never put a secret (token, key, password, session id) in
  * `subject` or `details`.
  */
-import { and, asc, desc, eq, gt, gte, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, inArray, lt, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
-import { auditLog, type JsonValue } from './schema.js';
+import { auditLog, dischargeRequests, type JsonValue } from './schema.js';
 import type { TesseraDb } from './types.js';
 import { checkDate, checkInt, checkJsonObject, checkOptionalText, checkPageSize, checkText, guard } from './util.js';
 
@@ -91,6 +91,11 @@ export interface AuditRepository {
   append(input: AppendAuditInput): Promise<AuditEntry>;
   /** List entries (see options). */
   list(options?: ListAuditOptions): Promise<AuditEntry[]>;
+  /**
+   * Entries about discharge requests addressed to any of `who` (a user, `group:<g>`), newest
+   * first: what an approver's activity page shows.
+   */
+  listAboutRequests(who: readonly string[], limit?: number): Promise<AuditEntry[]>;
 }
 
 export function auditRepository(db: TesseraDb): AuditRepository {
@@ -109,6 +114,19 @@ export function auditRepository(db: TesseraDb): AuditRepository {
           .returning();
         if (row === undefined) throw new TesseraError('ERR_STORAGE', 'append audit entry returned no row');
         return row;
+      }),
+
+    listAboutRequests: (who, limit) =>
+      guard('list audit entries about requests', async () => {
+        const names = who.map((w) => checkText('who', w));
+        if (names.length === 0) return [];
+        const addressed = db.select({ id: dischargeRequests.id }).from(dischargeRequests).where(inArray(dischargeRequests.who, names));
+        return db
+          .select()
+          .from(auditLog)
+          .where(inArray(auditLog.subject, addressed))
+          .orderBy(desc(auditLog.id))
+          .limit(checkPageSize(limit, 100, 1000));
       }),
 
     list: (options = {}) =>

@@ -45,6 +45,7 @@ import { nodeClientIp } from '../../hono/node.js';
 import {
   BASE,
   STYLESHEET,
+  activityPage,
   errorPage,
   historyPage,
   listPage,
@@ -291,6 +292,12 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const me = await sessions.current(c);
     if (me === undefined) return toLogin(c);
     return c.html(historyPage(viewer(me), await service.history(me.approver, 100)));
+  });
+
+  app.get('/activity', async (c) => {
+    const me = await sessions.current(c);
+    if (me === undefined) return toLogin(c);
+    return c.html(activityPage(viewer(me), await service.activity(me.approver, 100)));
   });
 
   app.get('/requests/:id', async (c) => {

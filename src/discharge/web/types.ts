@@ -9,4 +9,4 @@ export type { Approver } from '../../tickets/conditions.js';
 export type { Decision, PendingView } from '../service.js';
 
 /** The approver-facing half of the discharge service. */
-export type ApprovalService = Pick<DischargeService, 'listPending' | 'history' | 'get' | 'decide' | 'withdraw'>;
+export type ApprovalService = Pick<DischargeService, 'listPending' | 'history' | 'activity' | 'get' | 'decide' | 'withdraw'>;

@@ -5,7 +5,7 @@
  */
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
-import type { JsonValue } from '../../storage/index.js';
+import type { AuditEntry, JsonValue } from '../../storage/index.js';
 import { describeCaveat, formatTime } from './describe.js';
 import type { PendingView } from './types.js';
 
@@ -19,6 +19,7 @@ export const paths = {
   login: `${BASE}/login`,
   logout: `${BASE}/logout`,
   history: `${BASE}/history`,
+  activity: `${BASE}/activity`,
   request: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}`,
   approve: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/approve`,
   deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
@@ -43,6 +44,7 @@ export function layout(title: string, body: Html, viewer?: Viewer): Html {
       : html`<nav>
       <a href="${paths.home}">Pending</a>
       <a href="${paths.history}">History</a>
+      <a href="${paths.activity}">Activity</a>
       <span class="who">Signed in as <strong>${viewer.name}</strong></span>
       <form method="post" action="${paths.logout}" class="inline">${csrfField(viewer.csrfToken)}<button type="submit">Log out</button></form>
     </nav>`;
@@ -290,6 +292,32 @@ export function historyPage(viewer: Viewer, items: readonly PendingView[]): Html
         )}</tbody>
 </table>`;
   return layout('History', body, viewer);
+}
+
+const CHANNEL_WORDS: Readonly<Record<string, string>> = {
+  'http-api': 'the admin API',
+  'cli-local': 'the command line',
+  'approval-page': 'these pages',
+  'discharge-api': 'the discharge protocol',
+  system: 'Tessera',
+};
+
+/**
+ * What happened to the requests addressed to this approver or their groups: who asked, who
+ * decided, withdrew or collected, and through which channel (from the append-only audit log).
+ */
+export function activityPage(viewer: Viewer, events: readonly AuditEntry[]): Html {
+  const body =
+    events.length === 0
+      ? html`<p class="empty">Nothing has happened to your requests yet.</p>`
+      : html`<table>
+<thead><tr><th>When</th><th>What</th><th>Who</th><th>Through</th><th>Request</th></tr></thead>
+<tbody>${events.map(
+          (e) =>
+            html`<tr><td>${time(e.at)}</td><td>${e.action}</td><td>${e.actor}</td><td>${CHANNEL_WORDS[e.channel] ?? e.channel}</td><td>${e.subject === null ? '—' : html`<a href="${paths.request(e.subject)}"><code>${e.subject}</code></a>`}</td></tr>`,
+        )}</tbody>
+</table>`;
+  return layout('Activity', body, viewer);
 }
 
 export function errorPage(title: string, message: string, code: string, viewer?: Viewer): Html {
