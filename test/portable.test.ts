@@ -17,7 +17,7 @@
 import { build, type Metafile } from 'esbuild';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadOptionalPackage } from '../src/storage/database.js';
+import { loadOptionalPackage } from '../src/util/optional-package.js';
 import type { PortableReport } from './support/portable-page.js';
 import { vectors } from './support/vectors.js';
 import { CHROMIUM_PATH, launchChromium } from './support/web-system.js';

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { TesseraError, isTesseraError } from '../errors.js';
 import { parseDuration as parseDurationValue, type DurationBounds } from '../util/duration.js';
-import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../server/server.js';
+import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
 
 export interface CliIO {
   readonly out: (text: string) => void;

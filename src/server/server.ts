@@ -17,12 +17,9 @@ import { ADMIN_AUDIENCE } from '../issuer/routes.js';
 import { openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
 import { createSystem, type System } from './system.js';
 import { LOCK_KEYS } from '../storage/locks.js';
+import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 
-export const DEFAULT_PORT = 8470;
-export const DEFAULT_HOST = '127.0.0.1';
-export const DEFAULT_DATA_DIR = '.tessera';
-/** File name of the admin token inside the data directory. */
-export const ADMIN_TOKEN_FILE = 'admin-token';
+export { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 /** How long in-flight requests may take to finish once shutdown begins. */
 const SHUTDOWN_GRACE_MS = 5000;
 /** Advisory lock serialising instances' startup on one database ("tessera" bootstrap). */

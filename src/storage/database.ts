@@ -16,6 +16,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
 import { TesseraError } from '../errors.js';
+import { loadOptionalPackage } from '../util/optional-package.js';
 import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
@@ -86,20 +87,6 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   throw new TesseraError('ERR_CONFIG', 'no database configured: give a DATABASE_URL, a data directory, or memory');
 }
 
-/**
- * Import an optional peer dependency, or throw ERR_CONFIG saying which package `purpose` needs.
- * Only a missing `pkg` itself is translated; any other failure while loading it is rethrown.
- */
-export async function loadOptionalPackage<T>(pkg: string, purpose: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (e) {
-    const { code, message } = (e ?? {}) as { code?: unknown; message?: unknown };
-    const missing = (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && typeof message === 'string' && message.includes(`'${pkg}'`);
-    if (!missing) throw e;
-    throw new TesseraError('ERR_CONFIG', `${purpose} needs the package ${pkg}, which is not installed: npm install ${pkg}`, { package: pkg });
-  }
-}
 
 function storageError(message: string, cause: unknown): TesseraError {
   return cause instanceof TesseraError ? cause : new TesseraError('ERR_STORAGE', message, {}, { cause });

@@ -7,9 +7,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError } from '../../errors.js';
-import { ADMIN_TOKEN_FILE, writeAdminToken } from '../../server/server.js';
-import { createSystem } from '../../server/system.js';
-import { MASTER_KEY_ENV, MASTER_KEY_FILE, createStore, openDatabase, resolveMasterKey } from '../../storage/index.js';
+import { ADMIN_TOKEN_FILE } from '../../server/defaults.js';
+import { MASTER_KEY_ENV, MASTER_KEY_FILE, resolveMasterKey } from '../../storage/keyring.js';
+import { serverLayer, storageLayer, systemLayer } from '../layers.js';
 import { str, type Command } from '../command.js';
 import { dataDirOf, serverUrlOf } from '../io.js';
 
@@ -39,6 +39,7 @@ Options:
       throw new TesseraError('ERR_CONFIG', `no master key in ${dataDir} and ${MASTER_KEY_ENV} is not set: is this the server's data directory?`);
     }
     const masterKey = await resolveMasterKey({ env: envKey, dataDir });
+    const [{ createStore, openDatabase }, { createSystem }, { writeAdminToken }] = await Promise.all([storageLayer(), systemLayer(), serverLayer()]);
     const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
     const database = await openDatabase({ url, dataDir });
     try {

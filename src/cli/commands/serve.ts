@@ -1,5 +1,6 @@
 /** `tessera serve`: run the whole system (issuer API, discharge service, approval pages). */
-import { DEFAULT_PORT, startServer } from '../../server/server.js';
+import { DEFAULT_PORT } from '../../server/defaults.js';
+import { serverLayer } from '../layers.js';
 import { str, type Command } from '../command.js';
 import { UsageError, dataDirOf } from '../io.js';
 
@@ -39,6 +40,7 @@ Environment:
     const databaseUrl = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
     const dataDir = dataDirOf(str(args, 'data-dir'), io);
     const publicUrl = io.env.TESSERA_PUBLIC_URL !== undefined && io.env.TESSERA_PUBLIC_URL !== '' ? io.env.TESSERA_PUBLIC_URL : undefined;
+    const { startServer } = await serverLayer();
     const server = await startServer({
       ...(port !== undefined ? { port } : {}),
       ...(str(args, 'host') !== undefined ? { host: str(args, 'host') } : {}),

@@ -17,7 +17,9 @@
 import { NAME_PATTERN } from '../../tickets/conditions.js';
 import { checkNewPassword, hashPassword, MAX_PASSWORD_LENGTH } from '../../discharge/web/passwords.js';
 import { TesseraError, invalidArgument } from '../../errors.js';
-import { MasterKey, createStore, openDatabase, type Store } from '../../storage/index.js';
+import { MasterKey } from '../../storage/keyring.js';
+import type { Store } from '../../storage/index.js';
+import { storageLayer } from '../layers.js';
 import { bool, str, strs, type Command } from '../command.js';
 import { UsageError, dataDirOf, pretty, when, type CliIO } from '../io.js';
 
@@ -89,6 +91,7 @@ async function newPassword(io: UsersIO, fromStdin: boolean): Promise<string> {
 
 async function withStore<T>(io: CliIO, dataDirOption: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
   const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
+  const { createStore, openDatabase } = await storageLayer();
   const database = await openDatabase({ url, dataDir: dataDirOf(dataDirOption, io) });
   try {
     // Users and sessions hold nothing sealed, so these commands never need the master key (and
