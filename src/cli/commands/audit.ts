@@ -1,19 +1,10 @@
 /** `tessera audit`: read the audit log, filtered, or follow it live (`--follow`). */
 import { isIdentifier } from '../../issuer/identifier.js';
+import type { AuditListing as AuditEvent } from '../../issuer/listing.js';
 import { api } from '../client.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, type Command } from '../command.js';
 import { adminTokenOf, dataDirOf, serverUrlOf, timeOption, when } from '../io.js';
 import { inspectToken } from './inspect.js';
-
-interface AuditEvent {
-  readonly id: number;
-  readonly at: string;
-  readonly actor: string;
-  readonly channel: string;
-  readonly action: string;
-  readonly subject: string | null;
-  readonly details: Readonly<Record<string, unknown>>;
-}
 
 /** What --about names: a token stands for its identifier; identifiers, key and request ids as given. */
 function subjectOf(value: string): string {

@@ -1,18 +1,8 @@
 /** `tessera tokens list` (alias `ls`): the tokens minted on the server, filtered, newest first. */
+import type { TokenListing as TokenRow } from '../../issuer/listing.js';
 import { api } from '../client.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, type Command } from '../command.js';
 import { UsageError, adminTokenOf, dataDirOf, pretty, serverUrlOf, table, timeOption, when } from '../io.js';
-
-interface TokenRow {
-  readonly identifier: string;
-  readonly label: string | null;
-  readonly subject: string | null;
-  readonly keyId: string;
-  readonly createdAt: string;
-  readonly expiresAt: string | null;
-  readonly state: string;
-  readonly revokedAt: string | null;
-}
 
 export const tokens: Command = {
   name: 'tokens',
