@@ -99,6 +99,12 @@ export interface ApprovalOptions {
    */
   readonly usage?: UsageCounter;
   readonly clock?: () => Date;
+  /**
+   * Ask for the approval through URL-mode elicitation when the MCP client declared it (the server
+   * then requests the discharge itself and shows the client the approval URL; elicitation.ts).
+   * Default true.
+   */
+  readonly urlElicitation?: boolean;
 }
 
 /** A refused call's challenge, as sent to the client. */
@@ -162,6 +168,11 @@ export class Approvals {
       clock: this.#clock,
       cache: false,
     });
+  }
+
+  /** How long a challenge lives, ms. */
+  get ttlMs(): number {
+    return this.#ttlMs;
   }
 
   /** The condition a person approves for this call; ERR_INVALID_ARGUMENT when the arguments cannot be shown. */

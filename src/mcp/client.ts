@@ -14,6 +14,7 @@ import { Macaroon } from '../macaroon/macaroon.js';
 import { gatherDischarges, type FetchLike } from '../client/index.js';
 import { caveat } from '../../caveats/index.js';
 import { APPROVAL_HEADER, MCP_ERRORS } from './server.js';
+import { APPROVALS_MODE_HEADER } from './elicitation.js';
 
 /** The fetch signature the MCP SDK's transports take. */
 export type McpFetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
@@ -64,6 +65,7 @@ export function tesseraFetch(options: TesseraFetchOptions): McpFetch {
   return async (url, init = {}) => {
     const headers = new Headers(init.headers);
     headers.set('authorization', `Bearer ${credential()}`);
+    headers.set(APPROVALS_MODE_HEADER, 'discharge'); // challenges, not URL elicitation: this gathers discharges itself
     const res = await base(url, { ...init, headers });
     if (init.method !== 'POST' || res.status !== 200 || !(res.headers.get('content-type') ?? '').startsWith('application/json')) return res;
     const text = await res.text();

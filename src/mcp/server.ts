@@ -37,7 +37,8 @@ import { onError } from '../http/errors.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
 import { Verifier, type Explanation } from '../verifier/index.js';
 import type { RequestContext } from '../../caveats/index.js';
-import { Approvals, approvalPolicy, type ApprovalOptions, type ApprovalPolicy } from './approval.js';
+import { Approvals, approvalPolicy, callHash, type ApprovalOptions, type ApprovalPolicy } from './approval.js';
+import { APPROVALS_MODE_HEADER, URL_ELICITATION_REQUIRED, UrlElicitations, declaresUrlElicitation } from './elicitation.js';
 
 /** JSON-RPC error codes this layer answers with (the server-defined range, plus the standard ones). */
 export const MCP_ERRORS = Object.freeze({
@@ -51,6 +52,11 @@ export const MCP_ERRORS = Object.freeze({
   forbidden: -32031,
   /** A person must approve this call: `data.challenge` is the macaroon to discharge. */
   approvalRequired: -32032,
+  /**
+   * A person must approve this call at `data.elicitations[0].url` (URL-mode elicitation, for
+   * clients that declared it), then the client retries the call.
+   */
+  urlElicitationRequired: URL_ELICITATION_REQUIRED,
 });
 
 /** The header a retried call carries its discharged challenges in: `<challenge>,<discharge>…`, groups separated by spaces. */
@@ -228,6 +234,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
   const needsApproval = [...tools.values()].some((t) => t.approvalPolicy !== undefined);
   if (needsApproval && options.approvals === undefined) throw invalidArgument('a tool needs approval: pass approvals { discharger }', { field: 'approvals' });
   const approvals = options.approvals !== undefined ? new Approvals(options.approvals) : undefined;
+  const elicitations = approvals !== undefined && options.approvals?.urlElicitation !== false ? new UrlElicitations({ ttlMs: approvals.ttlMs }) : undefined;
 
   const resourceUrl = (c: Context): string => options.resourceUrl ?? `${new URL(c.req.url).origin}${path}`;
   const metadataPath = `/.well-known/oauth-protected-resource${path === '/' ? '' : path}`;
@@ -339,6 +346,21 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
       }
     };
 
+    /** The refusal when no group of discharged challenges approves this call (one use counted), else undefined. */
+    const firstApproval = async (groups: readonly { token: string; discharges: readonly string[] }[], name: string, args: Message): Promise<TesseraError | undefined> => {
+      let refusal: TesseraError | undefined;
+      for (const group of groups) {
+        try {
+          await (approvals as Approvals).verify(group.token, group.discharges, name, args);
+          return undefined;
+        } catch (e) {
+          if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
+          refusal ??= e;
+        }
+      }
+      return refusal;
+    };
+
     const callTool = async (id: Id, params: Message): Promise<Reply | undefined> => {
       const name = params.name;
       if (typeof name !== 'string' || name === '' || name.length > 128) return reply(id, MCP_ERRORS.invalidParams, 'tools/call needs params.name, a tool name of 1 to 128 characters', { code: 'ERR_INVALID_ARGUMENT', field: 'name' });
@@ -358,22 +380,30 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
         const allowed = firstFailure(await verifier.explain(token, { discharges, context: { ...base, ...ctx } }), ctx, false);
         if (allowed !== undefined) return reply(id, MCP_ERRORS.forbidden, allowed.message, errorData(allowed));
         try {
-          if (approvalGroups.length === 0) {
-            const challenge = approvals.challenge(approval, name, args, resourceUrl(c));
-            return reply(id, MCP_ERRORS.approvalRequired, `approval required: ${challenge.condition}`, { code: 'ERR_DISCHARGE_MISSING', ...challenge });
+          if (approvalGroups.length > 0) {
+            const refusal = await firstApproval(approvalGroups, name, args);
+            if (refusal !== undefined) return reply(id, MCP_ERRORS.forbidden, `approval refused: ${refusal.message}`, errorData(refusal));
+            return judge(id, ctx);
           }
-          let refusal: TesseraError | undefined;
-          for (const group of approvalGroups) {
-            try {
-              await approvals.verify(group.token, group.discharges, name, args);
-              refusal = undefined;
-              break;
-            } catch (e) {
-              if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
-              refusal ??= e;
-            }
+          const challenge = () => approvals.challenge(approval, name, args, resourceUrl(c));
+          const state = elicitations !== undefined && c.req.header(APPROVALS_MODE_HEADER) !== 'discharge' && elicitations.supports(token)
+            ? await elicitations.state(token, callHash(name, args), () => challenge().challenge)
+            : undefined;
+          if (state === undefined) {
+            const made = challenge();
+            return reply(id, MCP_ERRORS.approvalRequired, `approval required: ${made.condition}`, { code: 'ERR_DISCHARGE_MISSING', ...made });
           }
-          if (refusal !== undefined) return reply(id, MCP_ERRORS.forbidden, `approval refused: ${refusal.message}`, errorData(refusal));
+          if (state.kind === 'elicit') {
+            const message = `A person must approve this call: ${approvals.condition(approval, name, args)}`;
+            return reply(id, MCP_ERRORS.urlElicitationRequired, message, { elicitations: [{ mode: 'url', elicitationId: state.elicitationId, url: state.url, message }] });
+          }
+          const refusal = state.kind === 'refused'
+            ? state.error
+            : await firstApproval([{ token: state.bundle.token.encode(), discharges: state.bundle.discharges.map((d) => d.encode()) }], name, args);
+          if (refusal !== undefined) {
+            const said = typeof refusal.details.reason === 'string' && state.kind === 'refused' ? `: ${refusal.details.reason}` : '';
+            return reply(id, MCP_ERRORS.forbidden, `approval refused: ${refusal.message}${said}`, errorData(refusal));
+          }
         } catch (e) {
           if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
           return reply(id, rpcCode(e.code), e.message, errorData(e));
@@ -413,6 +443,7 @@ export function protectMcp(options: ProtectMcpOptions): Hono {
       }
       let refused: Reply | undefined;
       if (BASE_METHODS.has(method)) {
+        if (method === 'initialize') elicitations?.remember(token, declaresUrlElicitation(params));
         refused = undefined;
       } else if (LISTS.has(method)) {
         forwarded.push({ index, message: raw, list: LISTS.get(method) as ListKind });
