@@ -20,6 +20,12 @@ export { seedDataDir } from './pglite-template.js';
 /** The PostgreSQL admin URL for tests, or undefined. */
 export const POSTGRES_URL: string | undefined = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '' ? process.env.DATABASE_URL : undefined;
 
+/** A database, and a way to open another handle on it as another process would. */
+export interface DatabaseHandles {
+  readonly database: Database;
+  another(): Promise<Database>;
+}
+
 export interface TestBackend {
   readonly name: 'pglite' | 'postgres';
   /** A new empty database (migrated); closed automatically after the file. */
@@ -28,7 +34,7 @@ export interface TestBackend {
    * A new empty database and a way to open another handle on it, as another process would
    * (PostgreSQL: its own connections; PGlite, which one process holds: the same handle).
    */
-  fresh(): Promise<{ readonly database: Database; another(): Promise<Database> }>;
+  fresh(): Promise<DatabaseHandles>;
   /** PostgreSQL only: the URL of a new empty database, for other processes to open. */
   url?(): Promise<string>;
   /**
@@ -37,7 +43,7 @@ export interface TestBackend {
    * needs an empty database, at the cost of a TRUNCATE. Each call empties it again, so only one
    * test at a time may use it, and nothing from an earlier call's test may still be writing.
    */
-  empty(): Promise<{ readonly database: Database; another(): Promise<Database> }>;
+  empty(): Promise<DatabaseHandles>;
 }
 
 /**
@@ -46,7 +52,7 @@ export interface TestBackend {
  * are off for this one transaction (`session_replication_role`, which needs a superuser: PGlite's
  * user is one, and so is the test server's).
  */
-export async function emptyDatabase(database: Database): Promise<void> {
+async function emptyDatabase(database: Database): Promise<void> {
   await database.db.transaction(async (tx) => {
     const result: unknown = await tx.execute(sql`select tablename from pg_tables where schemaname = 'public' and tablename <> 'tessera_migrations'`);
     const tables = ((Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { tablename: string }[]).map((r) => `"${r.tablename}"`);
@@ -56,8 +62,8 @@ export async function emptyDatabase(database: Database): Promise<void> {
 }
 
 /** `empty()` over one shared database opened by `open` and its other handles by `another`. */
-function sharedEmpty(open: () => Promise<{ database: Database; another(): Promise<Database> }>): TestBackend['empty'] {
-  let shared: Promise<{ database: Database; another(): Promise<Database> }> | undefined;
+function sharedEmpty(open: () => Promise<DatabaseHandles>): TestBackend['empty'] {
+  let shared: Promise<DatabaseHandles> | undefined;
   return async () => {
     shared ??= open();
     const opened = await shared;
@@ -117,7 +123,7 @@ export function postgresBackend(adminUrl: string): TestBackend {
     toClose.push(d);
     return d;
   };
-  const fresh = async (): Promise<{ database: Database; another(): Promise<Database> }> => {
+  const fresh = async (): Promise<DatabaseHandles> => {
     const u = await url();
     return { database: await openAt(u), another: () => openAt(u) };
   };
