@@ -501,7 +501,8 @@ describe('discharge requests are throttled per client IP', () => {
   });
 });
 
-describe.each(backends)('restarts on $name', (backend: TestBackend) => {
+// Two opens of an on-disk PGlite: seconds each on a loaded machine.
+describe.each(backends)('restarts on $name', { timeout: 60_000 }, (backend: TestBackend) => {
   const dirs: string[] = [];
   afterAll(async () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));

@@ -76,7 +76,8 @@ async function withStore<T>(fn: (store: ReturnType<typeof createStore>) => Promi
 const hashOf = async (name: string): Promise<string> => (await withStore((s) => s.users.get(name)))?.passwordHash ?? '';
 
 describe('tessera users', () => {
-  it('adds a user with groups and a scrypt-hashed password from stdin', async () => {
+  // Three opens of the on-disk database and a default-cost scrypt: seconds on a loaded machine.
+  it('adds a user with groups and a scrypt-hashed password from stdin', { timeout: 60_000 }, async () => {
     const r = await tessera(['add', 'alice', '--group', 'ops', '-g', 'release', '--password-stdin'], { stdin: 'correct horse battery\n' });
     expect(r).toEqual({ code: 0, out: 'added user alice (groups: ops, release)', err: '' });
     expect((await withStore((s) => s.users.get('alice')))?.groups).toEqual(['ops', 'release']);
