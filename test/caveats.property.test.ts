@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { isTesseraError } from '../src/errors.js';
 import { caveat, createRegistry, defaultRegistry, evaluate, evaluateAll, parseCondition, type CaveatType, type RequestContext } from '../caveats/index.js';
 import { clientIp, isIpAddress } from '../caveats/client-ip.js';
+import { runs } from './support/property.js';
 
 /** The builder output parses back, through the registry, to the same canonical text. */
 function roundTrips(condition: string): void {
@@ -147,7 +148,7 @@ describe('narrowing (property)', () => {
         expect(all.ok).toBe(narrow.ok);
         if (!all.ok) expect(all.failure).toEqual(narrow.results.find((r) => !r.ok));
       }),
-      { numRuns: 2000 },
+      runs(500),
     );
   });
 });
@@ -172,7 +173,7 @@ describe('client-ip addresses without node:net (property)', () => {
   it('accepts exactly what net.isIP accepts (zone ids aside)', () => {
     fc.assert(fc.property(fc.oneof(text, v6), (t) => {
       expect(isIpAddress(t)).toBe(isIP(t) !== 0 && !t.includes('%'));
-    }), { numRuns: 3000 });
+    }), runs(1000));
   });
 
   it('reads IPv6 to the bytes the WHATWG URL parser does', () => {
@@ -183,6 +184,6 @@ describe('client-ip addresses without node:net (property)', () => {
       const mapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
       const expected = mapped ? [mapped[1]!, mapped[2]!].flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 255]).join('.') : host;
       expect(range!.address).toBe(expected);
-    }), { numRuns: 2000 });
+    }), runs(500));
   });
 });

@@ -123,6 +123,7 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
   const clock = (): Date => now;
 
   beforeAll(async () => {
+    // This describe's own database; a test below that needs an empty one takes the shared one.
     database = await backend.open();
     fx = await dischargeFixture(database, { clock: () => clock(), now: () => clock(), recheckMs: 50 });
   });
@@ -266,7 +267,7 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
   });
 
   it('a decision made by another service instance (another process) reaches a waiting poll', async () => {
-    const { database: first, another } = await backend.fresh();
+    const { database: first, another } = await backend.empty();
     const masterKey = MasterKey.generate();
     const a = await dischargeFixture(first, { recheckMs: 100, masterKey });
     const b = await dischargeFixture(await another(), { recheckMs: 100, masterKey });
@@ -419,7 +420,7 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
   });
 
   it('bounds how many requests wait for one approver', async () => {
-    const db = await backend.open();
+    const { database: db } = await backend.empty();
     const small = await dischargeFixture(db, { maxPendingPerPrincipal: 2 });
     const ask = (): Promise<unknown> => small.service.request(ticketFor(small.service, 'approve dave spam'));
     await ask();
@@ -429,7 +430,7 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
   });
 
   it('close() wakes waiting polls', async () => {
-    const db = await backend.open();
+    const { database: db } = await backend.empty();
     const other = await dischargeFixture(db, {});
     const pending = await other.service.request(ticketFor(other.service, 'approve alice x'));
     if (pending.status !== 'pending') throw new Error('expected pending');
@@ -445,7 +446,7 @@ describe.each(backends)('discharge service on $name', (backend: TestBackend) => 
 
 describe('discharge requests are throttled per client IP', () => {
   it('answers 429 ERR_RATE_LIMITED with Retry-After past the window\'s budget, and again after it', async () => {
-    const fx = await dischargeFixture(await backends[0]!.open());
+    const fx = await dischargeFixture((await backends[0]!.empty()).database);
     let now = 0;
     const app = new Hono().route('/', dischargeRoutes(fx.service, { requestsPerIp: { max: 3, windowSeconds: 60 }, now: () => now }));
     const token = addDischargeCaveat(fx.mint(), { location: LOCATION, publicKey: fx.service.publicKey, condition: 'approve alice look' });
@@ -463,7 +464,7 @@ describe('discharge requests are throttled per client IP', () => {
   });
 
   it('keys the throttle on the configured client IP source (a proxy\'s X-Forwarded-For), not one shared address', async () => {
-    const fx = await dischargeFixture(await backends[0]!.open());
+    const fx = await dischargeFixture((await backends[0]!.empty()).database);
     const app = new Hono().route('/', dischargeRoutes(fx.service, { requestsPerIp: { max: 1, windowSeconds: 60 }, clientIp: { from: 'x-forwarded-for', trustedProxies: 1 } }));
     const token = addDischargeCaveat(fx.mint(), { location: LOCATION, publicKey: fx.service.publicKey, condition: 'approve alice look' });
     const id = Buffer.from(token.caveats[0]!.identifier).toString('base64url');
@@ -478,7 +479,7 @@ describe('discharge requests are throttled per client IP', () => {
   });
 
   it('throttles polls too, and refuses a chunked body past the bound without reading it all', async () => {
-    const fx = await dischargeFixture(await backends[0]!.open());
+    const fx = await dischargeFixture((await backends[0]!.empty()).database);
     const app = new Hono().route('/', dischargeRoutes(fx.service, { pollsPerIp: { max: 2, windowSeconds: 60 } }));
     const poll = (): Promise<Response> => Promise.resolve(app.request(`/v1/discharge/poll/${'A'.repeat(43)}`));
     expect((await poll()).status).toBe(404);
@@ -500,7 +501,8 @@ describe('discharge requests are throttled per client IP', () => {
   });
 });
 
-describe.each(backends)('restarts on $name', (backend: TestBackend) => {
+// Two opens of an on-disk PGlite: seconds each on a loaded machine.
+describe.each(backends)('restarts on $name', { timeout: 60_000 }, (backend: TestBackend) => {
   const dirs: string[] = [];
   afterAll(async () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -549,7 +551,7 @@ describe.each(backends)('restarts on $name', (backend: TestBackend) => {
 describe('mounted in the system (createSystem)', () => {
   it('serves the well-known key and the protocol next to the issuer API, one key across restarts of the system', async () => {
     const { createSystem } = await import('../src/server/system.js');
-    const database = await backends[0]!.open();
+    const { database } = await backends[0]!.empty();
     const masterKey = MasterKey.generate();
     const system = await createSystem({ database, masterKey, publicUrl: 'http://tessera.test' });
     try {

@@ -21,7 +21,7 @@ import { MasterKey, createStore, type Database } from '../src/storage/index.js';
 import { POSTGRES_URL, testBackends } from './support/databases.js';
 import { measurePropagation, percentile, raceUses } from './support/multiprocess.js';
 
-// Each test opens a fresh database (an embedded PGlite takes seconds on a busy machine).
+// Busy machines: systems start and stop in every test.
 vi.setConfig({ testTimeout: 60_000 });
 
 async function codeOf(p: Promise<unknown> | (() => unknown)): Promise<ErrorCode | 'ok'> {
@@ -99,7 +99,7 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
   const clock = (): Date => new Date(now);
 
   async function system(database?: Database, masterKey = MasterKey.generate(), extra: { resyncMs?: number; keyRefreshMs?: number } = {}): Promise<System> {
-    const s = await createSystem({ database: database ?? (await backend.open()), masterKey, publicUrl: 'http://tessera.test', clock, ...extra });
+    const s = await createSystem({ database: database ?? (await backend.empty()).database, masterKey, publicUrl: 'http://tessera.test', clock, ...extra });
     systems.push(s);
     return s;
   }
@@ -170,7 +170,7 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
 
   it('a second verifier on the same database learns of a revocation by NOTIFY', async () => {
     const masterKey = MasterKey.generate();
-    const { database, another } = await backend.fresh();
+    const { database, another } = await backend.empty();
     const a = await system(database, masterKey, { resyncMs: 0 });
     // As another process would: its own system (on PostgreSQL, with its own connections).
     const b = await system(await another(), masterKey, { resyncMs: 0 });
@@ -186,7 +186,7 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
 
   it('a second process learns of a retired key by NOTIFY, long before its periodic refresh', async () => {
     const masterKey = MasterKey.generate();
-    const { database, another } = await backend.fresh();
+    const { database, another } = await backend.empty();
     const a = await system(database, masterKey, { keyRefreshMs: 600_000 });
     const b = await system(await another(), masterKey, { keyRefreshMs: 600_000 });
     const minted = await a.issuer.mint({ caveats: ['ops read'] });
@@ -206,7 +206,7 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
   });
 
   it('resync catches revocations whose notification was lost', async () => {
-    const database = await backend.open();
+    const { database } = await backend.empty();
     const masterKey = MasterKey.generate();
     const s = await system(database, masterKey);
     const deaf = { listenRevocations: async () => async () => undefined };
@@ -226,7 +226,7 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
   });
 
   it('resyncs when the listening connection reconnects, and periodically', async () => {
-    const database = await backend.open();
+    const { database } = await backend.empty();
     const masterKey = MasterKey.generate();
     const s = await system(database, masterKey);
     let reconnected: (() => void) | undefined;
@@ -287,7 +287,7 @@ describe.each(testBackends('issuer'))('issuer on $name', (backend) => {
   });
 
   it('a key created by another process is found on first use', async () => {
-    const { database, another } = await backend.fresh();
+    const { database, another } = await backend.empty();
     const masterKey = MasterKey.generate();
     const a = await system(database, masterKey);
     const b = await system(await another(), masterKey);

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { hmacSha256, hmacSha256OfPair } from '../src/crypto/hmac.js';
 import { Macaroon, TesseraError, verifySignature, type EncodedMacaroon, type Format, type KeyInput } from '../src/index.js';
 import { expectTesseraError, outcome } from './support/macaroon-test-utils.js';
+import { runs } from './support/property.js';
 
 /** Any text UTF-8 can carry (lone surrogates are refused at mint time, see the last block). */
 const text = (minLength = 0) => fc.string({ unit: 'binary', minLength, maxLength: 24 }).filter((s) => s.isWellFormed());
@@ -125,7 +126,7 @@ describe('the chain primitive', () => {
         pair.set(noble(k, b), 32);
         expect(hex(hmacSha256OfPair(k, a, b))).toBe(hex(noble(k, pair)));
       }),
-      { numRuns: 500 },
+      runs(200),
     );
     // Every length around the block and padding boundaries, for 32-byte and long keys.
     for (const k of [new Uint8Array(32).fill(7), new Uint8Array(64).fill(8), new Uint8Array(65).fill(9)]) {
@@ -157,7 +158,7 @@ describe('round trips', () => {
             expect(outcome(() => verifySignature(back, spec.rootKey, discharges))).toBe('ERR_MALFORMED');
           }
         }),
-        { numRuns: 300 },
+        runs(100),
       );
     });
   }
@@ -172,7 +173,7 @@ describe('round trips', () => {
           expect(Macaroon.decode(input).encode()).toBe(primary.encode());
         }
       }),
-      { numRuns: 150 },
+      runs(100),
     );
   });
 });
@@ -221,7 +222,7 @@ describe('no single change to the binary form still verifies', () => {
           expect(decodesAndVerifies(mutated, spec.rootKey, discharges)).toBe(false);
           expect(decodesAndVerifies(Buffer.from(mutated).toString('base64url'), spec.rootKey, discharges)).toBe(false);
         }),
-        { numRuns: 1500 },
+        runs(300),
       );
     });
   }
@@ -251,7 +252,7 @@ describe('hostile input only ever raises TesseraError', () => {
       fc.property(fc.uint8Array({ maxLength: 400 }), fc.constantFrom([], [2], [2, 2], [0x30, 0x30], [0x7b]), (bytes, lead) => {
         decodeOrTesseraError(Uint8Array.of(...lead, ...bytes));
       }),
-      { numRuns: 3000 },
+      runs(1000),
     );
   });
 
@@ -262,7 +263,7 @@ describe('hostile input only ever raises TesseraError', () => {
         const i = at % (form.length + 1);
         decodeOrTesseraError(Uint8Array.of(...form.subarray(0, i), ...insert, ...form.subarray(Math.min(form.length, i + drop))));
       }),
-      { numRuns: 3000 },
+      runs(1000),
     );
   });
 
@@ -270,14 +271,14 @@ describe('hostile input only ever raises TesseraError', () => {
     const texts = [valid.encode('v2'), valid.encode('v1'), valid.encode('json'), Buffer.from(valid.toBytes()).toString('base64')];
     fc.assert(
       fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => decodeOrTesseraError(s)),
-      { numRuns: 2000 },
+      runs(500),
     );
     fc.assert(
       fc.property(fc.constantFrom(...texts), fc.nat(), fc.nat({ max: 8 }), fc.string({ unit: 'binary-ascii', maxLength: 6 }), (t, at, drop, insert) => {
         const i = at % (t.length + 1);
         decodeOrTesseraError(t.slice(0, i) + insert + t.slice(i + drop));
       }),
-      { numRuns: 3000 },
+      runs(1000),
     );
   });
 
@@ -287,7 +288,7 @@ describe('hostile input only ever raises TesseraError', () => {
         decodeOrTesseraError(value);
         decodeOrTesseraError(JSON.stringify(value) ?? '');
       }),
-      { numRuns: 2000 },
+      runs(500),
     );
   });
 
@@ -308,7 +309,7 @@ describe('hostile input only ever raises TesseraError', () => {
         decodeOrTesseraError(candidate);
         decodeOrTesseraError(JSON.stringify(candidate));
       }),
-      { numRuns: 3000 },
+      runs(1000),
     );
   });
 
@@ -325,7 +326,7 @@ describe('hostile input only ever raises TesseraError', () => {
       withObjectString: true,
       stringUnit: 'binary',
     });
-    fc.assert(fc.property(anything, (value) => decodeOrTesseraError(value)), { numRuns: 2000 });
+    fc.assert(fc.property(anything, (value) => decodeOrTesseraError(value)), runs(500));
   });
 
   it('pathological but bounded inputs finish quickly', () => {
@@ -356,7 +357,7 @@ describe('minting refuses text that UTF-8 cannot carry', () => {
         expectTesseraError(() => m.addThirdPartyCaveat({ caveatKey: 'c', identifier: bad, location: 'l' }), 'ERR_INVALID_ARGUMENT');
         expectTesseraError(() => m.addThirdPartyCaveat({ caveatKey: 'c', identifier: 'tp', location: bad }), 'ERR_INVALID_ARGUMENT');
       }),
-      { numRuns: 100 },
+      runs(100),
     );
     // Everything well formed is accepted and survives every format.
     expect(outcome(() => Macaroon.decode(Macaroon.mint({ rootKey: 'k', identifier: '\u{1F600}', location: '\uFFFD' }).encode('json')))).toBe('ok');

@@ -19,7 +19,8 @@ import { Macaroon } from '../src/index.js';
 import { ENDPOINTS } from '../src/server/front-door.js';
 import { openApiDocument, type Schema } from '../src/server/openapi.js';
 import { createSystem, type System } from '../src/server/system.js';
-import { MasterKey, openDatabase, type Database } from '../src/storage/index.js';
+import { MasterKey, type Database } from '../src/storage/index.js';
+import { openMemoryDatabase } from './support/databases.js';
 import { PageClient } from './support/page-client.js';
 
 const PUBLIC_URL = 'http://tessera.test';
@@ -59,7 +60,7 @@ let admin: string;
 let skewMs = 0;
 
 beforeAll(async () => {
-  database = await openDatabase({ memory: true });
+  database = await openMemoryDatabase(); // from the migrated template: initdb costs seconds
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: PUBLIC_URL, clock: () => new Date(Date.now() + skewMs), log: () => undefined });
   admin = (await system.mintAdminToken()).token;
 });

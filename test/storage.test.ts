@@ -1,8 +1,9 @@
 /**
  * Storage layer tests. Every database test runs on PGlite (in memory, or in a temporary data
  * directory where reopening matters) always, and again on real PostgreSQL when DATABASE_URL is
- * set: each PostgreSQL test gets a freshly created database (`tessera_test_<random>`), dropped
- * afterwards, so runs never collide.
+ * set (databases created as `tessera_test_<random>` and dropped afterwards, so runs never
+ * collide). A test that needs an empty database gets the file's shared one emptied, one that
+ * needs a database of its own (unmigrated, on disk, or whose connections it kills) a new one.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import {
   MasterKey,
   createStore,
   loadOrCreateKeyFile,
+  migrate,
   openDatabase,
   parseMasterKey,
   resolveMasterKey,
@@ -26,7 +28,7 @@ import {
   type TesseraDb,
 } from '../src/storage/index.js';
 import * as schema from '../src/storage/schema.js';
-import { openMemoryDatabase, seedDataDir } from './support/databases.js';
+import { POSTGRES_URL, pgliteBackend as sharedPglite, postgresBackend as postgresTestBackend, seedDataDir } from './support/databases.js';
 import { expectCode } from './support/expect-code.js';
 
 
@@ -61,10 +63,14 @@ interface Fresh {
 interface Backend {
   readonly name: 'pglite' | 'postgres';
   /**
-   * A brand-new empty database. `persistent` (PGlite) puts it on disk so it can be reopened,
-   * copied from the migrated template unless `initdb` asks for an empty directory.
+   * An empty, migrated database: the file's shared one, emptied (test/support/databases.ts
+   * `empty()`), unless the test needs one of its own: `persistent` (PGlite) a new one on disk,
+   * copied from the migrated template, so it can be reopened; `initdb` a brand-new one that
+   * nothing migrated before (PGlite: made by initdb, in memory; PostgreSQL: created now).
    */
   fresh(options?: { persistent?: boolean; initdb?: boolean }): Promise<Fresh>;
+  /** PostgreSQL only: the URL of a brand-new database that nothing has opened yet. */
+  url?(): Promise<string>;
 }
 
 const opened: Database[] = [];
@@ -77,17 +83,14 @@ afterEach(async () => {
   await Promise.all(all.map((d) => d.close().catch(() => undefined)));
 });
 
+const noReopen = (): Promise<Database> => Promise.reject(new Error('an in-memory PGlite cannot be reopened'));
+
 const pgliteBackend: Backend = {
   name: 'pglite',
   async fresh(options = {}) {
-    if (options.persistent !== true) {
-      return {
-        database: track(await openMemoryDatabase()),
-        reopen: () => Promise.reject(new Error('an in-memory PGlite cannot be reopened')),
-      };
-    }
-    const dataDir = await tempDir();
-    if (options.initdb !== true) await seedDataDir(dataDir);
+    if (options.initdb === true) return { database: track(await openDatabase({ memory: true })), reopen: noReopen };
+    if (options.persistent !== true) return { database: (await sharedPglite.empty()).database, reopen: noReopen };
+    const dataDir = await seedDataDir(await tempDir());
     const database = track(await openDatabase({ dataDir }));
     return {
       database,
@@ -101,34 +104,28 @@ const pgliteBackend: Backend = {
 };
 
 function postgresBackend(adminUrl: string): Backend {
-  const admin = postgres(adminUrl, { max: 4, onnotice: () => undefined });
-  const created: string[] = [];
-  afterAll(async () => {
-    // In parallel: each DROP DATABASE waits for a checkpoint, seconds on a busy server.
-    await Promise.all(created.map((name) => admin.unsafe(`drop database if exists "${name}" with (force)`)));
-    await admin.end({ timeout: 5 });
-  });
+  const shared = postgresTestBackend(adminUrl);
+  const url = shared.url as () => Promise<string>;
   return {
     name: 'postgres',
-    async fresh() {
-      const name = `tessera_test_${randomBytes(6).toString('hex')}`;
-      await admin.unsafe(`create database "${name}"`);
-      created.push(name);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      const database = track(await openDatabase({ url: url.toString(), maxConnections: 4 }));
+    url,
+    async fresh(options = {}) {
+      if (options.initdb !== true) {
+        const { database, another } = await shared.empty();
+        return { database, reopen: async () => track(await another()) };
+      }
+      const u = await url();
       return {
-        database,
-        dbName: name,
-        reopen: async () => track(await openDatabase({ url: url.toString(), maxConnections: 4 })),
+        database: track(await openDatabase({ url: u, maxConnections: 4 })),
+        dbName: new URL(u).pathname.slice(1),
+        reopen: async () => track(await openDatabase({ url: u, maxConnections: 4 })),
       };
     },
   };
 }
 
 const backends: Backend[] = [pgliteBackend];
-const DATABASE_URL = process.env.DATABASE_URL;
-const pgAdminUrl = DATABASE_URL !== undefined && DATABASE_URL !== '' ? DATABASE_URL : undefined;
+const pgAdminUrl = POSTGRES_URL;
 if (pgAdminUrl !== undefined) {
   backends.push(postgresBackend(pgAdminUrl));
 } else {
@@ -250,9 +247,10 @@ describe.each(backends)('storage on $name', (backend) => {
   ];
 
   describe('migrations', () => {
-    // The one PGlite made by initdb on disk (seconds of CPU): every other test copies a template.
-    it('migrate a fresh database, and reopening is a no-op', { timeout: 120_000 }, async () => {
-      const { database, reopen } = await backend.fresh({ persistent: true, initdb: true });
+    // The one database that nothing migrated before (PGlite: initdb, seconds of CPU); every
+    // other test starts from the migrated template or the shared database.
+    it('migrate a fresh database, and migrating it again (as every later open does) is a no-op', { timeout: 120_000 }, async () => {
+      const { database } = await backend.fresh({ initdb: true });
       expect(database.kind).toBe(backend.name);
       expect(database.appliedMigrations).toEqual(MIGRATIONS.map((m) => m.id));
       const present = await rows(
@@ -261,9 +259,9 @@ describe.each(backends)('storage on $name', (backend) => {
       );
       expect(present.map((r) => r.table_name)).toEqual([...tables].sort());
 
-      const again = await reopen();
-      expect(again.appliedMigrations).toEqual([]);
-      const recorded = await rows(again.db, sql`select id, name from tessera_migrations order by id`);
+      // openDatabase migrates on every open; reopening for real is tested below.
+      expect(await migrate(database.db)).toEqual([]);
+      const recorded = await rows(database.db, sql`select id, name from tessera_migrations order by id`);
       expect(recorded).toEqual(MIGRATIONS.map((m) => ({ id: m.id, name: m.name })));
     });
 
@@ -279,7 +277,8 @@ describe.each(backends)('storage on $name', (backend) => {
 
     it('apply each migration exactly once when several processes open at once', async () => {
       if (backend.name === 'pglite') {
-        // PGlite is single-process: a second opener of the same directory is refused instead.
+        // PGlite is single-process: a second opener of the same directory is refused instead,
+        // and reopening after the first closes applies nothing.
         const dataDir = await seedDataDir(await tempDir());
         const first = track(await openDatabase({ dataDir }));
         await expectCode(openDatabase({ dataDir }), 'ERR_CONFIG');
@@ -288,18 +287,21 @@ describe.each(backends)('storage on $name', (backend) => {
         expect(second.appliedMigrations).toEqual([]);
         return;
       }
-      const { database, reopen } = await backend.fresh();
-      const others = await Promise.all([reopen(), reopen(), reopen()]);
-      expect(database.appliedMigrations.length + others.reduce((n, d) => n + d.appliedMigrations.length, 0)).toBe(
-        MIGRATIONS.length,
-      );
+      // Four pools open one database nothing has migrated yet, at once.
+      const url = await (backend.url as () => Promise<string>)();
+      const all = await Promise.all(Array.from({ length: 4 }, async () => track(await openDatabase({ url, maxConnections: 2 }))));
+      expect(all.flatMap((d) => d.appliedMigrations).sort((a, b) => a - b)).toEqual(MIGRATIONS.map((m) => m.id));
     });
 
     it('refuse a database migrated by a newer Tessera', async () => {
-      const { database } = await backend.fresh({ persistent: true });
+      const { database } = await backend.fresh();
       await database.db.execute(sql`insert into tessera_migrations (id, name) values (999, 'future')`);
-      const { migrate } = await import('../src/storage/index.js');
-      await expectCode(migrate(database.db), 'ERR_CONFIG');
+      try {
+        await expectCode(migrate(database.db), 'ERR_CONFIG');
+      } finally {
+        // The shared database keeps its migration log when emptied: restore it.
+        await database.db.execute(sql`delete from tessera_migrations where id = 999`);
+      }
       // Ids only increase (gaps allowed: numbers reserved by work in progress).
       const [m1, m2] = MIGRATIONS;
       await expectCode(migrate(database.db, [m2!, m1!]), 'ERR_CONFIG');
@@ -395,7 +397,7 @@ describe.each(backends)('storage on $name', (backend) => {
 
   describe('revocations', () => {
     it('revoke is durable (seen by another connection at once) and idempotent', async () => {
-      const { database, reopen } = await backend.fresh({ persistent: backend.name === 'postgres' });
+      const { database, reopen } = await backend.fresh();
       const store = createStore(database, MasterKey.generate());
       const key = await store.keys.create();
       await store.tokens.record({ identifier: 'tok', rootKeyId: key.id });
@@ -466,34 +468,39 @@ describe.each(backends)('storage on $name', (backend) => {
     });
 
     it('LISTEN/NOTIFY delivers a committed revocation to another connection', async () => {
-      const { database, reopen } = await backend.fresh({ persistent: backend.name === 'postgres' });
+      const { database, reopen } = await backend.fresh();
       const listener = database;
       const writer = backend.name === 'postgres' ? await reopen() : database;
       const heard: string[] = [];
-      let wake: () => void = () => undefined;
-      const unlisten = await listener.listenRevocations((id) => {
-        heard.push(id);
-        wake();
+      const control: string[] = [];
+      const waiters = new Map<string, () => void>();
+      const heardByControl = (id: string): Promise<void> => new Promise((resolve) => waiters.set(id, resolve));
+      const unlisten = await listener.listenRevocations((id) => heard.push(id));
+      // A second listener on the same connection, kept: notifications reach both in commit order.
+      const unlistenControl = await listener.listenRevocations((id) => {
+        control.push(id);
+        waiters.get(id)?.();
       });
       const store = createStore(writer, MasterKey.generate());
-      const arrived = new Promise<void>((resolve) => {
-        wake = resolve;
-      });
+      const first = heardByControl('tok-notify');
       await store.revocations.revoke('tok-notify');
-      await Promise.race([arrived, new Promise((r) => setTimeout(r, 5000))]);
+      await first;
       expect(heard).toEqual(['tok-notify']);
       // A repeated (idempotent) revoke does not notify again; after unlisten nothing arrives.
       await store.revocations.revoke('tok-notify');
       await unlisten();
+      const after = heardByControl('tok-after');
       await store.revocations.revoke('tok-after');
-      await new Promise((r) => setTimeout(r, 300));
+      await after;
+      expect(control).toEqual(['tok-notify', 'tok-after']);
       expect(heard).toEqual(['tok-notify']);
+      await unlistenControl();
     });
   });
 
   describe('usage counters', () => {
     it('consumeUse is atomic: 20 concurrent uses of a single-use scope, exactly one wins', async () => {
-      const { database, reopen } = await backend.fresh({ persistent: backend.name === 'postgres' });
+      const { database, reopen } = await backend.fresh();
       // On PostgreSQL spread the calls over several independent connection pools.
       const handles = backend.name === 'postgres' ? [database, await reopen(), await reopen(), await reopen()] : [database];
       const stores = handles.map((h) => createStore(h, MasterKey.generate()));
@@ -777,7 +784,8 @@ if (pgAdminUrl !== undefined) {
   describe('PostgreSQL LISTEN connection', () => {
     it('reconnects after the server drops it, calls onReconnect, and keeps delivering', async () => {
       const backend = backends.find((b) => b.name === 'postgres')!;
-      const { database, reopen, dbName } = await backend.fresh();
+      // Its own database: the test kills that database's listening connections.
+      const { database, reopen, dbName } = await backend.fresh({ initdb: true });
       const writer = createStore(await reopen(), MasterKey.generate());
       const heard: string[] = [];
       let reconnects = 0;

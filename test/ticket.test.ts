@@ -13,6 +13,7 @@ import {
   generateDischargerKeyPair,
   type DecodedTicket,
 } from '../src/tickets/ticket.js';
+import { runs } from './support/property.js';
 
 interface BakeryVectors {
   thirdPartyPrivateKey: string;
@@ -178,7 +179,7 @@ describe('encode / decode', () => {
           expect(bytesToHex(got.senderPublicKey)).toBe(bytesToHex(id.subarray(5, 37)));
         },
       ),
-      { numRuns: 60 },
+      runs(60),
     );
   });
 
@@ -364,7 +365,7 @@ describe('hostile tickets', () => {
           }
         },
       ),
-      { numRuns: 500 },
+      runs(500),
     );
   });
 
@@ -380,7 +381,7 @@ describe('hostile tickets', () => {
           return isTesseraError(e, 'ERR_MALFORMED');
         }
       }),
-      { numRuns: 500 },
+      runs(200),
     );
     // And the unmutated ticket still decodes, so the property above is not vacuous.
     expect(decodeTicket(valid, discharger.privateKey).condition).toBe('is-human');

@@ -1,8 +1,9 @@
 /**
  * One transaction per state change: `store.transaction`, and every service write that comes
- * with an audit row (mint, revoke + NOTIFY, key creation and rotation, discharge request and
- * decision). A failure injected between the two writes (an audit log that throws) must leave
- * neither; the discharge pending cap must hold under concurrent requests. PGlite always, and
+ * with an audit row (mint, revoke + NOTIFY, key creation and rotation, discharge request,
+ * decision, collection and withdrawal). A failure injected between the two writes (an audit
+ * log that throws) must leave neither; the discharge pending cap must hold under concurrent
+ * requests. PGlite always, and
  * PostgreSQL when DATABASE_URL is set (real concurrency: several connections, two handles).
  */
 import { beforeAll, describe, expect, it, vi } from 'vitest';
@@ -193,6 +194,33 @@ describe.each(testBackends('transactions'))('one transaction per state change on
       expect(await store.discharges.get(asked.id)).toMatchObject({ status: 'pending', decidedBy: null, decidedAt: null });
       expect((await service.decide(asked.id, approver, { approve: true })).status).toBe('approved');
       expect((await store.audit.list({ subject: asked.id, limit: 10 })).map((a) => a.action)).toEqual(['approve', 'discharge-request']);
+    });
+
+    /** An approved request for `group`; its id and poll secret. */
+    const approved = async (group: string): Promise<{ id: string; secret: string }> => {
+      const asked = await service.request(ticket(`approve group:${group} deploy`));
+      if (asked.status !== 'pending') throw new Error('expected a pending request');
+      await service.decide(asked.id, { name: 'alice', groups: [group] }, { approve: true });
+      return { id: asked.id, secret: asked.pollUrl.split('/').pop() as string };
+    };
+
+    it('collect: when the audit row fails, nothing is collected and the approval stays collectable', async () => {
+      const { id, secret } = await approved('tx-collect');
+      const auditBefore = await lastAuditId();
+      const e = await expectCode(failing.poll(secret), 'ERR_STORAGE');
+      expect(e.message).toBe(INJECTED);
+      expect(await store.discharges.get(id)).toMatchObject({ status: 'approved', collectedAt: null, caveatId: expect.any(Uint8Array) });
+      expect(await lastAuditId()).toBe(auditBefore);
+      expect((await service.poll(secret)).status).toBe('discharged');
+      expect(await store.discharges.get(id)).toMatchObject({ status: 'collected' });
+      expect((await store.audit.list({ subject: id, limit: 10 })).map((a) => a.action)).toEqual(['discharge', 'approve', 'discharge-request']);
+    });
+
+    it('withdraw: when the audit row fails, the approval stays', async () => {
+      const { id, secret } = await approved('tx-withdraw');
+      await expectCode(failing.withdraw(id, { name: 'alice', groups: ['tx-withdraw'] }), 'ERR_STORAGE');
+      expect(await store.discharges.get(id)).toMatchObject({ status: 'approved', caveatId: expect.any(Uint8Array) });
+      expect((await service.poll(secret)).status).toBe('discharged');
     });
 
     it('the pending cap holds under concurrent requests (counted under a lock on the addressee)', async () => {

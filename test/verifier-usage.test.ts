@@ -47,18 +47,18 @@ describe('MemoryUsageCounter', () => {
     expect(await counter.consume('past', 1, new Date(T0))).toBe(false);
   });
 
-  it('stays within maxEntries over a million distinct scopes', async () => {
+  it('stays within maxEntries over 100 times as many distinct scopes', async () => {
     const clock = manualClock();
     const counter = new MemoryUsageCounter({ clock: clock.now, maxEntries: 1000 });
     let largest = 0;
     let allowed = 0;
-    for (let i = 0; i < 1_000_000; i++) {
+    for (let i = 0; i < 100_000; i++) {
       clock.advance(1);
       // Each token lives 1 s of this clock: about 1000 are live at any moment.
       if (await counter.consume(`s${i}`, 1, new Date(T0 + i + 1000))) allowed++;
       if (counter.size > largest) largest = counter.size;
     }
-    expect(allowed).toBe(1_000_000);
+    expect(allowed).toBe(100_000);
     expect(largest).toBeLessThanOrEqual(1000);
     expect(largest).toBeGreaterThan(900);
   }, 60_000);

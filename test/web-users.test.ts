@@ -2,17 +2,36 @@
  * `tessera users` (src/cli/commands/users.ts) through the CLI dispatcher, on an embedded
  * database in a temporary data directory: add with a password from stdin or the no-echo
  * prompt, list, change a password, remove, and refusals.
+ *
+ * Each command opens the data directory and closes it again, as a user's would: ~1 s of CPU
+ * for an embedded database. The first test does exactly that; after it, the commands (and the
+ * checks here) share one open handle of the same directory, whose close waits for the end.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { promptHidden, type PasswordPrompt, type UsersIO } from '../src/cli/commands/users.js';
 import { run } from '../src/cli/run.js';
 import { verifyPassword } from '../src/discharge/web/index.js';
-import { MasterKey, createStore, openDatabase } from '../src/storage/index.js';
+import { MasterKey, createStore, openDatabase, type Database, type OpenDatabaseOptions } from '../src/storage/index.js';
 import { seedDataDir } from './support/databases.js';
+
+/** The one handle of the data directory the commands share, while one is open. */
+const opened = vi.hoisted(() => ({ shared: undefined as Database | undefined }));
+vi.mock('../src/storage/index.js', async (importOriginal) => {
+  const storage = await importOriginal<typeof import('../src/storage/index.js')>();
+  return {
+    ...storage,
+    openDatabase: async (options: OpenDatabaseOptions): Promise<Database> => {
+      const shared = opened.shared;
+      if (shared === undefined) return storage.openDatabase(options);
+      expect([options.dataDir, options.url]).toEqual([dataDir, undefined]);
+      return { ...shared, close: async () => undefined };
+    },
+  };
+});
 
 let dataDir: string;
 beforeAll(async () => {
@@ -57,83 +76,96 @@ async function withStore<T>(fn: (store: ReturnType<typeof createStore>) => Promi
 const hashOf = async (name: string): Promise<string> => (await withStore((s) => s.users.get(name)))?.passwordHash ?? '';
 
 describe('tessera users', () => {
-  it('adds a user with groups and a scrypt-hashed password from stdin', async () => {
+  // Two opens of the on-disk database and default-cost scrypts: seconds on a loaded machine.
+  it('adds a user with groups and a scrypt-hashed password from stdin', { timeout: 60_000 }, async () => {
     const r = await tessera(['add', 'alice', '--group', 'ops', '-g', 'release', '--password-stdin'], { stdin: 'correct horse battery\n' });
     expect(r).toEqual({ code: 0, out: 'added user alice (groups: ops, release)', err: '' });
-    expect((await withStore((s) => s.users.get('alice')))?.groups).toEqual(['ops', 'release']);
-    const hash = await hashOf('alice');
+    const alice = await withStore((s) => s.users.get('alice'));
+    expect(alice?.groups).toEqual(['ops', 'release']);
+    const hash = alice?.passwordHash ?? '';
     expect(hash).toMatch(/^scrypt\$32768\$8\$1\$/);
     expect(await verifyPassword('correct horse battery', hash)).toBe(true);
     expect(await verifyPassword('correct horse battery\n', hash)).toBe(false);
   });
 
-  it('is listed in the command table', async () => {
-    const out: string[] = [];
-    await run(['--help'], { out: (t) => out.push(t), err: () => undefined, readStdin: async () => undefined, env: {}, cwd: dataDir, stopSignal: () => new Promise(() => undefined) });
-    expect(out.join('\n')).toMatch(/^\s+users\s+add, list or remove/m);
-    expect((await tessera(['--help'])).out).toContain('tessera users add <name> --group <group>');
-  });
+  describe('with the data directory open once', () => {
+    beforeAll(async () => {
+      opened.shared = await openDatabase({ dataDir });
+    });
+    afterAll(async () => {
+      const shared = opened.shared;
+      opened.shared = undefined;
+      await shared?.close();
+    });
 
-  it('lists users with their groups', async () => {
-    const r = await tessera(['list']);
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^alice\tops,release\tadded \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((\d+ sec\. ago|now)\)$/m);
-    const json = await tessera(['list', '--json']);
-    expect(json.code).toBe(0);
-    const listed = JSON.parse(json.out) as { name: string; groups: string[]; createdAt: string }[];
-    expect(listed.find((u) => u.name === 'alice')).toMatchObject({ groups: ['ops', 'release'], createdAt: expect.stringMatching(/^\d{4}-/) });
-    expect((await tessera(['add', 'x', '--group', 'g', '--json'])).code).toBe(2);
-  });
+    it('is listed in the command table', async () => {
+      const out: string[] = [];
+      await run(['--help'], { out: (t) => out.push(t), err: () => undefined, readStdin: async () => undefined, env: {}, cwd: dataDir, stopSignal: () => new Promise(() => undefined) });
+      expect(out.join('\n')).toMatch(/^\s+users\s+add, list or remove/m);
+      expect((await tessera(['--help'])).out).toContain('tessera users add <name> --group <group>');
+    });
 
-  it('asks twice on the terminal prompt; refuses when the answers differ', async () => {
-    const answers = ['tty password 1', 'tty password 1'];
-    const asked: string[] = [];
-    const prompt: PasswordPrompt = async (q) => (asked.push(q), answers.shift() ?? '');
-    expect((await tessera(['add', 'carol', '--group', 'ops'], { prompt })).code).toBe(0);
-    expect(asked).toEqual(['Password: ', 'Password again: ']);
-    expect(await verifyPassword('tty password 1', await hashOf('carol'))).toBe(true);
-    const differ = ['first password', 'second password'];
-    const r = await tessera(['add', 'dave', '--group', 'ops'], { prompt: async () => differ.shift() ?? '' });
-    expect(r).toMatchObject({ code: 1, err: expect.stringContaining('the two passwords differ') });
-  });
+    it('lists users with their groups', async () => {
+      const r = await tessera(['list']);
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^alice\tops,release\tadded \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \((\d+ sec\. ago|now)\)$/m);
+      const json = await tessera(['list', '--json']);
+      expect(json.code).toBe(0);
+      const listed = JSON.parse(json.out) as { name: string; groups: string[]; createdAt: string }[];
+      expect(listed.find((u) => u.name === 'alice')).toMatchObject({ groups: ['ops', 'release'], createdAt: expect.stringMatching(/^\d{4}-/) });
+      expect((await tessera(['add', 'x', '--group', 'g', '--json'])).code).toBe(2);
+    });
 
-  it('refuses a duplicate, a bad name or group, a short password, and a missing group', async () => {
-    const dup = await tessera(['add', 'alice', '--group', 'ops', '--password-stdin'], { stdin: 'another password' });
-    expect(dup).toMatchObject({ code: 1, err: expect.stringContaining('already a user alice') });
-    expect((await tessera(['add', 'Alice Smith', '--group', 'ops', '--password-stdin'], { stdin: 'a good password' })).code).toBe(1);
-    expect((await tessera(['add', 'bob', '--group', 'group:ops', '--password-stdin'], { stdin: 'a good password' })).code).toBe(1);
-    expect(await tessera(['add', 'bob', '--group', 'ops', '--password-stdin'], { stdin: 'short\n' })).toMatchObject({ code: 1, err: expect.stringContaining('at least 8') });
-    expect((await tessera(['add', 'bob', '--password-stdin'], { stdin: 'a good password' })).code).toBe(2);
-    expect(await withStore((s) => s.users.get('bob'))).toBeUndefined();
-    expect(await verifyPassword('correct horse battery', await hashOf('alice'))).toBe(true); // untouched
-  });
+    it('asks twice on the terminal prompt; refuses when the answers differ', async () => {
+      const answers = ['tty password 1', 'tty password 1'];
+      const asked: string[] = [];
+      const prompt: PasswordPrompt = async (q) => (asked.push(q), answers.shift() ?? '');
+      expect((await tessera(['add', 'carol', '--group', 'ops'], { prompt })).code).toBe(0);
+      expect(asked).toEqual(['Password: ', 'Password again: ']);
+      expect(await verifyPassword('tty password 1', await hashOf('carol'))).toBe(true);
+      const differ = ['first password', 'second password'];
+      const r = await tessera(['add', 'dave', '--group', 'ops'], { prompt: async () => differ.shift() ?? '' });
+      expect(r).toMatchObject({ code: 1, err: expect.stringContaining('the two passwords differ') });
+    });
 
-  it('will not prompt without a terminal, nor read a password from a terminal stdin', async () => {
-    const r = await tessera(['add', 'bob', '--group', 'ops']);
-    expect(r.code).toBe(2);
-    expect(r.err).toContain('--password-stdin');
-    expect((await tessera(['add', 'bob', '--group', 'ops', '--password-stdin'])).code).toBe(2);
-  });
+    it('refuses a duplicate, a bad name or group, a short password, and a missing group', async () => {
+      const dup = await tessera(['add', 'alice', '--group', 'ops', '--password-stdin'], { stdin: 'another password' });
+      expect(dup).toMatchObject({ code: 1, err: expect.stringContaining('already a user alice') });
+      expect((await tessera(['add', 'Alice Smith', '--group', 'ops', '--password-stdin'], { stdin: 'a good password' })).code).toBe(1);
+      expect((await tessera(['add', 'bob', '--group', 'group:ops', '--password-stdin'], { stdin: 'a good password' })).code).toBe(1);
+      expect(await tessera(['add', 'bob', '--group', 'ops', '--password-stdin'], { stdin: 'short\n' })).toMatchObject({ code: 1, err: expect.stringContaining('at least 8') });
+      expect((await tessera(['add', 'bob', '--password-stdin'], { stdin: 'a good password' })).code).toBe(2);
+      expect(await withStore((s) => s.users.get('bob'))).toBeUndefined();
+      expect(await verifyPassword('correct horse battery', await hashOf('alice'))).toBe(true); // untouched
+    });
 
-  it('passwd changes the password and ends the user\'s sessions', async () => {
-    await withStore((s) => s.sessions.create({ sessionId: 'S'.repeat(43), userName: 'alice', csrfToken: 'C'.repeat(43), expiresAt: new Date(Date.now() + 60_000) }));
-    const r = await tessera(['passwd', 'alice', '--password-stdin'], { stdin: 'a brand new password\n' });
-    expect(r).toMatchObject({ code: 0, out: 'changed the password of alice; ended 1 session(s)' });
-    expect(await verifyPassword('a brand new password', await hashOf('alice'))).toBe(true);
-    expect(await withStore((s) => s.sessions.getActive('S'.repeat(43)))).toBeUndefined();
-    expect((await tessera(['passwd', 'nobody', '--password-stdin'], { stdin: 'a brand new password' })).code).toBe(1);
-  });
+    it('will not prompt without a terminal, nor read a password from a terminal stdin', async () => {
+      const r = await tessera(['add', 'bob', '--group', 'ops']);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain('--password-stdin');
+      expect((await tessera(['add', 'bob', '--group', 'ops', '--password-stdin'])).code).toBe(2);
+    });
 
-  it('removes a user; removing an unknown user fails', async () => {
-    expect(await tessera(['remove', 'carol'])).toMatchObject({ code: 0, out: 'removed user carol' });
-    expect(await withStore((s) => s.users.get('carol'))).toBeUndefined();
-    expect(await tessera(['remove', 'carol'])).toMatchObject({ code: 1, err: expect.stringContaining('no user carol') });
-  });
+    it('passwd changes the password and ends the user\'s sessions', async () => {
+      await withStore((s) => s.sessions.create({ sessionId: 'S'.repeat(43), userName: 'alice', csrfToken: 'C'.repeat(43), expiresAt: new Date(Date.now() + 60_000) }));
+      const r = await tessera(['passwd', 'alice', '--password-stdin'], { stdin: 'a brand new password\n' });
+      expect(r).toMatchObject({ code: 0, out: 'changed the password of alice; ended 1 session(s)' });
+      expect(await verifyPassword('a brand new password', await hashOf('alice'))).toBe(true);
+      expect(await withStore((s) => s.sessions.getActive('S'.repeat(43)))).toBeUndefined();
+      expect((await tessera(['passwd', 'nobody', '--password-stdin'], { stdin: 'a brand new password' })).code).toBe(1);
+    });
 
-  it('answers usage errors with exit code 2', async () => {
-    for (const args of [[], ['frob', 'x'], ['add'], ['list', 'extra'], ['add', 'x', '--bogus'], ['remove', 'x', '--group', 'g'], ['list', '--password-stdin']]) {
-      expect((await tessera(args)).code, args.join(' ')).toBe(2);
-    }
+    it('removes a user; removing an unknown user fails', async () => {
+      expect(await tessera(['remove', 'carol'])).toMatchObject({ code: 0, out: 'removed user carol' });
+      expect(await withStore((s) => s.users.get('carol'))).toBeUndefined();
+      expect(await tessera(['remove', 'carol'])).toMatchObject({ code: 1, err: expect.stringContaining('no user carol') });
+    });
+
+    it('answers usage errors with exit code 2', async () => {
+      for (const args of [[], ['frob', 'x'], ['add'], ['list', 'extra'], ['add', 'x', '--bogus'], ['remove', 'x', '--group', 'g'], ['list', '--password-stdin']]) {
+        expect((await tessera(args)).code, args.join(' ')).toBe(2);
+      }
+    });
   });
 });
 

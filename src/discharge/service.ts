@@ -9,8 +9,8 @@
  *   decide(...)      → an approver named by the condition (or in its group) approves or denies;
  *                      audited; waiting pollers are woken.
  *   poll(secret)     → long-polls; once approved, the first poll moves the request to
- *                      `collected` atomically and only then is the discharge minted, from the
- *                      ticket re-opened with our private key. No discharge is ever stored. The
+ *                      `collected` and mints the discharge from the ticket re-opened with our
+ *                      private key, audited, all in one transaction. No discharge is stored. The
  *                      same secret within RECOLLECT_WINDOW_MS mints the same discharge again
  *                      (deterministic: same ticket, same decision), so a lost answer can be
  *                      fetched again; its `uses 1` still lets one action through.
@@ -429,7 +429,6 @@ export async function createDischargeService(options: DischargeServiceOptions): 
     return { identifier, format: m.format === 'bakery' ? 'bakery' : 'tessera' };
   };
 
-  /** The discharge for a request that was just collected (status `collected`, ticket present). */
   /** What the requester showed, checked; throws for a presentation that breaks the protocol. */
   const showOf = async (ask: AskInput, caveatId: Uint8Array, claimed: readonly string[], now: Date): Promise<Shown> => {
     if (typeof ask !== 'object' || ask === null) throw invalidArgument('ask must be { presentation?, reason?, private? }', { field: 'ask' });
@@ -447,6 +446,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
     return options.presentations(presentation, caveatId);
   };
 
+  /** The discharge for a request that was just collected (status `collected`, ticket present). */
   const mint = async (row: DischargeRequest & { caveatId: Uint8Array }, now: Date): Promise<{ discharge: Macaroon; ticket: TicketInfo }> => {
     const ticket = decodeTicket(row.caveatId, keyPair.privateKey, keyPair.publicKey);
     try {
@@ -580,16 +580,22 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       const deadline = Date.now() + wait;
       for (;;) {
         const now = clock();
-        const row = await store.discharges.collect(secret, now);
+        // One transaction: the collection, the discharge minted from it and its audit row
+        // commit together, so a failure leaves the approval collectable.
+        const { row, minted } = await store.transaction(async (tx) => {
+          const collected = await tx.discharges.collect(secret, now);
+          if (collected?.status !== 'collected' || collected.caveatId === null) return { row: collected, minted: undefined };
+          const discharge = await mint({ ...collected, caveatId: collected.caveatId }, now);
+          await tx.audit.append({ actor: AUDIT_REQUESTER, action: collected.collectedNow ? 'discharge' : 'discharge-again', subject: collected.id, details: { approvedBy: collected.decidedBy } });
+          return { row: collected, minted: discharge };
+        });
         if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', 'no such discharge request');
         switch (row.status) {
           case 'collected': {
-            if (row.caveatId === null) {
+            if (minted === undefined) {
               throw new TesseraError('ERR_FORBIDDEN', 'this discharge was already collected: a poll URL yields one discharge', { status: 'collected' });
             }
-            const { discharge, ticket } = await mint({ ...row, caveatId: row.caveatId }, now);
-            await store.audit.append({ actor: AUDIT_REQUESTER, action: row.collectedNow ? 'discharge' : 'discharge-again', subject: row.id, details: { approvedBy: row.decidedBy } });
-            return Object.freeze({ status: 'discharged' as const, discharge, ticket });
+            return Object.freeze({ status: 'discharged' as const, discharge: minted.discharge, ticket: minted.ticket });
           }
           case 'denied':
             throw new TesseraError('ERR_DENIED', 'the request was denied', {
@@ -693,14 +699,17 @@ export async function createDischargeService(options: DischargeServiceOptions): 
         throw new TesseraError('ERR_FORBIDDEN', `only ${cond.principal.kind === 'user' ? 'that user' : 'members of that group'} may withdraw this approval`, { who: row.who });
       }
       const now = clock();
-      const withdrawn = await store.discharges.withdraw(id, approver.name, now);
-      wake(id);
-      await store.audit.append({
-        actor: approver.name,
-        action: 'withdraw',
-        subject: id,
-        details: { kind: cond.kind, who: row.who, what: row.what, ...(row.decidedBy !== null ? { approvedBy: row.decidedBy } : {}) },
+      const withdrawn = await store.transaction(async (tx) => {
+        const taken = await tx.discharges.withdraw(id, approver.name, now);
+        await tx.audit.append({
+          actor: approver.name,
+          action: 'withdraw',
+          subject: id,
+          details: { kind: cond.kind, who: row.who, what: row.what, ...(row.decidedBy !== null ? { approvedBy: row.decidedBy } : {}) },
+        });
+        return taken;
       });
+      wake(id); // after commit: a woken poll must find the withdrawal
       return view(withdrawn, now);
     },
 

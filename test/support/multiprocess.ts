@@ -17,10 +17,9 @@ import { Macaroon } from '../../src/index.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { parseMasterKey } from '../../src/storage/index.js';
 import { createScratchDatabase } from './scratch-database.js';
-import { scriptArgs } from './script.js';
+import { compiledScriptArgs } from './script.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const WORKER = scriptArgs('verifier-worker', import.meta.url);
 
 type Reply = { type: string; id?: number; [key: string]: unknown };
 
@@ -45,7 +44,7 @@ export class VerifierProcess {
   }
 
   static async start(databaseUrl: string, masterKeyHex: string): Promise<VerifierProcess> {
-    const child = spawn(process.execPath, WORKER, {
+    const child = spawn(process.execPath, await compiledScriptArgs('verifier-worker', import.meta.url), {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKeyHex },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -6,7 +6,7 @@
  *   { type: 'prepare', id, token } warm the key cache for a race; answers 'prepared'
  *   { type: 'go', id, concurrency } run `concurrency` verifications at once; answers 'raced' with counts
  *   { type: 'exit' }               close and exit
- * Run with `node --import tsx test/support/verifier-worker.ts` (see multiprocess.ts).
+ * Started by multiprocess.ts, compiled (test/support/script.ts `compiledScriptArgs`).
  */
 import { isTesseraError } from '../../src/errors.js';
 import { Macaroon } from '../../src/index.js';
