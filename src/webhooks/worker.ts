@@ -174,7 +174,8 @@ export class WebhookWorker {
     const { store, log } = this.#deps;
     try {
       const sign = await loadSigner();
-      const result = await send(delivery, { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal, now: this.#clock, sign });
+      // webhook-timestamp is checked against the receiver's wall clock: always the real time.
+      const result = await send(delivery, { timeoutMs: this.#o.timeoutMs, signal: this.#abort.signal, now: () => new Date(), sign });
       if (result.aborted) {
         await store.webhooks.release([delivery.id]);
         return;

@@ -48,7 +48,7 @@ export async function startReceiver(options: { readonly answer?: Answer } = {}):
       return rejected;
     },
     secret: undefined,
-    until(predicate, ms = 20_000) {
+    until(predicate, ms = 10_000) {
       if (predicate(received)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
