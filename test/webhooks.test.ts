@@ -127,4 +127,24 @@ describe.each(testBackends('webhooks'))('webhooks on $name', (backend) => {
     // Nothing secret travels: no poll URL, no ticket.
     expect(JSON.stringify(receiver.received.map((r) => r.body))).not.toMatch(/poll|caveatId|ticket/i);
   }, 60_000);
+
+  it('two instances on one database deliver each event once (rows are claimed with SKIP LOCKED under a lease)', async () => {
+    const { database, another } = await backend.fresh();
+    const masterKey = MasterKey.generate();
+    const systems = [await startSystem(database, masterKey), await startSystem(await another(), masterKey)];
+    const collector = await startReceiver();
+    try {
+      const added = await admin(systems[0]!, 'POST', '/v1/webhooks', { url: collector.url });
+      collector.secret = added.json.secret as string;
+      const ids = await Promise.all(Array.from({ length: 8 }, (_, i) => ask(systems[i % 2]!, `approve group:ops task number ${i}`, `bot-${i}`)));
+      await collector.until((got) => idsOf(got).size >= 8);
+      const attempts = await eventually(() => systems[1]!.store.webhooks.attempts(added.json.id as string, 100), (a) => a.length >= 8);
+      expect(attempts.filter((a) => a.ok)).toHaveLength(8);
+      expect(collector.received).toHaveLength(8);
+      expect(new Set(collector.received.map((r) => dataOf(r).id))).toEqual(new Set(ids));
+    } finally {
+      await Promise.all(systems.map((s) => s.close()));
+      await collector.stop();
+    }
+  }, 60_000);
 });
