@@ -3,6 +3,8 @@
  * signatures gets every event of requests made while it was down, across a restart of the
  * server, exactly once per `webhook-id` and in order per request.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDischargeCaveat } from '../src/client/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
@@ -126,6 +128,32 @@ describe.each(testBackends('webhooks'))('webhooks on $name', (backend) => {
     expect(dataOf(denied)).toMatchObject({ id: second, status: 'denied', decision: { by: 'alice', reason: 'not during the freeze' } });
     // Nothing secret travels: no poll URL, no ticket.
     expect(JSON.stringify(receiver.received.map((r) => r.body))).not.toMatch(/poll|caveatId|ticket/i);
+  }, 60_000);
+
+  it('closing the system aborts a delivery in flight and gives its row back unattempted', async () => {
+    const { database } = await backend.fresh();
+    let arrived: () => void = () => undefined;
+    const hanging = createServer(() => arrived()); // never answers
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', () => resolve()));
+    const system = await startSystem(database, MasterKey.generate(), { ...FAST, timeoutMs: 30_000 });
+    try {
+      const added = await admin(system, 'POST', '/v1/webhooks', { url: `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/` });
+      const reached = new Promise<void>((resolve) => (arrived = resolve));
+      await ask(system, 'approve group:ops deploy while the receiver hangs', 'hang-bot');
+      await reached;
+      const started = performance.now();
+      await system.close();
+      expect(performance.now() - started).toBeLessThan(5_000);
+      const counts = await system.store.webhooks.counts(added.json.id as string);
+      expect(counts).toEqual({ pending: 1, delivered: 0, failed: 0 });
+      expect(await system.store.webhooks.attempts(added.json.id as string)).toEqual([]);
+      const [row] = await system.store.webhooks.claim({ limit: 10, perEndpoint: 4, leaseMs: 1000 });
+      expect(row?.attempts).toBe(1); // due at once, the aborted attempt not counted
+    } finally {
+      await system.close();
+      hanging.closeAllConnections();
+      await new Promise((r) => hanging.close(r));
+    }
   }, 60_000);
 
   it('two instances on one database deliver each event once (rows are claimed with SKIP LOCKED under a lease)', async () => {
