@@ -129,7 +129,9 @@ export async function send(delivery: ClaimedDelivery, options: SendOptions): Pro
 
 /** A short, secret-free description of a network failure (the code, never the URL or body). */
 function connectionError(e: unknown): string {
-  const cause = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
+  const cause = e instanceof Error ? (e.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  // fetch refuses the ports of other protocols (the Fetch standard's "bad port" list) itself.
+  if (cause?.message === 'bad port') return 'connection refused by fetch: a port it never connects to';
   const code = typeof cause?.code === 'string' && /^[A-Z_]{2,40}$/.test(cause.code) ? cause.code : undefined;
   return code !== undefined ? `connection failed (${code})` : 'connection failed';
 }
