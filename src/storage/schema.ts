@@ -5,7 +5,7 @@
  * The SQL that creates these tables lives in `./migrations/` (applied by `./migrate.ts`); a test
  * checks that the migrated database and this file agree, so change both together.
  *
- * Secrets are never stored in the clear: root keys and the discharger private key are sealed
+ * Secrets are never stored in the clear: root keys, the discharger private key and webhook signing secrets are sealed
  * (XChaCha20-Poly1305 under the master key, see `./keyring.ts`); poll tokens, session ids and
  * CSRF tokens are stored only as SHA-256 hashes.
  */
