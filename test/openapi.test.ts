@@ -278,6 +278,21 @@ describe('every operation answers what the document says', () => {
     admin = rotated.body.adminToken as string;
   });
 
+  it('the webhooks admin API, good and bad', async () => {
+    const added = await call({ method: 'POST', path: '/v1/webhooks', body: { url: 'http://127.0.0.1:9/hook', group: 'ops', format: 'slack' } });
+    expect(added.status).toBe(201);
+    expect((await call({ method: 'POST', path: '/v1/webhooks', body: { url: 'ftp://example.com/hook' } })).status).toBe(400);
+    expect((await call({ method: 'GET', path: '/v1/webhooks' })).body.webhooks[0].id).toBe(added.body.id);
+    expect((await call({ method: 'GET', path: '/v1/webhooks', token: null })).status).toBe(401);
+    const at = (suffix: string): string => `/v1/webhooks/${added.body.id as string}${suffix}`;
+    expect((await call({ method: 'POST', path: '/v1/webhooks/{id}/test', url: at('/test') })).status).toBe(202);
+    expect((await call({ method: 'POST', path: '/v1/webhooks/{id}/test', url: '/v1/webhooks/wh_nope/test' })).status).toBe(404);
+    expect((await call({ method: 'GET', path: '/v1/webhooks/{id}/attempts', url: at('/attempts') })).status).toBe(200);
+    expect((await call({ method: 'GET', path: '/v1/webhooks/{id}/attempts', url: at('/attempts?limit=0') })).status).toBe(400);
+    expect((await call({ method: 'DELETE', path: '/v1/webhooks/{id}', url: at('') })).body.removed).toBe(true);
+    expect((await call({ method: 'DELETE', path: '/v1/webhooks/{id}', url: at('') })).status).toBe(404);
+  });
+
   it('the discharge protocol and the approval pages, good and bad', async () => {
     expect((await call({ method: 'GET', path: '/.well-known/tessera/discharger', token: null })).body.version).toBe(2);
     // `who` says who asks: the claimed caveats, a presentation (the token for this service, verified), or nothing (private).

@@ -243,6 +243,9 @@ describe.each(backends)('storage on $name', (backend) => {
     'tokens',
     'usage_counters',
     'users',
+    'webhook_attempts',
+    'webhook_endpoints',
+    'webhook_outbox',
     'tessera_migrations',
   ];
 

@@ -12,7 +12,7 @@ export interface ApiOptions {
 }
 
 /** Call the API; resolves with the JSON body of a 2xx answer, throws a TesseraError otherwise. */
-export async function api<T = Record<string, unknown>>(options: ApiOptions, method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+export async function api<T = Record<string, unknown>>(options: ApiOptions, method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.token !== undefined) headers.authorization = `Macaroon ${options.token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';

@@ -35,7 +35,7 @@ import { TesseraError, invalidArgument, limit } from '../errors.js';
 import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { verifySignature } from '../macaroon/verify.js';
-import type { AuditEntry, DischargeRequest, DischargeStatus, RequesterInfo, Store } from '../storage/index.js';
+import type { AuditEntry, DischargeRequest, DischargeStatus, RequesterInfo, Store, WebhookPayload } from '../storage/index.js';
 import { checkPresentation, checkRequestReason, MAX_PRESENTATION_CHARS, type PresentationVerifier, type Shown, type VerifiedToken } from '../tickets/presentation.js';
 import { checkBytes } from '../tickets/box.js';
 import {
@@ -82,6 +82,11 @@ export interface DischargeServiceOptions {
    * issuer's keyring here. Without one, every presentation is shown as unverified.
    */
   readonly presentations?: PresentationVerifier;
+  /**
+   * Called after a transaction that queued webhook events committed: wakes this process's
+   * delivery worker at once (other instances hear the outbox's NOTIFY).
+   */
+  readonly onQueued?: () => void;
 }
 
 /** What a requester tells about itself besides the ticket (all optional). */
@@ -219,6 +224,12 @@ export interface DischargeService {
    * polls waiting for it so they read the decision now rather than at their next re-read.
    */
   decided(id: string): void;
+  /**
+   * Mark requests past their expiry as expired and queue their `request.expired` webhook event,
+   * once per request across instances; returns how many. The delivery worker calls it
+   * periodically, so an expiry is announced even when nobody polls.
+   */
+  announceExpired(): Promise<number>;
   /** Wake every waiting poll (they answer `pending`) and refuse to wait again. */
   close(): void;
 }
@@ -332,6 +343,50 @@ function shownOf(verified: DischargeRequest['verified'], stored: unknown): Shown
   return { kind: 'none' };
 }
 
+/** Webhook event types, one per change of a request. */
+export type RequestEventType = 'request.created' | 'request.approved' | 'request.denied' | 'request.withdrawn' | 'request.expired';
+
+/** Longest text put in a webhook payload (a condition may be 64 KiB; a chat message should not). */
+const MAX_EVENT_TEXT = 1000;
+const clip = (text: string): string => (text.length > MAX_EVENT_TEXT ? `${text.slice(0, MAX_EVENT_TEXT - 1)}…` : text);
+
+/**
+ * The webhook event for a request as it stands (Standard Webhooks' `{ type, timestamp, data }`):
+ * where to approve it, the condition, who asks (verified facts apart from claims) and why, and
+ * the decision. Never a secret: no poll URL, no ticket.
+ */
+export function requestEvent(type: RequestEventType, request: PendingView, approvalUrl: string, now: Date): WebhookPayload {
+  const shown = request.shown;
+  const requester: WebhookPayload =
+    shown.kind === 'verified'
+      ? { verified: true, label: shown.token.label === null ? null : clip(shown.token.label), subject: shown.token.subject === null ? null : clip(shown.token.subject), identifier: shown.token.identifier }
+      : { verified: false, label: typeof request.requester.label === 'string' ? clip(request.requester.label) : null, subject: null };
+  const decided = request.decidedBy !== undefined && request.decidedAt !== undefined;
+  return {
+    type,
+    timestamp: now.toISOString(),
+    data: {
+      id: request.id,
+      status: request.status,
+      approvalUrl,
+      condition: clip(request.condition),
+      who: request.who,
+      what: clip(request.what),
+      requester,
+      reason: request.requestReason === undefined ? null : clip(request.requestReason),
+      expiresAt: request.expiresAt.toISOString(),
+      decision: decided
+        ? {
+            by: request.decidedBy as string,
+            at: (request.decidedAt as Date).toISOString(),
+            ...(request.reason !== undefined ? { reason: clip(request.reason) } : {}),
+            ...(request.validUntil !== undefined ? { validUntil: request.validUntil.toISOString() } : {}),
+          }
+        : null,
+    },
+  };
+}
+
 /** Build the discharge service; loads (or creates, once) its stored X25519 key pair. */
 export async function createDischargeService(options: DischargeServiceOptions): Promise<DischargeService> {
   if (typeof options !== 'object' || options === null || typeof options.store !== 'object' || options.store === null) {
@@ -362,6 +417,11 @@ export async function createDischargeService(options: DischargeServiceOptions): 
   const publicKey = keyPair.publicKey.slice();
 
   const approvalUrl = (id: string): string => `${location}/approve/requests/${id}`;
+  const onQueued = options.onQueued ?? ((): void => undefined);
+
+  /** Queue the webhook event for `row` in the transaction `tx` that changed it. */
+  const announce = (tx: Store, type: RequestEventType, row: DischargeRequest, now: Date): Promise<number> =>
+    tx.webhooks.enqueue({ eventId: `msg_${base64url(randomBytes(16))}`, type, requestId: row.id, who: row.who, payload: requestEvent(type, view(row, now), approvalUrl(row.id), now) }, now);
   const pollUrl = (secret: string): string => `${location}/v1/discharge/poll/${secret}`;
 
   // Waiting polls by request id; decide() wakes them, a timer re-reads the database meanwhile.
@@ -513,11 +573,11 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       const expiresAt = new Date(now.getTime() + requestTtlSeconds * 1000);
       // One transaction: the cap is counted under a lock on the addressee, so concurrent
       // requests cannot all pass it, and the request exists only with its audit row.
-      await store.transaction(async (tx) => {
+      const queued = await store.transaction(async (tx) => {
         if ((await tx.discharges.countPending(cond.who, now)) >= maxPending) {
           throw new TesseraError('ERR_RATE_LIMITED', 'too many requests are already waiting for this approver; try again later', { who: cond.who });
         }
-        await tx.discharges.create(
+        const created = await tx.discharges.create(
           {
             id,
             pollToken: secret,
@@ -552,7 +612,9 @@ export async function createDischargeService(options: DischargeServiceOptions): 
             ...(shown.kind === 'verified' ? { token: shown.token.identifier } : {}),
           },
         });
+        return announce(tx, 'request.created', created, now);
       });
+      if (queued > 0) onQueued();
       return Object.freeze({ status: 'pending' as const, id, approvalUrl: approvalUrl(id), pollUrl: pollUrl(secret), expiresAt });
     },
 
@@ -684,10 +746,11 @@ export async function createDischargeService(options: DischargeServiceOptions): 
             ? { kind: cond.kind, who: row.who, what: row.what, validitySeconds: validitySeconds as number }
             : { kind: cond.kind, who: row.who, what: row.what, reason: reason as string },
         });
-        return settled;
+        return { settled, queued: await announce(tx, decision.approve ? 'request.approved' : 'request.denied', settled, now) };
       });
       wake(id); // after commit: a woken poll must find the decision
-      return view(decided, now);
+      if (decided.queued > 0) onQueued();
+      return view(decided.settled, now);
     },
 
     async withdraw(id, approver) {
@@ -707,13 +770,28 @@ export async function createDischargeService(options: DischargeServiceOptions): 
           subject: id,
           details: { kind: cond.kind, who: row.who, what: row.what, ...(row.decidedBy !== null ? { approvedBy: row.decidedBy } : {}) },
         });
-        return taken;
+        return { taken, queued: await announce(tx, 'request.withdrawn', taken, now) };
       });
       wake(id); // after commit: a woken poll must find the withdrawal
-      return view(withdrawn, now);
+      if (withdrawn.queued > 0) onQueued();
+      return view(withdrawn.taken, now);
     },
 
     decided: (id) => wake(id),
+
+    async announceExpired() {
+      const now = clock();
+      const { expired, queued } = await store.transaction(async (tx) => {
+        const rows = await tx.discharges.announceExpired(now);
+        let n = 0;
+        for (const r of rows) n += await announce(tx, 'request.expired', r, now);
+        return { expired: rows, queued: n };
+      });
+      for (const r of expired) wake(r.id);
+      if (queued > 0) onQueued();
+      return expired.length;
+    },
+
     close() {
       closed = true;
       for (const id of [...waiters.keys()]) wake(id);

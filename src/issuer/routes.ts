@@ -12,6 +12,7 @@
  *                            (`explain: true`: every caveat with pass or fail, no use counted)
  *                                                    op verify
  *   GET  /healthz            liveness (no auth)
+ *   /v1/webhooks…            webhook endpoints (src/webhooks/routes.ts)   ops webhooks:read, webhooks:write
  *
  * Every admin route requires an admin token (`tsa1.` identifier, signed with the admin-purpose
  * key: no token minted through this API can pass) whose caveats allow the route's operation,
@@ -50,6 +51,8 @@ export const ADMIN_OPS = Object.freeze({
   keysRead: 'keys:read',
   keysRotate: 'keys:rotate',
   verify: 'verify',
+  webhooksRead: 'webhooks:read',
+  webhooksWrite: 'webhooks:write',
 } as const);
 
 /** The caveats of the first-start admin token: every admin operation, admin audience only. */
@@ -109,8 +112,29 @@ const keyJson = (k: { id: string; createdAt: Date; expiresAt: Date | null; retir
   retiredAt: iso(k.retiredAt),
 });
 
+/**
+ * The middleware guarding an admin route: an admin token whose caveats allow `operation`
+ * (for other modules' admin routes, e.g. the webhooks').
+ */
+export const adminAuth = (adminVerifier: Verifier, clientIp?: ClientIpSource) => (operation: string) =>
+  macaroonAuth({
+    verifier: adminVerifier,
+    context: () => ({ operation, audience: ADMIN_AUDIENCE }),
+    realm: ADMIN_AUDIENCE,
+    ...(clientIp !== undefined ? { clientIp } : {}),
+  });
+
+/** Refuse a request body larger than `maxSize` bytes (ERR_LIMIT) before reading it. */
+export const sized = (maxSize: number) =>
+  bodyLimit({
+    maxSize,
+    onError: () => {
+      throw limit(`request body is larger than ${maxSize} bytes`, { field: 'body' });
+    },
+  });
+
 /** Who made an admin request, for the audit log: the admin token's identifier (not secret). */
-const actorOf = (c: Context): string => `admin:${c.get('tessera').identifierText ?? 'unknown'}`;
+export const actorOf = (c: Context): string => `admin:${c.get('tessera').identifierText ?? 'unknown'}`;
 
 /**
  * The conditions of the presented admin token, when a replacement may carry them over: no
@@ -174,20 +198,7 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
   const { issuer, adminVerifier, verifier } = options;
   const clock = options.clock ?? (() => new Date());
   const app = new Hono();
-  const auth = (operation: string) =>
-    macaroonAuth({
-      verifier: adminVerifier,
-      context: () => ({ operation, audience: ADMIN_AUDIENCE }),
-      realm: ADMIN_AUDIENCE,
-      ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}),
-    });
-  const sized = (maxSize: number) =>
-    bodyLimit({
-      maxSize,
-      onError: () => {
-        throw limit(`request body is larger than ${maxSize} bytes`, { field: 'body' });
-      },
-    });
+  const auth = adminAuth(adminVerifier, options.clientIp);
 
   app.get('/healthz', async (c) => {
     const extra = options.health === undefined ? {} : await options.health();

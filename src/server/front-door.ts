@@ -10,7 +10,7 @@ import { pageSecurityHeaders, wantsJson } from '../http/html.js';
 import { STYLESHEET_PATH } from '../discharge/web/views.js';
 
 export interface Endpoint {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** The route, `{name}` for a path parameter. */
   readonly path: string;
   /** What a caller needs: nothing, a credential, or an admin token allowing an operation. */
@@ -38,6 +38,11 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   { method: 'GET', path: '/v1/audit', needs: 'admin token: audit:read', what: 'the audit log (filters, cursor; after + wait to follow it)' },
   { method: 'GET', path: '/v1/keys', needs: 'admin token: keys:read', what: 'the root keys and their states' },
   { method: 'POST', path: '/v1/keys/rotate', needs: 'admin token: keys:rotate', what: 'rotate the minting key' },
+  { method: 'GET', path: '/v1/webhooks', needs: 'admin token: webhooks:read', what: 'the webhook endpoints and their deliveries' },
+  { method: 'POST', path: '/v1/webhooks', needs: 'admin token: webhooks:write', what: 'subscribe a URL to approval requests (Standard Webhooks or Slack)' },
+  { method: 'DELETE', path: '/v1/webhooks/{id}', needs: 'admin token: webhooks:write', what: 'remove a webhook endpoint' },
+  { method: 'POST', path: '/v1/webhooks/{id}/test', needs: 'admin token: webhooks:write', what: 'send a test event to an endpoint' },
+  { method: 'GET', path: '/v1/webhooks/{id}/attempts', needs: 'admin token: webhooks:read', what: "an endpoint's latest delivery attempts" },
   { method: 'POST', path: '/v1/verify', needs: 'admin token: verify', what: 'does a token (with its discharges) allow a request?' },
 ].map((e) => Object.freeze(e as Endpoint)));
 

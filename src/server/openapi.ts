@@ -73,6 +73,7 @@ const query = (name: string, schema: Schema, description: string): Schema => ({ 
 const pathParam = (name: string, description: string): Schema => ({ name, in: 'path', required: true, description, schema: { type: 'string', minLength: 1 } });
 
 const TOKEN_TEXT = text(MAX_TOKEN_TEXT);
+const WEBHOOK_ID = { type: 'string', pattern: '^wh_[A-Za-z0-9_-]{16}$' };
 const LABEL = text(MAX_LABEL_LENGTH);
 const PAGE = [
   query('limit', { type: 'integer', minimum: 1, maximum: 1000 }, 'page size (default 100)'),
@@ -325,6 +326,63 @@ const PATHS = {
       },
     },
   },
+  '/v1/webhooks': {
+    get: {
+      tags: ['webhooks'],
+      operationId: 'listWebhooks',
+      summary: 'the webhook endpoints and their deliveries (never a secret)',
+      ...admin(ADMIN_OPS.webhooksRead),
+      responses: { 200: json(object({ webhooks: { type: 'array', items: ref('Webhook') } }, ['webhooks']), 'the endpoints'), ...ADMIN_ERRORS },
+    },
+    post: {
+      tags: ['webhooks'],
+      operationId: 'addWebhook',
+      summary: 'subscribe an http(s) URL to the requests of a group, a user, or all',
+      description: 'Events (request.created, .approved, .denied, .withdrawn, .expired) are POSTed signed per Standard Webhooks; `slack` sends `{ "text": … }`. The signing secret is in this answer only.',
+      ...admin(ADMIN_OPS.webhooksWrite),
+      ...jsonBody(object({ url: text(2048), group: text(64), user: text(64), format: { enum: ['standard', 'slack'] } }, ['url'])),
+      responses: {
+        201: json(
+          object(
+            { id: WEBHOOK_ID, url: { type: 'string' }, addressee: nullable('string'), format: { enum: ['standard', 'slack'] }, createdAt: dateTime, secret: { type: 'string', pattern: '^whsec_[A-Za-z0-9+/]+={0,2}$', description: 'shown once' } },
+            ['id', 'url', 'addressee', 'format', 'createdAt', 'secret'],
+          ),
+          'the endpoint and its signing secret',
+        ),
+        ...ADMIN_ERRORS,
+      },
+    },
+  },
+  '/v1/webhooks/{id}': {
+    delete: {
+      tags: ['webhooks'],
+      operationId: 'removeWebhook',
+      summary: 'remove an endpoint, its undelivered events and its attempts',
+      ...admin(ADMIN_OPS.webhooksWrite),
+      parameters: [pathParam('id', 'the endpoint id (wh_…)')],
+      responses: { 200: json(object({ id: WEBHOOK_ID, removed: { const: true } }, ['id', 'removed']), 'removed'), ...errors(400, 401, 403, 404, 500) },
+    },
+  },
+  '/v1/webhooks/{id}/test': {
+    post: {
+      tags: ['webhooks'],
+      operationId: 'testWebhook',
+      summary: 'queue a webhook.test event for one endpoint',
+      ...admin(ADMIN_OPS.webhooksWrite),
+      parameters: [pathParam('id', 'the endpoint id (wh_…)')],
+      responses: { 202: json(object({ id: WEBHOOK_ID, eventId: { type: 'string', description: 'its webhook-id' } }, ['id', 'eventId']), 'queued'), ...errors(400, 401, 403, 404, 500) },
+    },
+  },
+  '/v1/webhooks/{id}/attempts': {
+    get: {
+      tags: ['webhooks'],
+      operationId: 'webhookAttempts',
+      summary: "an endpoint's latest delivery attempts, newest first",
+      ...admin(ADMIN_OPS.webhooksRead),
+      parameters: [pathParam('id', 'the endpoint id (wh_…)'), query('limit', { type: 'string', pattern: '^[0-9]+$' }, 'at most this many (1 to 100, default 20)')],
+      responses: { 200: json(object({ attempts: { type: 'array', items: ref('WebhookAttempt') } }, ['attempts']), 'the attempts'), ...errors(400, 401, 403, 404, 500) },
+    },
+  },
   '/v1/verify': {
     post: {
       tags: ['verify'],
@@ -530,6 +588,22 @@ const SCHEMAS: Record<string, Schema> = {
     { id: { type: 'integer' }, at: dateTime, actor: { type: 'string' }, channel: { type: 'string' }, action: { type: 'string' }, subject: nullable('string'), details: { type: 'object' } },
     ['id', 'at', 'actor', 'channel', 'action', 'subject', 'details'],
   ),
+  WebhookAttempt: object(
+    { eventId: { type: 'string' }, type: { type: 'string' }, at: dateTime, ok: { type: 'boolean' }, statusCode: nullable('integer'), latencyMs: { type: 'integer', minimum: 0 }, error: nullable('string') },
+    ['eventId', 'type', 'at', 'ok', 'statusCode', 'latencyMs', 'error'],
+  ),
+  Webhook: object(
+    {
+      id: WEBHOOK_ID,
+      url: { type: 'string', description: 'path segments that may be credentials shortened' },
+      addressee: nullable('string', { description: 'a user, `group:<name>`, or null for every request' }),
+      format: { enum: ['standard', 'slack'] },
+      createdAt: dateTime,
+      deliveries: object({ pending: { type: 'integer' }, delivered: { type: 'integer' }, failed: { type: 'integer' } }, ['pending', 'delivered', 'failed']),
+      lastAttempt: { oneOf: [ref('WebhookAttempt'), { type: 'null' }] },
+    },
+    ['id', 'url', 'addressee', 'format', 'createdAt', 'deliveries', 'lastAttempt'],
+  ),
   Key: object(
     { id: { type: 'string' }, state: { enum: ['current', 'verifying', 'retired'] }, createdAt: dateTime, expiresAt: nullable('string', { format: 'date-time' }), retiredAt: nullable('string', { format: 'date-time' }) },
     ['id', 'state', 'createdAt', 'expiresAt', 'retiredAt'],
@@ -617,7 +691,7 @@ const SCHEMAS: Record<string, Schema> = {
       links: { type: 'object', additionalProperties: { type: 'string' } },
       endpoints: {
         type: 'array',
-        items: object({ method: { enum: ['GET', 'POST'] }, path: { type: 'string' }, needs: { type: 'string' }, what: { type: 'string' } }, ['method', 'path', 'needs', 'what']),
+        items: object({ method: { enum: ['GET', 'POST', 'DELETE'] }, path: { type: 'string' }, needs: { type: 'string' }, what: { type: 'string' } }, ['method', 'path', 'needs', 'what']),
       },
     },
     ['service', 'location', 'links', 'endpoints'],
@@ -647,6 +721,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'audit' },
       { name: 'keys' },
       { name: 'verify' },
+      { name: 'webhooks', description: 'where approval requests are announced: signed Standard Webhooks, or Slack messages' },
       { name: 'discharge', description: 'the third-party discharge protocol (bakery v2 tickets as caveat ids, or v3 tickets apart): the ticket or the poll secret is the credential' },
       { name: BAKERY_TAG[0] as string, description: "the Go/Python macaroon bakery's HTTP discharge protocol, for stock bakery clients: its own JSON (`{ Code, Message, Info? }` errors with its statuses), not Tessera's `{ error }`" },
       { name: PAGES_TAG[0] as string, description: 'for people in a browser: HttpOnly session cookie, CSRF-checked forms; not an API to generate a client for' },

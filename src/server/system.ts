@@ -23,6 +23,7 @@ import { frontDoor } from './front-door.js';
 import { openApiRoute } from './openapi.js';
 import type { Verifier } from '../verifier/index.js';
 import { toLogger, type LogOption } from '../log.js';
+import { WebhookWorker, webhookRoutes, type WebhookWorkerOptions } from '../webhooks/index.js';
 
 export interface SystemOptions {
   readonly database: Database;
@@ -44,6 +45,8 @@ export interface SystemOptions {
    * Default: the console. Never given secrets.
    */
   readonly log?: LogOption;
+  /** Webhook delivery (timeouts, retries, polling); `false`: no worker in this process. */
+  readonly webhooks?: WebhookWorkerOptions | false;
 }
 
 export interface System {
@@ -60,6 +63,8 @@ export interface System {
   readonly discharge: DischargeService;
   /** Every route of the system. */
   readonly app: Hono;
+  /** The webhook delivery worker, unless turned off (`webhooks: false`). */
+  readonly webhooks: WebhookWorker | undefined;
   /** Mint an admin token allowing every admin operation (ADMIN_CAVEATS). */
   mintAdminToken(label?: string): Promise<MintedToken>;
   /** Stop background work and listening (the database stays open: its owner closes it). */
@@ -75,6 +80,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const store = createStore(database, masterKey);
   // Presentations ("who asks") are verified against this system's keyring and revocations, made below.
   let presentations: PresentationVerifier | undefined;
+  let webhooks: WebhookWorker | undefined;
   // Loads (or creates, once) the discharger's sealed X25519 key: first, as it needs nothing to be cleaned up.
   const discharge = await createDischargeService({
     store,
@@ -83,6 +89,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       if (presentations === undefined) throw new TesseraError('ERR_INTERNAL', 'the system is still starting');
       return presentations(presentation, caveatId);
     },
+    onQueued: () => webhooks?.wake(),
     ...(clock !== undefined ? { clock } : {}),
   });
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
@@ -107,6 +114,15 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       await revocations.close();
       throw e;
     });
+    if (options.webhooks !== false) {
+      const worker = new WebhookWorker({ store, database, log, announceExpired: () => discharge.announceExpired(), ...(clock !== undefined ? { clock } : {}) }, options.webhooks ?? {});
+      await worker.start().catch(async (e: unknown) => {
+        await auditFeed?.close();
+        await revocations.close();
+        throw e;
+      });
+      webhooks = worker;
+    }
   } catch (e) {
     await unlistenApprovals();
     await unlistenKeys();
@@ -138,6 +154,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
     }),
   );
+  app.route('/', webhookRoutes({ store, adminVerifier, wake: () => webhooks?.wake(), ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
   app.route('/', dischargeRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
   // The Go/Python bakery's discharge protocol, for their stock clients.
   app.route('/', bakeryRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
@@ -154,10 +171,13 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     adminVerifier,
     discharge,
     app,
+    webhooks,
     mintAdminToken: (label = 'admin') => issuer.mint({ purpose: 'admin', caveats: ADMIN_CAVEATS, label, subject: ADMIN_AUDIENCE, actor: 'bootstrap' }),
     async close() {
       if (closed) return;
       closed = true;
+      // First: its in-flight attempts end (or are given back) while the database is still open.
+      await webhooks?.close();
       await unlistenApprovals();
       await unlistenKeys();
       await auditFeed.close();

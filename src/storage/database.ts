@@ -20,9 +20,9 @@ import { loadOptionalPackage } from '../util/optional-package.js';
 import { lockDataDir } from './dir-lock.js';
 import { migrate } from './migrate.js';
 import * as schema from './schema.js';
-import { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, type TesseraDb } from './types.js';
+import { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL, type TesseraDb } from './types.js';
 
-export { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './types.js';
+export { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL } from './types.js';
 
 export type DatabaseKind = 'postgres' | 'pglite';
 
@@ -69,6 +69,8 @@ export interface Database {
   listenAudit(onEvent: (id: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /** Subscribe to committed approval decisions; `onDecided` receives the request id. */
   listenApprovals(onDecided: (requestId: string) => void, options?: ListenOptions): Promise<() => Promise<void>>;
+  /** Subscribe to committed webhook outbox writes (no payload), to wake delivery workers. */
+  listenWebhooks(onQueued: () => void, options?: ListenOptions): Promise<() => Promise<void>>;
   /**
    * Run `fn` holding a PostgreSQL session advisory lock `key`, shared by every process on the
    * database (PGlite, which one process holds: an in-process lock). For work that spans several
@@ -139,6 +141,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     listenKeyChanges: (onChange, listenOptions) => listen(KEY_CHANNEL, onChange, listenOptions),
     listenAudit: (onEvent, listenOptions) => listen(AUDIT_CHANNEL, onEvent, listenOptions),
     listenApprovals: (onDecided, listenOptions) => listen(APPROVAL_CHANNEL, onDecided, listenOptions),
+    listenWebhooks: (onQueued, listenOptions) => listen(WEBHOOK_CHANNEL, () => onQueued(), listenOptions),
     async withLock(key, fn) {
       // A session lock lives on one connection: reserve it for the duration.
       const reserved = await client.reserve();
@@ -188,6 +191,7 @@ async function openPglite(dataDir: string | undefined, loadDataDir?: Blob): Prom
       listenKeyChanges: async (onChange) => client.listen(KEY_CHANNEL, safely(onChange)),
       listenAudit: async (onEvent) => client.listen(AUDIT_CHANNEL, safely(onEvent)),
       listenApprovals: async (onDecided) => client.listen(APPROVAL_CHANNEL, safely(onDecided)),
+      listenWebhooks: async (onQueued) => client.listen(WEBHOOK_CHANNEL, safely(() => onQueued())),
       withLock<T>(key: number, fn: () => Promise<T>): Promise<T> {
         const run = (locks.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
         locks.set(key, run);

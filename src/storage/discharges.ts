@@ -12,7 +12,7 @@
  * deterministically from the ticket and the decision).
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { and, asc, count, desc, eq, gt, inArray, isNotNull, lte, ne, not, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gt, inArray, isNotNull, isNull, lte, ne, not, or, sql, type SQL } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { dischargeRequests, type DischargeStatus, type JsonValue } from './schema.js';
 import { APPROVAL_CHANNEL, type TesseraDb } from './types.js';
@@ -151,6 +151,13 @@ export interface DischargeRepository {
    * many requests were expired or lapsed.
    */
   expireStale(now?: Date): Promise<number>;
+  /**
+   * Requests that expired (marked so by any path, or pending past their expiry: marked now) and
+   * whose expiry was not announced yet: marked announced and returned, at most `limit`. Inside
+   * `store.transaction`, with the announcement written in the same transaction, each expiry is
+   * announced exactly once across instances.
+   */
+  announceExpired(now?: Date, limit?: number): Promise<DischargeRequest[]>;
 }
 
 type Row = typeof dischargeRequests.$inferSelect;
@@ -380,6 +387,32 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
             ),
           );
         return expired.length + lapsed.length;
+      }),
+
+    announceExpired: (now = new Date(), max = 100) =>
+      guard('announce expired discharge requests', async () => {
+        const due = or(
+          eq(dischargeRequests.status, 'expired'),
+          and(eq(dischargeRequests.status, 'pending'), lte(dischargeRequests.expiresAt, now)),
+        );
+        const ids = db
+          .select({ id: dischargeRequests.id })
+          .from(dischargeRequests)
+          .where(and(isNull(dischargeRequests.expiryAnnouncedAt), due))
+          .orderBy(asc(dischargeRequests.expiresAt))
+          .limit(checkPageSize(max, 100, 1000))
+          .for('update', { skipLocked: true });
+        const rows = await db
+          .update(dischargeRequests)
+          .set({
+            status: 'expired',
+            expiryAnnouncedAt: now,
+            caveatId: null,
+            decidedAt: sql`coalesce(${dischargeRequests.decidedAt}, ${now.toISOString()}::timestamptz)`,
+          })
+          .where(and(inArray(dischargeRequests.id, ids), isNull(dischargeRequests.expiryAnnouncedAt), due))
+          .returning();
+        return rows.map(toRequest);
       }),
   };
 }

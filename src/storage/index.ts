@@ -7,7 +7,7 @@
  *   const masterKey = await resolveMasterKey({ env: process.env.TESSERA_MASTER_KEY, dataDir });
  *   const store = createStore(database, masterKey);
  */
-export { openDatabase, APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL } from './database.js';
+export { openDatabase, APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL } from './database.js';
 export type { Database, DatabaseKind, ListenOptions, OpenDatabaseOptions } from './database.js';
 export { migrate } from './migrate.js';
 export { MIGRATIONS } from './migrations/index.js';
@@ -46,3 +46,18 @@ export type { CreateUserInput, UpdateUserInput, User, UserRepository } from './u
 export type { CreateSessionInput, Session, SessionRepository } from './sessions.js';
 export type { DischargerKey, DischargerKeyRepository } from './discharger-keys.js';
 export type { JsonValue } from './schema.js';
+export type {
+  ClaimOptions,
+  ClaimedDelivery,
+  CreateWebhookEndpointInput,
+  DeliveryCounts,
+  DeliveryOutcome,
+  WebhookAttempt,
+  WebhookAttemptInput,
+  WebhookDeliveryStatus,
+  WebhookEndpoint,
+  WebhookEventInput,
+  WebhookFormat,
+  WebhookPayload,
+  WebhookRepository,
+} from './webhooks.js';

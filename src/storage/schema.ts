@@ -5,13 +5,15 @@
  * The SQL that creates these tables lives in `./migrations/` (applied by `./migrate.ts`); a test
  * checks that the migrated database and this file agree, so change both together.
  *
- * Secrets are never stored in the clear: root keys and the discharger private key are sealed
+ * Secrets are never stored in the clear: root keys, the discharger private key and webhook signing secrets are sealed
  * (XChaCha20-Poly1305 under the master key, see `./keyring.ts`); poll tokens, session ids and
  * CSRF tokens are stored only as SHA-256 hashes.
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
+  boolean,
   check,
   customType,
   index,
@@ -145,6 +147,11 @@ export const dischargeRequests = pgTable(
     collectedAt: at('collected_at'),
     /** Facts verified from the requester's presentation (never the presentation itself), or null. */
     verified: jsonb('verified').$type<{ readonly [key: string]: JsonValue }>(),
+    /**
+     * When its expiry was announced to the webhook outbox (once, by whichever instance swept it
+     * first), whatever path marked it expired; null while not announced.
+     */
+    expiryAnnouncedAt: at('expiry_announced_at'),
   },
   (t) => [
     index('discharge_requests_status_idx').on(t.status),
@@ -188,3 +195,77 @@ export const dischargerKeys = pgTable('discharger_keys', {
   publicKey: bytea('public_key').notNull(),
   createdAt: at('created_at').notNull().defaultNow(),
 });
+
+/** How an endpoint wants its body: Standard Webhooks JSON, or Slack's `{ "text": … }`. */
+export type WebhookFormat = 'standard' | 'slack';
+
+/** Receivers of webhook notifications. */
+export const webhookEndpoints = pgTable(
+  'webhook_endpoints',
+  {
+    id: text('id').primaryKey(),
+    url: text('url').notNull(),
+    /** Only requests addressed to this (a user name or `group:<name>`); null: every request. */
+    addressee: text('addressee'),
+    format: text('format').$type<WebhookFormat>().notNull().default('standard'),
+    /** The signing secret's bytes, sealed with AAD binding (purpose 'webhook-secret', id). */
+    sealedSecret: bytea('sealed_secret').notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+  },
+  (t) => [check('webhook_endpoints_format_check', sql`${t.format} in ('standard', 'slack')`)],
+);
+
+/** State of one outbox row: waiting (or in flight), delivered, or given up on. */
+export type WebhookDeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/**
+ * The outbox: one row per endpoint and event, written in the transaction that changed the
+ * request, so an event exists exactly when its change committed. Rows of one endpoint and one
+ * request are delivered in `id` order.
+ */
+export const webhookOutbox = pgTable(
+  'webhook_outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    endpointId: text('endpoint_id')
+      .notNull()
+      .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
+    /** The `webhook-id`: one per event, the same on every retry. */
+    eventId: text('event_id').notNull(),
+    /** The discharge request it is about; null for a test event. */
+    requestId: text('request_id'),
+    type: text('type').notNull(),
+    /** The event as sent (never a secret). */
+    payload: jsonb('payload').$type<{ readonly [key: string]: JsonValue }>().notNull(),
+    status: text('status').$type<WebhookDeliveryStatus>().notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    createdAt: at('created_at').notNull().defaultNow(),
+    nextAttemptAt: at('next_attempt_at').notNull().defaultNow(),
+    /** A worker's lease while it sends; past it, another worker may take the row again. */
+    lockedUntil: at('locked_until'),
+    deliveredAt: at('delivered_at'),
+  },
+  (t) => [
+    index('webhook_outbox_due_idx').on(t.status, t.nextAttemptAt),
+    index('webhook_outbox_request_idx').on(t.endpointId, t.requestId),
+    check('webhook_outbox_status_check', sql`${t.status} in ('pending', 'delivered', 'failed')`),
+  ],
+);
+
+/** Every delivery attempt: its HTTP status (null when none came back), latency and error. */
+export const webhookAttempts = pgTable(
+  'webhook_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    outboxId: bigint('outbox_id', { mode: 'number' })
+      .notNull()
+      .references(() => webhookOutbox.id, { onDelete: 'cascade' }),
+    endpointId: text('endpoint_id').notNull(),
+    at: at('at').notNull().defaultNow(),
+    ok: boolean('ok').notNull(),
+    statusCode: integer('status_code'),
+    latencyMs: integer('latency_ms').notNull(),
+    error: text('error'),
+  },
+  (t) => [index('webhook_attempts_outbox_idx').on(t.outboxId), index('webhook_attempts_endpoint_idx').on(t.endpointId, t.at)],
+);

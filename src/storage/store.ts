@@ -21,6 +21,7 @@ import type { TesseraDb } from './types.js';
 import { usageRepository, type UsageRepository } from './usage.js';
 import { storageError } from './util.js';
 import { userRepository, type UserRepository } from './users.js';
+import { webhookRepository, type WebhookRepository } from './webhooks.js';
 
 export interface Store {
   /** Root keys (sealed at rest). */
@@ -41,6 +42,8 @@ export interface Store {
   readonly sessions: SessionRepository;
   /** The discharge service's X25519 key (sealed at rest). */
   readonly dischargerKeys: DischargerKeyRepository;
+  /** Webhook endpoints (secrets sealed at rest), their outbox and delivery attempts. */
+  readonly webhooks: WebhookRepository;
   /**
    * Run `fn` with these repositories bound to one transaction: everything it writes commits
    * when it resolves and is rolled back when it throws (its error is rethrown unchanged; a
@@ -69,6 +72,7 @@ function bind(db: TesseraDb, masterKey: MasterKey): Store {
     users: userRepository(db),
     sessions: sessionRepository(db),
     dischargerKeys: dischargerKeyRepository(db, masterKey),
+    webhooks: webhookRepository(db, masterKey),
     transaction: <T>(fn: (tx: Store) => Promise<T>): Promise<T> => inTransaction(db, masterKey, fn),
   });
 }

@@ -18,3 +18,8 @@ export const AUDIT_CHANNEL = 'tessera_audit';
  * the decision has committed, so every instance wakes its long-polls waiting for that request.
  */
 export const APPROVAL_CHANNEL = 'tessera_approvals';
+/**
+ * LISTEN/NOTIFY channel telling every instance's webhook worker that outbox rows were written
+ * (sent in the writing transaction, so heard once they have committed; no payload).
+ */
+export const WEBHOOK_CHANNEL = 'tessera_webhooks';

@@ -19,8 +19,9 @@ import { tokens } from './tokens.js';
 import { users } from './users.js';
 import { verify } from './verify.js';
 import { version } from './version.js';
+import { webhooks } from './webhooks.js';
 
 export const COMMANDS: readonly Command[] = Object.freeze([
-  serve, mint, attenuate, discharge, inspect, verify, revoke, status, tokens, audit, keys, adminToken, users, version,
+  serve, mint, attenuate, discharge, inspect, verify, revoke, status, tokens, audit, keys, webhooks, adminToken, users, version,
   completion(() => COMMANDS),
 ]);
