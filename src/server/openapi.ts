@@ -512,7 +512,7 @@ const SCHEMAS: Record<string, Schema> = {
   TokenStatus: object(
     {
       identifier: { type: 'string' },
-      purpose: { enum: ['token', 'admin'] },
+      purpose: { enum: ['token', 'admin', 'approver'] },
       keyId: { type: 'string' },
       keyState: { enum: ['current', 'verifying', 'retired', 'unknown'] },
       label: nullable('string'),

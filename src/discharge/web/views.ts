@@ -8,6 +8,7 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import type { AuditEntry, JsonValue } from '../../storage/index.js';
 import { describeCaveat, formatTime } from './describe.js';
 import type { PendingView } from './types.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -24,6 +25,7 @@ export const paths = {
   approve: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/approve`,
   deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
   withdraw: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/withdraw`,
+  enrol: (token: string): string => `${BASE}/enrol/${encodeURIComponent(token)}`,
 };
 
 /** What the page header knows about the signed-in person. */
@@ -86,6 +88,45 @@ export function loginPage(input: LoginPageInput): Html {
   <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="1024"></label>
   <button type="submit">Sign in</button>
 </form>`,
+  );
+}
+
+export interface EnrolPageInput {
+  /** The double-submit CSRF token of forms without a session (as on the sign-in page). */
+  readonly csrfToken: string;
+  /** The invitation's secret: the page posts back to its own link. */
+  readonly token: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly expiresAt: Date;
+  readonly error?: string;
+  /**
+   * Other ways to set up the account, shown after the password form: where a passkey
+   * registration (issue #11, passkeys) adds its own section.
+   */
+  readonly otherMethods?: Html;
+}
+
+/** The enrolment page of an invitation link: the invited person chooses their password. */
+export function enrolPage(input: EnrolPageInput): Html {
+  const error = input.error === undefined ? '' : html`<p class="error" role="alert">${input.error}</p>`;
+  return layout(
+    'Set up your account',
+    html`<p>You are invited to approve requests as <strong>${input.name}</strong> (groups: ${input.groups.join(', ')}).
+This link works once, until ${time(input.expiresAt)}.</p>
+${error}
+<section class="enrol-password">
+<h2>With a password</h2>
+<form method="post" action="${paths.enrol(input.token)}" class="stack">
+  ${csrfField(input.csrfToken)}
+  <input name="username" autocomplete="username" value="${input.name}" readonly hidden>
+  <label>Password <input name="password" type="password" autocomplete="new-password" required minlength="${MIN_PASSWORD_LENGTH}" maxlength="${MAX_PASSWORD_LENGTH}" autofocus></label>
+  <label>Password again <input name="passwordAgain" type="password" autocomplete="new-password" required minlength="${MIN_PASSWORD_LENGTH}" maxlength="${MAX_PASSWORD_LENGTH}"></label>
+  <button type="submit">Set the password and sign in</button>
+</form>
+<p class="note">At least ${MIN_PASSWORD_LENGTH} characters. Nobody else sees it: Tessera keeps only a salted hash.</p>
+</section>
+${input.otherMethods ?? ''}`,
   );
 }
 
