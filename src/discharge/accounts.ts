@@ -15,6 +15,12 @@ import type { AuditChannel, Invite, Store, User } from '../storage/index.js';
 import { NAME_PATTERN } from '../tickets/conditions.js';
 import { checkNewPassword, hashPassword, type ScryptParams } from './web/passwords.js';
 
+/** Where an invitation link leads: the enrolment page, under the approval pages. */
+export const ENROL_PATH = '/approve/enrol/';
+
+/** The enrolment page's URL for an invitation secret. */
+export const inviteUrl = (publicUrl: string, token: string): string => `${publicUrl.replace(/\/+$/, '')}${ENROL_PATH}${encodeURIComponent(token)}`;
+
 /** How long an invitation link can be used. */
 export const INVITE_TTL_SECONDS = 24 * 60 * 60;
 

@@ -23,45 +23,22 @@
  */
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { caveat } from '../../caveats/index.js';
 import { TesseraError, limit } from '../errors.js';
 import { macaroonAuth, type ClientIpSource } from '../hono/node.js';
 import { durationField, readJsonObject, stringField } from '../http/body.js';
-import type { Issuer, MintedToken } from '../issuer/issuer.js';
 import type { Store } from '../storage/index.js';
 import type { Verifier } from '../verifier/index.js';
 import type { Approver, PendingView } from './service.js';
 import type { ApprovalService } from './web/types.js';
+import { APPROVALS_CHANNEL, APPROVAL_OPS, APPROVER_AUDIENCE, APPROVER_SUBJECT_PREFIX } from './approver-tokens.js';
 
-/** The audience of approver tokens. */
-export const APPROVER_AUDIENCE = 'tessera-approvals';
-/** The audit channel of decisions made through this API. */
-export const APPROVALS_CHANNEL = 'approvals-api';
-/** The operations of the approvals API (`ops` caveats on approver tokens may name them). */
-export const APPROVAL_OPS = Object.freeze({ read: 'approvals:read', approve: 'approvals:approve', deny: 'approvals:deny' } as const);
-/** An approver token's default lifetime: 30 days. */
-export const APPROVER_TOKEN_TTL_SECONDS = 30 * 86_400;
+export { APPROVALS_CHANNEL, APPROVAL_OPS, APPROVER_AUDIENCE, APPROVER_TOKEN_TTL_SECONDS, approverCaveats, mintApproverToken } from './approver-tokens.js';
 
-const SUBJECT_PREFIX = 'approver:';
+const SUBJECT_PREFIX = APPROVER_SUBJECT_PREFIX;
 const MAX_BODY = 8 * 1024;
 const MAX_REASON = 500;
 /** The longest validity asked for here; the service applies its own, lower, maximum. */
 const MAX_VALIDITY_SECONDS = 86_400;
-
-/** The caveats every approver token starts with. */
-export const approverCaveats = (name: string): readonly string[] => Object.freeze([`aud ${APPROVER_AUDIENCE}`, caveat.declared('user', name)]);
-
-/** Mint an approver token for `name` (who must exist: the caller checks). */
-export function mintApproverToken(issuer: Issuer, input: { readonly name: string; readonly ttlSeconds?: number; readonly actor: string }): Promise<MintedToken> {
-  return issuer.mint({
-    purpose: 'approver',
-    caveats: approverCaveats(input.name),
-    subject: `${SUBJECT_PREFIX}${input.name}`,
-    label: `approver token for ${input.name}`,
-    ttlSeconds: input.ttlSeconds ?? APPROVER_TOKEN_TTL_SECONDS,
-    actor: input.actor,
-  });
-}
 
 export interface ApprovalsRoutesOptions {
   readonly service: Pick<ApprovalService, 'listPending' | 'get' | 'decide'>;

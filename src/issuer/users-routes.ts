@@ -15,9 +15,8 @@
  */
 import { Hono } from 'hono';
 import { MAX_PASSWORD_LENGTH } from '../discharge/web/passwords.js';
-import { mintApproverToken } from '../discharge/approvals-api.js';
-import { checkAccountName, type Accounts, type UserView } from '../discharge/accounts.js';
-import { paths } from '../discharge/web/views.js';
+import { mintApproverToken } from '../discharge/approver-tokens.js';
+import { checkAccountName, inviteUrl, type Accounts, type UserView } from '../discharge/accounts.js';
 import { TesseraError } from '../errors.js';
 import type { ClientIpSource } from '../hono/index.js';
 import { durationField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
@@ -40,9 +39,6 @@ const MAX_GROUPS = 100;
 const MAX_NAME = 64;
 
 const userJson = (u: UserView) => ({ name: u.name, groups: u.groups, createdAt: u.createdAt.toISOString() });
-
-/** The enrolment page's URL for an invitation secret. */
-export const inviteUrl = (publicUrl: string, token: string): string => `${publicUrl.replace(/\/+$/, '')}${paths.enrol(token)}`;
 
 export function usersRoutes(options: UsersRoutesOptions): Hono {
   const { accounts, issuer } = options;

@@ -9,6 +9,7 @@ import type { AuditEntry, JsonValue } from '../../storage/index.js';
 import { describeCaveat, formatTime } from './describe.js';
 import type { PendingView } from './types.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+import { ENROL_PATH } from '../accounts.js';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -25,7 +26,7 @@ export const paths = {
   approve: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/approve`,
   deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
   withdraw: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/withdraw`,
-  enrol: (token: string): string => `${BASE}/enrol/${encodeURIComponent(token)}`,
+  enrol: (token: string): string => `${ENROL_PATH}${encodeURIComponent(token)}`,
 };
 
 /** What the page header knows about the signed-in person. */
