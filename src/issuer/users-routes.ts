@@ -86,7 +86,7 @@ export function usersRoutes(options: UsersRoutesOptions): Hono {
     if ((await accounts.get(name)) === undefined) throw new TesseraError('ERR_NOT_FOUND', `there is no user ${name}`, { field: 'name' });
     const minted = await mintApproverToken(issuer, { name, actor: actorOf(c), ...(ttlSeconds !== undefined ? { ttlSeconds } : {}) });
     c.header('cache-control', 'no-store');
-    return c.json({ name, ...mintedJson(minted) }, 201);
+    return c.json(mintedJson(minted), 201);
   });
 
   app.post('/v1/invites', auth(ADMIN_OPS.usersWrite), sized(MAX_BODY), async (c) => {
