@@ -4,25 +4,30 @@
  * after 24 hours (an injected clock, not a wait). Its secret is stored only as a hash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { INVITE_TTL_SECONDS } from '../src/discharge/accounts.js';
+import { INVITE_TTL_SECONDS, createAccounts } from '../src/discharge/accounts.js';
 import { verifyPassword } from '../src/discharge/web/index.js';
 import { createSystem, type System } from '../src/server/index.js';
-import { MasterKey } from '../src/storage/index.js';
+import { MasterKey, createStore } from '../src/storage/index.js';
 import { invites } from '../src/storage/schema.js';
 import { hashSecret } from '../src/storage/util.js';
-import { pgliteBackend } from './support/databases.js';
+import { openMemoryDatabase, testBackends } from './support/databases.js';
+import type { Database } from '../src/storage/index.js';
 import { ORIGIN, PageClient } from './support/page-client.js';
 
 let now = new Date('2026-12-01T09:00:00Z');
+let database: Database;
 let system: System;
 let admin: string;
 
 beforeAll(async () => {
-  system = await createSystem({ database: await pgliteBackend.open(), masterKey: MasterKey.generate(), publicUrl: ORIGIN, clock: () => now, log: () => undefined });
+  // Closed here, after the system (the backends' own cleanup may run first).
+  database = await openMemoryDatabase();
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, clock: () => now, log: () => undefined });
   admin = (await system.mintAdminToken()).token;
 });
 afterAll(async () => {
   await system.close();
+  await database.close();
 });
 
 /** POST /v1/invites with the admin token: the link. */
@@ -147,5 +152,22 @@ describe('invitation links', () => {
       body: JSON.stringify({ name: 'Not A Name', groups: ['ops'] }),
     });
     expect(bad.status).toBe(400);
+  });
+});
+
+describe.each(testBackends('invites'))('one link, two people at once, on $name', (backend) => {
+  it('exactly one of them enrols; the other is refused and nothing of theirs is kept', async () => {
+    const store = createStore(await backend.open(), MasterKey.generate());
+    const accounts = createAccounts({ store, scrypt: { N: 2 ** 10, r: 8, p: 1 } });
+    const { token } = await accounts.invite({ name: 'hana', groups: ['ops'] }, { actor: 'test' });
+    const results = await Promise.allSettled([accounts.enrol(token, 'first password'), accounts.enrol(token, 'second password')]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const refused = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    expect(refused.reason).toMatchObject({ code: 'ERR_CONFLICT' });
+    const hana = await store.users.get('hana');
+    const first = await verifyPassword('first password', hana?.passwordHash ?? '');
+    const second = await verifyPassword('second password', hana?.passwordHash ?? '');
+    expect([first, second].filter(Boolean)).toHaveLength(1);
+    expect(await store.audit.list({ action: 'user-enrol', subject: 'hana' })).toHaveLength(1);
   });
 });
