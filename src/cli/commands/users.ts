@@ -236,7 +236,7 @@ token   Prints an approver token: "aud tessera-approvals" and "declared user <na
         (or --ttl). With it a program decides for that person through the approvals API
         (GET /v1/approvals, POST /v1/approvals/<id>/approve|deny). Narrow it before handing it
         to a bot: tessera attenuate <token> --caveat "resource /v1/approvals/<id>" (one request),
-        --caveat "ops approvals:read", --ttl 1h. Revoke it with tessera revoke.
+        --caveat "ops approvals:read", --caveat "time-before <time>". Revoke it: tessera revoke.
 
 Where: with --url or --token (or TESSERA_URL / TESSERA_ADMIN_TOKEN) through that server's admin
 API, which needs an admin token allowing users:read (list) or users:write. Otherwise directly on
