@@ -474,7 +474,22 @@ describe('every operation answers what the document says', () => {
     const csrf = await browser.csrfFrom(link);
     expect((await enrolPage('POST', link, { csrf: 'forged', password: 'ginas password', passwordAgain: 'ginas password' })).status).toBe(403);
     expect((await enrolPage('POST', link, { csrf, password: 'ginas password', passwordAgain: 'ginas password' })).status).toBe(303);
+    // Signed in by enrolling: gina makes herself a bot token on the pages.
+    const tokens = async (method: 'GET' | 'POST', fields?: Record<string, string>) => {
+      const res = fields === undefined ? await browser.get('/approve/tokens') : await browser.post('/approve/tokens', fields);
+      return { status: res.status, text: (await expectDocumented(method, '/approve/tokens', res)) as string };
+    };
+    const sessionCsrf = await browser.csrfFrom('/approve/tokens');
+    expect((await tokens('GET')).status).toBe(200);
+    expect((await tokens('POST', { csrf: sessionCsrf, days: '2' })).status).toBe(400);
+    const made = await tokens('POST', { csrf: sessionCsrf, days: '7' });
+    expect(made.status).toBe(200);
+    const ginas = /<textarea readonly rows="4" class="token">([A-Za-z0-9_-]+)<\/textarea>/.exec(made.text)?.[1] ?? '';
+    expect((await call({ method: 'GET', path: '/v1/approvals', token: ginas })).body.approvals).toEqual(expect.any(Array));
+    expect((await system.store.audit.list({ action: 'mint', actor: 'gina' }))[0]?.channel).toBe('approval-page');
     browser = new PageClient(system.app, { accept: 'text/html' });
+    expect((await tokens('GET')).status).toBe(303);
+    expect((await tokens('POST', { csrf: sessionCsrf, days: '7' })).status).toBe(401);
     const again = await browser.csrfFrom('/approve/login');
     expect((await enrolPage('POST', link, { csrf: again, password: 'ginas password', passwordAgain: 'ginas password' })).status).toBe(409);
   });

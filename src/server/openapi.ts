@@ -535,6 +535,17 @@ const PATHS = {
   '/approve/logout': {
     post: { tags: PAGES_TAG, operationId: 'approveLogout', summary: 'sign out', ...approver, ...formBody(object({ csrf: { type: 'string' } }, ['csrf'])), responses: { 303: redirect('to the sign-in page'), ...htmlErrors(400, 401, 403) } },
   },
+  '/approve/tokens': {
+    get: { tags: PAGES_TAG, operationId: 'approverTokenPage', summary: 'make an approver token for a bot deciding for this person', ...approver, responses: { 200: htmlPage('the form'), 303: TO_LOGIN } },
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approverTokenMint',
+      summary: 'mint an approver token (aud tessera-approvals, declared user <me>); the page shows it once',
+      ...approver,
+      ...formBody(object({ csrf: { type: 'string' }, days: { enum: ['1', '7', '30'] } }, ['csrf', 'days'])),
+      responses: { 200: htmlPage('the token, shown once'), ...htmlErrors(400, 401, 403) },
+    },
+  },
   '/approve/enrol/{token}': {
     get: {
       tags: PAGES_TAG,

@@ -20,7 +20,7 @@ import { bakeryRoutes, createDischargeService, dischargeRoutes, issuerPresentati
 import { approvalPages } from '../discharge/web/index.js';
 import { createAccounts, type Accounts } from '../discharge/accounts.js';
 import { approvalsRoutes } from '../discharge/approvals-api.js';
-import { APPROVER_AUDIENCE } from '../discharge/approver-tokens.js';
+import { APPROVER_AUDIENCE, mintApproverToken } from '../discharge/approver-tokens.js';
 import { usersRoutes } from '../issuer/users-routes.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import { frontDoor } from './front-door.js';
@@ -154,7 +154,9 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   app.route('/', dischargeRoutes(discharge, { log, ...clientIp }));
   // The Go/Python bakery's discharge protocol, for their stock clients.
   app.route('/', bakeryRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
-  app.route('/approve', approvalPages({ service: discharge, store, accounts, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
+  // An approver mints their own token on the pages: audited as theirs, through the pages.
+  const approverTokens = (name: string, ttlSeconds: number) => mintApproverToken(issuer, { name, ttlSeconds, actor: name });
+  app.route('/approve', approvalPages({ service: discharge, store, accounts, approverTokens, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
   return Object.freeze({

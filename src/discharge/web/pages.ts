@@ -11,6 +11,8 @@
  *   POST /approve/requests/:id/withdraw  take back an approval not yet collected
  *   GET  /approve/history                decided requests this person may see
  *   GET  /approve/style.css              the stylesheet
+ *   GET  /approve/tokens                 an approver token for a bot (the approvals API)
+ *   POST /approve/tokens                 mint one; shown once
  *   GET  /approve/enrol/:token           an invitation link (`tessera users invite`): choose a password
  *   POST /approve/enrol/:token           create the account, spend the link, sign in
  *
@@ -50,6 +52,7 @@ import {
   BASE,
   STYLESHEET,
   activityPage,
+  TOKEN_DAYS,
   enrolPage,
   errorPage,
   historyPage,
@@ -57,6 +60,7 @@ import {
   loginPage,
   paths,
   requestPage,
+  tokensPage,
   type Viewer,
 } from './views.js';
 
@@ -88,6 +92,8 @@ export interface ApprovalPagesOptions {
   readonly log?: LogOption;
   /** Approver accounts, for invitation links (`/approve/enrol/…`); without it those pages are not found. */
   readonly accounts?: EnrolAccounts;
+  /** Mints an approver token for the signed-in person; without it /approve/tokens is not found. */
+  readonly approverTokens?: (name: string, ttlSeconds: number) => Promise<{ readonly token: string; readonly expiresAt: Date | null }>;
 }
 
 /** What the enrolment pages need of the accounts. */
@@ -414,6 +420,22 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
     return c.redirect(paths.home, 303);
   });
+
+  const mintToken = options.approverTokens;
+  if (mintToken !== undefined) {
+    app.get('/tokens', async (c) => {
+      const me = await sessions.current(c);
+      if (me === undefined) return toLogin(c);
+      return c.html(tokensPage(viewer(me)));
+    });
+
+    app.post('/tokens', async (c) => {
+      const { me, form } = await signedInPost(c);
+      const days = TOKEN_DAYS.find((d) => String(d) === form.days);
+      if (days === undefined) throw invalidArgument(`Choose ${TOKEN_DAYS.join(', ')} days.`, { field: 'days' });
+      return c.html(tokensPage(viewer(me), await mintToken(me.approver.name, days * 86_400)));
+    });
+  }
 
   // `/approve/` (the list's address) only reaches a mounted sub-app through a wildcard route.
   app.get('/*', async (c) => {

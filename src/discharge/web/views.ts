@@ -27,6 +27,7 @@ export const paths = {
   deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
   withdraw: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/withdraw`,
   enrol: (token: string): string => `${ENROL_PATH}${encodeURIComponent(token)}`,
+  tokens: `${BASE}/tokens`,
 };
 
 /** What the page header knows about the signed-in person. */
@@ -48,6 +49,7 @@ export function layout(title: string, body: Html, viewer?: Viewer): Html {
       <a href="${paths.home}">Pending</a>
       <a href="${paths.history}">History</a>
       <a href="${paths.activity}">Activity</a>
+      <a href="${paths.tokens}">Bot token</a>
       <span class="who">Signed in as <strong>${viewer.name}</strong></span>
       <form method="post" action="${paths.logout}" class="inline">${csrfField(viewer.csrfToken)}<button type="submit">Log out</button></form>
     </nav>`;
@@ -128,6 +130,39 @@ ${error}
 <p class="note">At least ${MIN_PASSWORD_LENGTH} characters. Nobody else sees it: Tessera keeps only a salted hash.</p>
 </section>
 ${input.otherMethods ?? ''}`,
+  );
+}
+
+/** The approver-token lifetimes the page offers, in days. */
+export const TOKEN_DAYS = [1, 7, 30] as const;
+
+/**
+ * The approver-token page: mint a token for a bot deciding for this person (the approvals API),
+ * and once minted, the token itself, shown this once.
+ */
+export function tokensPage(viewer: Viewer, minted?: { readonly token: string; readonly expiresAt: Date | null }): Html {
+  const shown =
+    minted === undefined
+      ? ''
+      : html`<section class="minted">
+<h2>Your new token</h2>
+<p>Copy it now: it is shown this once. Anyone holding it can approve and deny your requests until ${time(minted.expiresAt ?? undefined)}.</p>
+<textarea readonly rows="4" class="token">${minted.token}</textarea>
+</section>`;
+  return layout(
+    'Bot token',
+    html`${shown}
+<p>A chat bot (or any program) with an approver token lists your pending requests and approves or denies them for you,
+through <code>GET /v1/approvals</code> and <code>POST /v1/approvals/&lt;id&gt;/approve</code> or <code>/deny</code>.
+Decisions made with it are recorded as yours, through the approvals API.</p>
+<p>Narrow it before you hand it over, e.g. <code>tessera attenuate &lt;token&gt; --caveat "ops approvals:read,approvals:approve"</code>,
+or to one request with <code>--caveat "resource /v1/approvals/&lt;id&gt;"</code>. Revoke it with <code>tessera revoke</code>.</p>
+<form method="post" action="${paths.tokens}" class="stack">
+  ${csrfField(viewer.csrfToken)}
+  <label>Valid for <select name="days">${TOKEN_DAYS.map((d) => html`<option value="${d}"${d === 7 ? ' selected' : ''}>${d === 1 ? '1 day' : `${d} days`}</option>`)}</select></label>
+  <button type="submit">Make a token</button>
+</form>`,
+    viewer,
   );
 }
 
@@ -407,4 +442,5 @@ section.verified { border-left: 3px solid var(--good); padding-left: 1rem; }
 blockquote.requester-words { margin: .5rem 0; padding-left: 1rem; border-left: 3px solid #8886; font-style: italic; }
 .status-withdrawn, .status-lapsed { color: var(--bad); }
 .note { font-size: .9rem; opacity: .8; }
+textarea.token { width: 100%; font: .85em ui-monospace, monospace; }
 `;
