@@ -138,6 +138,7 @@ describe('invitation links', () => {
     await system.accounts.add({ name: 'carol', groups: ['dev'], password: 'the first carol' }, { actor: 'test' });
     const taken = await browser.post(pathOf(link.url), { csrf, password: 'carol password', passwordAgain: 'carol password' });
     expect(taken.status).toBe(409);
+    expect(await taken.text()).toContain('There is already a user carol. Ask whoever invited you for a new link.');
     expect((await system.store.users.get('carol'))?.groups).toEqual(['dev']);
 
     const res = await system.app.request('/v1/invites', {

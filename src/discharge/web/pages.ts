@@ -379,11 +379,16 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       if (accounts === undefined || !looksLikeSecret(token)) throw new TesseraError('ERR_NOT_FOUND', 'There is no such invitation.');
       return { token, invite: await accounts.pendingInvite(token), accounts };
     } catch (e) {
-      if (!isTesseraError(e, 'ERR_NOT_FOUND') && !isTesseraError(e, 'ERR_CONFLICT')) throw e;
-      const status = httpStatus(e);
-      const message = `${e.message} Ask whoever invited you for a new link.`;
-      return wantsJson(c) ? c.json(new TesseraError(e.code, message, e.details).toJSON(), status) : c.html(errorPage('Invitation not usable', message, e.code), status);
+      return unusable(c, e);
     }
+  };
+
+  /** The page for an invitation that cannot be used (unknown, used, expired, its name taken); other errors pass. */
+  const unusable = (c: Context, e: unknown): Response | Promise<Response> => {
+    if (!isTesseraError(e, 'ERR_NOT_FOUND') && !isTesseraError(e, 'ERR_CONFLICT')) throw e;
+    const status = httpStatus(e);
+    const message = `${e.message.replace(/^./, (ch) => ch.toUpperCase()).replace(/([^.])$/, '$1.')} Ask whoever invited you for a new link.`;
+    return wantsJson(c) ? c.json(new TesseraError(e.code, message, e.details).toJSON(), status) : c.html(errorPage('Invitation not usable', message, e.code), status);
   };
 
   app.get('/enrol/:token', async (c) => {
@@ -409,7 +414,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     } catch (e) {
       // A password the policy refuses leaves the link usable: say why, on the same form.
       if (isTesseraError(e) && e.details.field === 'password') return again(400, e.message);
-      throw e;
+      return unusable(c, e); // used meanwhile, or the name was taken since the invitation
     }
     if (enrolled === undefined) {
       c.header('Retry-After', '1');
