@@ -376,6 +376,7 @@ const CHANNEL_WORDS: Readonly<Record<string, string>> = {
   'cli-local': 'the command line',
   'approval-page': 'these pages',
   'discharge-api': 'the discharge protocol',
+  'approvals-api': 'the approvals API (an approver token)',
   system: 'Tessera',
 };
 
