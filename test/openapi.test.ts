@@ -222,7 +222,9 @@ describe('the OpenAPI document', () => {
     for (const e of ENDPOINTS) {
       const security = operation(e.method, e.path)?.security;
       const op = /^admin token: (.+)$/.exec(e.needs)?.[1];
+      const approverOp = /^approver token: (.+)$/.exec(e.needs)?.[1];
       if (op !== undefined) expect(security, e.path).toEqual([{ macaroon: [op] }, { bearer: [op] }]);
+      else if (approverOp !== undefined) expect(security, e.path).toEqual([{ approverToken: [approverOp] }]);
       else if (e.needs === 'a signed-in approver') expect(security, e.path).toEqual([{ approverSession: [] }]);
       else expect(security, `${e.path} needs ${e.needs}`).toEqual([]);
     }
@@ -438,6 +440,74 @@ describe('every operation answers what the document says', () => {
     expect((await pyPost({ ...go, token64: forged, 'token-kind': BAKERY_TOKEN_KIND })).body.Code).toBe('permission denied');
     expect((await bakery('GET', '/discharge/wait-token/{secret}', '/discharge/wait-token/nope')).status).toBe(404);
     expect((await bakery('GET', '/discharge/wait/{secret}', '/discharge/wait/nope')).body.Code).toBe('not found');
+  });
+
+  it('users, invitations and the approvals API, good and bad', async () => {
+    const user = (name: string, action: string) => `/v1/users/${name}/${action}`;
+    expect((await call({ method: 'POST', path: '/v1/users', body: { name: 'erin', groups: ['reviewers'], password: 'erins password' } })).status).toBe(201);
+    expect((await call({ method: 'POST', path: '/v1/users', body: { name: 'erin', groups: ['reviewers'], password: 'erins password' } })).status).toBe(409);
+    expect((await call({ method: 'GET', path: '/v1/users' })).body.users.map((u: { name: string }) => u.name)).toContain('erin');
+    expect((await call({ method: 'GET', path: '/v1/users', token: null })).status).toBe(401);
+    expect((await call({ method: 'POST', path: '/v1/users/{name}/password', url: user('erin', 'password'), body: { password: 'a newer password' } })).body.sessionsEnded).toBe(0);
+    expect((await call({ method: 'POST', path: '/v1/users/{name}/password', url: user('nobody', 'password'), body: { password: 'a newer password' } })).status).toBe(404);
+    const minted = await call({ method: 'POST', path: '/v1/users/{name}/approver-token', url: user('erin', 'approver-token'), body: { ttl: '1h' } });
+    expect(minted.status).toBe(201);
+    expect((await call({ method: 'POST', path: '/v1/users/{name}/approver-token', url: user('nobody', 'approver-token'), body: {} })).status).toBe(404);
+    expect((await call({ method: 'POST', path: '/v1/invites', body: { name: 'frank', groups: ['ops'] } })).body.url).toMatch(/\/approve\/enrol\//);
+    expect((await call({ method: 'POST', path: '/v1/invites', body: { name: 'frank' } })).status).toBe(400);
+
+    // The approvals API with erin's token.
+    const erin = minted.body.token as string;
+    const token = addDischargeCaveat(Macaroon.decode((await system.issuer.mint({ caveats: ['ops read'] })).token), { location: PUBLIC_URL, publicKey: system.discharge.publicKey, condition: 'approve erin read' });
+    const ticket = token.caveats.find((c) => c.location !== undefined)!;
+    const asked = await system.discharge.request(ticket.identifier);
+    const id = asked.status === 'pending' ? asked.id : '';
+    expect((await call({ method: 'GET', path: '/v1/approvals', token: erin })).body.approvals.map((a: { id: string }) => a.id)).toEqual([id]);
+    expect((await call({ method: 'GET', path: '/v1/approvals', token: admin })).status).toBe(401);
+    expect((await call({ method: 'GET', path: '/v1/approvals/{id}', url: `/v1/approvals/${id}`, token: erin })).body.status).toBe('pending');
+    expect((await call({ method: 'GET', path: '/v1/approvals/{id}', url: '/v1/approvals/nope', token: erin })).status).toBe(404);
+    expect((await call({ method: 'POST', path: '/v1/approvals/{id}/deny', url: `/v1/approvals/${id}/deny`, token: erin, body: {} })).status).toBe(400);
+    expect((await call({ method: 'POST', path: '/v1/approvals/{id}/approve', url: `/v1/approvals/${id}/approve`, token: erin, body: { validity: '1m' } })).body.status).toBe('approved');
+    expect((await call({ method: 'POST', path: '/v1/approvals/{id}/approve', url: `/v1/approvals/${id}/approve`, token: erin, body: {} })).status).toBe(409);
+    const next = await system.discharge.request(ticket.identifier);
+    const nextId = next.status === 'pending' ? next.id : '';
+    expect((await call({ method: 'POST', path: '/v1/approvals/{id}/deny', url: `/v1/approvals/${nextId}/deny`, token: erin, body: { reason: 'once is enough' } })).body.status).toBe('denied');
+
+    // Remove the user last: their token stops working.
+    expect((await call({ method: 'POST', path: '/v1/users/{name}/remove', url: user('erin', 'remove'), body: {} })).body.removed).toBe(true);
+    expect((await call({ method: 'POST', path: '/v1/users/{name}/remove', url: user('erin', 'remove'), body: {} })).status).toBe(404);
+    expect((await call({ method: 'GET', path: '/v1/approvals', token: erin })).status).toBe(403);
+
+    // The enrolment page of an invitation link: the form, and the link spent once used.
+    const link = new URL((await call({ method: 'POST', path: '/v1/invites', body: { name: 'gina', groups: ['ops'] } })).body.url as string).pathname;
+    let browser = new PageClient(system.app, { accept: 'text/html' });
+    const enrolPage = async (method: 'GET' | 'POST', url: string, fields?: Record<string, string>) => {
+      const res = fields === undefined ? await browser.get(url) : await browser.post(url, fields);
+      return { status: res.status, text: (await expectDocumented(method, '/approve/enrol/{token}', res)) as string };
+    };
+    expect((await enrolPage('GET', link)).status).toBe(200);
+    expect((await enrolPage('GET', '/approve/enrol/nope')).status).toBe(404);
+    const csrf = await browser.csrfFrom(link);
+    expect((await enrolPage('POST', link, { csrf: 'forged', password: 'ginas password', passwordAgain: 'ginas password' })).status).toBe(403);
+    expect((await enrolPage('POST', link, { csrf, password: 'ginas password', passwordAgain: 'ginas password' })).status).toBe(303);
+    // Signed in by enrolling: gina makes herself a bot token on the pages.
+    const tokens = async (method: 'GET' | 'POST', fields?: Record<string, string>) => {
+      const res = fields === undefined ? await browser.get('/approve/tokens') : await browser.post('/approve/tokens', fields);
+      return { status: res.status, text: (await expectDocumented(method, '/approve/tokens', res)) as string };
+    };
+    const sessionCsrf = await browser.csrfFrom('/approve/tokens');
+    expect((await tokens('GET')).status).toBe(200);
+    expect((await tokens('POST', { csrf: sessionCsrf, days: '2' })).status).toBe(400);
+    const made = await tokens('POST', { csrf: sessionCsrf, days: '7' });
+    expect(made.status).toBe(200);
+    const ginas = /<textarea readonly rows="4" class="token">([A-Za-z0-9_-]+)<\/textarea>/.exec(made.text)?.[1] ?? '';
+    expect((await call({ method: 'GET', path: '/v1/approvals', token: ginas })).body.approvals).toEqual(expect.any(Array));
+    expect((await system.store.audit.list({ action: 'mint', actor: 'gina' }))[0]?.channel).toBe('approval-page');
+    browser = new PageClient(system.app, { accept: 'text/html' });
+    expect((await tokens('GET')).status).toBe(303);
+    expect((await tokens('POST', { csrf: sessionCsrf, days: '7' })).status).toBe(401);
+    const again = await browser.csrfFrom('/approve/login');
+    expect((await enrolPage('POST', link, { csrf: again, password: 'ginas password', passwordAgain: 'ginas password' })).status).toBe(409);
   });
 
   it('covered every operation: a success each, and an error each where errors are documented', () => {

@@ -237,6 +237,7 @@ describe.each(backends)('storage on $name', (backend) => {
     'audit_log',
     'discharge_requests',
     'discharger_keys',
+    'invites',
     'revocations',
     'root_keys',
     'sessions',

@@ -7,6 +7,7 @@ export type {
   Approver,
   AskInput,
   Decision,
+  DecisionChannel,
   DischargeService,
   DischargeServiceOptions,
   DischargeStatus,
@@ -20,6 +21,8 @@ export type {
   TicketInfo,
 } from './service.js';
 export { dischargeRoutes } from './http.js';
+export { INVITE_TTL_SECONDS, checkAccountName, createAccounts } from './accounts.js';
+export type { Accounts, AccountsOptions, Actor, NewInvite, NewUser, UserView } from './accounts.js';
 export { BAKERY_TOKEN_KIND, bakeryMacaroonJSON, bakeryRoutes } from './bakery.js';
 export type { BakeryRoutesOptions } from './bakery.js';
 export {

@@ -35,7 +35,7 @@ import { TesseraError, invalidArgument, limit } from '../errors.js';
 import { base64Decode, base64url, constantTimeEqual } from '../crypto/bytes.js';
 import { Macaroon } from '../macaroon/macaroon.js';
 import { verifySignature } from '../macaroon/verify.js';
-import type { AuditEntry, DischargeRequest, DischargeStatus, RequesterInfo, Store, WebhookPayload } from '../storage/index.js';
+import type { AuditChannel, AuditEntry, DischargeRequest, DischargeStatus, RequesterInfo, Store, WebhookPayload } from '../storage/index.js';
 import { checkPresentation, checkRequestReason, MAX_PRESENTATION_CHARS, type PresentationVerifier, type Shown, type VerifiedToken } from '../tickets/presentation.js';
 import { checkBytes } from '../tickets/box.js';
 import {
@@ -142,6 +142,11 @@ export interface PendingView {
   readonly collectedAt?: Date;
 }
 
+/** Where a decision came from, for its audit row (e.g. `{ channel: 'approvals-api' }`). */
+export interface DecisionChannel {
+  readonly channel?: AuditChannel;
+}
+
 export type Decision =
   | { readonly approve: true; readonly validitySeconds?: number }
   | { readonly approve: false; readonly reason: string };
@@ -212,8 +217,11 @@ export interface DischargeService {
   activity(approver: Approver, limit?: number): Promise<AuditEntry[]>;
   /** One request, or undefined if unknown or not this approver's to see. */
   get(id: string, approver: Approver): Promise<PendingView | undefined>;
-  /** ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if already decided or expired. */
-  decide(id: string, approver: Approver, decision: Decision): Promise<PendingView>;
+  /**
+   * ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if already decided or expired. The
+   * decision's audit row names `via.channel` (default: from the approver, the approval pages).
+   */
+  decide(id: string, approver: Approver, decision: Decision, via?: DecisionChannel): Promise<PendingView>;
   /**
    * Take back an approval not yet collected (its poll then answers ERR_DENIED, status
    * `withdrawn`). ERR_FORBIDDEN if not theirs to decide, ERR_CONFLICT if not approved-uncollected.
@@ -712,7 +720,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
       return view(row, clock());
     },
 
-    async decide(id, approver, decision) {
+    async decide(id, approver, decision, via = {}) {
       checkApprover(approver);
       if (typeof decision !== 'object' || decision === null || typeof decision.approve !== 'boolean') {
         throw invalidArgument('decision must be { approve: true, validitySeconds? } or { approve: false, reason }', { field: 'decision' });
@@ -742,6 +750,7 @@ export async function createDischargeService(options: DischargeServiceOptions): 
           actor: approver.name,
           action: decision.approve ? 'approve' : 'deny',
           subject: id,
+          ...(via.channel !== undefined ? { channel: via.channel } : {}),
           details: decision.approve
             ? { kind: cond.kind, who: row.who, what: row.what, validitySeconds: validitySeconds as number }
             : { kind: cond.kind, who: row.who, what: row.what, reason: reason as string },

@@ -3,9 +3,10 @@
  * root key (never the key itself) and `nonce` is 16 random bytes in unpadded base64url.
  *
  * The prefix says what the token is for: `tsr1` for application tokens, `tsa1` for tokens of
- * Tessera's own admin API. The two are signed with different keys derived from the same root
- * key, so no token minted through the API (however few caveats it carries) can ever pass as an
- * admin token, and an admin token is refused by application verifiers.
+ * Tessera's own admin API, `tsp1` for approver tokens (one person deciding requests through the
+ * approvals API). Each is signed with its own key derived from the same root key, so no token
+ * minted through the API (however few caveats it carries) can ever pass as an admin or approver
+ * token, and those are refused by application verifiers.
  *
  * Identifiers hold no secret, so `inspect` may show them, logs may name them, and revocation is
  * by identifier. Attenuations keep the identifier, so revoking it kills all of them at once.
@@ -15,12 +16,13 @@ import { base64url } from '../crypto/bytes.js';
 import { TesseraError } from '../errors.js';
 
 /** What a token is for. */
-export type TokenPurpose = 'token' | 'admin';
+export type TokenPurpose = 'token' | 'admin' | 'approver';
 
-export const IDENTIFIER_PREFIX: Readonly<Record<TokenPurpose, string>> = Object.freeze({ token: 'tsr1', admin: 'tsa1' });
+export const IDENTIFIER_PREFIX: Readonly<Record<TokenPurpose, string>> = Object.freeze({ token: 'tsr1', admin: 'tsa1', approver: 'tsp1' });
 const PURPOSE_OF: ReadonlyMap<string, TokenPurpose> = new Map([
   ['tsr1', 'token'],
   ['tsa1', 'admin'],
+  ['tsp1', 'approver'],
 ]);
 
 const NONCE_BYTES = 16;
@@ -48,7 +50,7 @@ export function newIdentifier(keyId: string, purpose: TokenPurpose = 'token'): s
   return `${prefix}.${keyId}.${base64url(randomBytes(NONCE_BYTES))}`;
 }
 
-/** Parse an identifier strictly; anything but `tsr1|tsa1.<keyId>.<nonce>` is ERR_MALFORMED. */
+/** Parse an identifier strictly; anything but `tsr1|tsa1|tsp1.<keyId>.<nonce>` is ERR_MALFORMED. */
 export function parseIdentifier(text: string): ParsedIdentifier {
   const bad = (): TesseraError =>
     new TesseraError('ERR_MALFORMED', 'not a Tessera token identifier (expected tsr1.<key id>.<nonce>)', { field: 'identifier' });

@@ -44,7 +44,7 @@ export interface MintInput {
   readonly subject?: string;
   /** Lifetime in seconds: adds `time-before <now + ttl>`. */
   readonly ttlSeconds?: number;
-  /** `admin` mints a token for Tessera's own admin API (signed with the admin-purpose key). */
+  /** `admin` mints a token for Tessera's own admin API, `approver` one for the approvals API (each signed with its purpose's key). */
   readonly purpose?: TokenPurpose;
   /**
    * The identifier this token replaces (an admin token reissued at key rotation). Revoking
@@ -160,7 +160,7 @@ export class Issuer {
     const label = optionalText(input.label, 'label');
     const subject = input.replaces !== undefined ? `${REPLACES}${identifierOf({ identifier: input.replaces })}` : optionalText(input.subject, 'subject');
     const purpose = input.purpose ?? 'token';
-    if (purpose !== 'token' && purpose !== 'admin') throw badRequest('purpose must be "token" or "admin"', { field: 'purpose' });
+    if (purpose !== 'token' && purpose !== 'admin' && purpose !== 'approver') throw badRequest('purpose must be "token", "admin" or "approver"', { field: 'purpose' });
     let expiresAt: Date | null = null;
     if (input.ttlSeconds !== undefined) {
       const ttl = input.ttlSeconds;

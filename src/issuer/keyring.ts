@@ -8,8 +8,9 @@
  * A token whose key is retired fails with ERR_KEY_RETIRED; one whose key id is not known (or
  * whose identifier is not a Tessera identifier at all) with ERR_KEY_UNKNOWN.
  *
- * Admin tokens (`tsa1.` identifiers) are signed with a key derived from the root key for that
- * purpose only (see identifier.ts), so each verifier accepts exactly one kind of token.
+ * Admin tokens (`tsa1.` identifiers) and approver tokens (`tsp1.`) are each signed with a key
+ * derived from the root key for that purpose only (see identifier.ts), so each verifier accepts
+ * exactly one kind of token.
  *
  * Other processes sharing the database learn of key changes at once: storage announces every
  * created, expired or retired key on the `tessera_keys` channel and the system reloads on it
@@ -60,15 +61,20 @@ interface Entry {
   info: RootKeyInfo;
   /** The raw 32-byte key; absent for retired keys (never needed again). */
   key?: Uint8Array;
-  /** The derived admin-purpose key, computed on first use. */
-  admin?: Uint8Array;
+  /** The derived admin- and approver-purpose keys, computed on first use. */
+  derived?: Map<TokenPurpose, Uint8Array>;
 }
 
-const ADMIN_KEY_LABEL = utf8('tessera/admin-root-key/v1');
+const PURPOSE_KEY_LABEL: Readonly<Record<Exclude<TokenPurpose, 'token'>, Uint8Array>> = Object.freeze({
+  admin: utf8('tessera/admin-root-key/v1'),
+  approver: utf8('tessera/approver-root-key/v1'),
+});
 
 /** The key a token of `purpose` is signed with, given the raw root key. */
 export const purposeKey = (rootKey: Uint8Array, purpose: TokenPurpose): Uint8Array =>
-  purpose === 'admin' ? hmacSha256(rootKey, ADMIN_KEY_LABEL) : rootKey;
+  purpose === 'token' ? rootKey : hmacSha256(rootKey, PURPOSE_KEY_LABEL[purpose]);
+
+const PURPOSE_NAME: Readonly<Record<TokenPurpose, string>> = Object.freeze({ token: 'an application token', admin: 'an admin token', approver: 'an approver token' });
 
 export class Keyring {
   readonly #store: Store;
@@ -151,7 +157,7 @@ export class Keyring {
       throw new TesseraError('ERR_KEY_UNKNOWN', 'no root key is known for this token (not a Tessera identifier)');
     }
     if (tokenPurpose !== purpose) {
-      throw new TesseraError('ERR_KEY_UNKNOWN', purpose === 'admin' ? 'this is not an admin token' : 'admin tokens are not accepted here');
+      throw new TesseraError('ERR_KEY_UNKNOWN', `this is not ${PURPOSE_NAME[purpose]}`);
     }
     const entry = this.#entries.get(keyId);
     if (entry !== undefined) return this.#keyOf(entry, keyId, purpose);
@@ -173,8 +179,10 @@ export class Keyring {
       throw new TesseraError('ERR_KEY_RETIRED', 'the root key of this token has been retired', { keyId });
     }
     if (purpose === 'token') return { raw: entry.key };
-    entry.admin ??= purposeKey(entry.key, 'admin');
-    return { raw: entry.admin };
+    entry.derived ??= new Map();
+    let key = entry.derived.get(purpose);
+    if (key === undefined) entry.derived.set(purpose, (key = purposeKey(entry.key, purpose)));
+    return { raw: key };
   }
 
   /** The key that signs new tokens (the raw root key), creating the first one if there is none. */

@@ -8,6 +8,7 @@
  *   POST /v1/tokens/revoke   revoke                  op tokens:revoke
  *   GET  /v1/keys            list root keys          op keys:read
  *   POST /v1/keys/rotate     rotate root keys        op keys:rotate
+ *   users, invites and approver tokens: see users-routes.ts  ops users:read, users:write
  *   POST /v1/verify          verify a token for a request, for services in any language
  *                            (`explain: true`: every caveat with pass or fail, no use counted)
  *                                                    op verify
@@ -20,7 +21,7 @@
  * ones are made offline by attenuation, e.g. a service's verify-only credential:
  * `tessera attenuate <admin token> --caveat "ops verify"`.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { buildCondition, defaultRegistry, ops as opsCaveat, type RequestContext } from '../../caveats/index.js';
 import { parseRfc3339 } from '../../caveats/rfc3339.js';
@@ -53,6 +54,8 @@ export const ADMIN_OPS = Object.freeze({
   verify: 'verify',
   webhooksRead: 'webhooks:read',
   webhooksWrite: 'webhooks:write',
+  usersRead: 'users:read',
+  usersWrite: 'users:write',
 } as const);
 
 /** The caveats of the first-start admin token: every admin operation, admin audience only. */
@@ -88,7 +91,7 @@ export interface IssuerRoutesOptions {
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
-const mintedJson = (m: MintedToken) => ({
+export const mintedJson = (m: MintedToken) => ({
   token: m.token,
   identifier: m.identifier,
   keyId: m.keyId,
@@ -194,11 +197,37 @@ function timeRange(q: Readonly<Record<string, string>>): { since?: Date; until?:
   return out;
 }
 
+/**
+ * The admin API's two guards, for every admin route module: `auth(op)` admits an admin token
+ * allowing `op`; `sized(n)` refuses a body over n bytes (ERR_LIMIT).
+ */
+export function adminGuards(options: { readonly adminVerifier: Verifier; readonly clientIp?: ClientIpSource | undefined }): {
+  auth(operation: string): MiddlewareHandler;
+  sized(maxSize: number): MiddlewareHandler;
+} {
+  return {
+    auth: (operation) =>
+      macaroonAuth({
+        verifier: options.adminVerifier,
+        context: () => ({ operation, audience: ADMIN_AUDIENCE }),
+        realm: ADMIN_AUDIENCE,
+        ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}),
+      }),
+    sized: (maxSize) =>
+      bodyLimit({
+        maxSize,
+        onError: () => {
+          throw limit(`request body is larger than ${maxSize} bytes`, { field: 'body' });
+        },
+      }),
+  };
+}
+
 export function issuerRoutes(options: IssuerRoutesOptions): Hono {
   const { issuer, adminVerifier, verifier } = options;
   const clock = options.clock ?? (() => new Date());
   const app = new Hono();
-  const auth = adminAuth(adminVerifier, options.clientIp);
+  const { auth, sized } = adminGuards({ adminVerifier, clientIp: options.clientIp });
 
   app.get('/healthz', async (c) => {
     const extra = options.health === undefined ? {} : await options.health();

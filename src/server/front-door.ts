@@ -44,6 +44,16 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   { method: 'POST', path: '/v1/webhooks/{id}/test', needs: 'admin token: webhooks:write', what: 'send a test event to an endpoint' },
   { method: 'GET', path: '/v1/webhooks/{id}/attempts', needs: 'admin token: webhooks:read', what: "an endpoint's latest delivery attempts" },
   { method: 'POST', path: '/v1/verify', needs: 'admin token: verify', what: 'does a token (with its discharges) allow a request?' },
+  { method: 'GET', path: '/v1/users', needs: 'admin token: users:read', what: 'the approvers and their groups' },
+  { method: 'POST', path: '/v1/users', needs: 'admin token: users:write', what: 'add an approver' },
+  { method: 'POST', path: '/v1/users/{name}/password', needs: 'admin token: users:write', what: "set an approver's password (ends their sessions)" },
+  { method: 'POST', path: '/v1/users/{name}/remove', needs: 'admin token: users:write', what: 'remove an approver' },
+  { method: 'POST', path: '/v1/users/{name}/approver-token', needs: 'admin token: users:write', what: 'mint an approver token, for a bot deciding for that person' },
+  { method: 'POST', path: '/v1/invites', needs: 'admin token: users:write', what: 'a one-time link (24 h) where a person chooses their own password' },
+  { method: 'GET', path: '/v1/approvals', needs: 'approver token: approvals:read', what: "pending requests for the token's approver" },
+  { method: 'GET', path: '/v1/approvals/{id}', needs: 'approver token: approvals:read', what: 'one request' },
+  { method: 'POST', path: '/v1/approvals/{id}/approve', needs: 'approver token: approvals:approve', what: 'approve a request' },
+  { method: 'POST', path: '/v1/approvals/{id}/deny', needs: 'approver token: approvals:deny', what: 'deny a request, saying why' },
 ].map((e) => Object.freeze(e as Endpoint)));
 
 const LINKS = Object.freeze({ approve: '/approve/', discharger: '/.well-known/tessera/discharger', health: '/healthz', openapi: '/openapi.json' });

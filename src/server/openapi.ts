@@ -12,6 +12,9 @@ import { Hono } from 'hono';
 import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { ERROR_STATUS } from '../http/status.js';
 import { ADMIN_OPS, MAX_TOKEN_TEXT } from '../issuer/routes.js';
+import { APPROVAL_OPS, APPROVER_AUDIENCE } from '../discharge/approver-tokens.js';
+import { INVITE_TTL_SECONDS } from '../discharge/accounts.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../discharge/web/passwords.js';
 import { TOKEN_STATES } from '../issuer/listing.js';
 import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS } from '../issuer/issuer.js';
 import { DEFAULT_LIMITS } from '../macaroon/limits.js';
@@ -63,6 +66,8 @@ const admin = (op: string): Schema => ({ security: [{ macaroon: [op] }, { bearer
 /** Routes where the credential is in the request itself (a ticket, a poll secret) or none is needed. */
 const open: Schema = { security: [] };
 const approver: Schema = { security: [{ approverSession: [] }] };
+/** The approvals API: an approver token whose caveats allow the operation (the role). */
+const approverToken = (op: string): Schema => ({ security: [{ approverToken: [op] }] });
 
 /** The errors of every admin route: macaroonAuth's refusals, bad input, a server failure. */
 const ADMIN_ERRORS = errors(400, 401, 403, 500);
@@ -404,6 +409,113 @@ const PATHS = {
       responses: { 200: json({ oneOf: [ref('Allowed'), ref('Refused'), ref('Explanation')] }, 'the verdict'), ...ADMIN_ERRORS },
     },
   },
+  '/v1/users': {
+    get: {
+      tags: ['users'],
+      operationId: 'listUsers',
+      summary: 'the approvers and their groups',
+      ...admin(ADMIN_OPS.usersRead),
+      responses: { 200: json(object({ users: { type: 'array', items: ref('User') } }, ['users']), 'every user, by name'), ...ADMIN_ERRORS },
+    },
+    post: {
+      tags: ['users'],
+      operationId: 'addUser',
+      summary: 'add an approver; the password is hashed by the server, never answered',
+      ...admin(ADMIN_OPS.usersWrite),
+      ...jsonBody(object({ name: ref('Name'), groups: ref('Groups'), password: ref('Password') }, ['name', 'groups', 'password'])),
+      responses: { 201: json(ref('User'), 'added'), ...errors(400, 401, 403, 409, 500) },
+    },
+  },
+  '/v1/users/{name}/password': {
+    post: {
+      tags: ['users'],
+      operationId: 'setUserPassword',
+      summary: "set a new password; ends the user's browser sessions",
+      ...admin(ADMIN_OPS.usersWrite),
+      parameters: [pathParam('name', 'the user')],
+      ...jsonBody(object({ password: ref('Password') }, ['password'])),
+      responses: { 200: json(object({ name: { type: 'string' }, sessionsEnded: { type: 'integer', minimum: 0 } }, ['name', 'sessionsEnded']), 'changed'), ...errors(400, 401, 403, 404, 500) },
+    },
+  },
+  '/v1/users/{name}/remove': {
+    post: {
+      tags: ['users'],
+      operationId: 'removeUser',
+      summary: 'remove an approver (their sessions end; their approver tokens stop working)',
+      ...admin(ADMIN_OPS.usersWrite),
+      parameters: [pathParam('name', 'the user')],
+      ...jsonBody(object({}), false),
+      responses: { 200: json(object({ name: { type: 'string' }, removed: { const: true } }, ['name', 'removed']), 'removed'), ...errors(400, 401, 403, 404, 500) },
+    },
+  },
+  '/v1/users/{name}/approver-token': {
+    post: {
+      tags: ['users'],
+      operationId: 'mintApproverToken',
+      summary: `mint an approver token for the approvals API (aud ${APPROVER_AUDIENCE}, declared user <name>; 30 days unless ttl)`,
+      ...admin(ADMIN_OPS.usersWrite),
+      parameters: [pathParam('name', 'the user')],
+      ...jsonBody(object({ ttl: ref('Duration') }), false),
+      responses: {
+        201: json(ref('MintedToken'), 'the token, shown this once', { 'Cache-Control': { schema: { const: 'no-store' } } }),
+        ...errors(400, 401, 403, 404, 500),
+      },
+    },
+  },
+  '/v1/invites': {
+    post: {
+      tags: ['users'],
+      operationId: 'inviteUser',
+      summary: `a one-time enrolment link, valid ${INVITE_TTL_SECONDS / 3600} h: the person chooses their own password`,
+      ...admin(ADMIN_OPS.usersWrite),
+      ...jsonBody(object({ name: ref('Name'), groups: ref('Groups') }, ['name', 'groups'])),
+      responses: {
+        201: json(object({ url: { type: 'string', description: 'the link (its secret is shown this once)' }, name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, expiresAt: dateTime }, ['url', 'name', 'groups', 'expiresAt']), 'the link'),
+        ...errors(400, 401, 403, 409, 500),
+      },
+    },
+  },
+  '/v1/approvals': {
+    get: {
+      tags: ['approvals'],
+      operationId: 'listApprovals',
+      summary: "pending requests addressed to the approver token's user or their groups",
+      ...approverToken(APPROVAL_OPS.read),
+      responses: { 200: json(object({ approvals: { type: 'array', items: ref('Approval') } }, ['approvals']), 'oldest first'), ...errors(400, 401, 403, 500) },
+    },
+  },
+  '/v1/approvals/{id}': {
+    get: {
+      tags: ['approvals'],
+      operationId: 'getApproval',
+      summary: 'one request the approver may see',
+      ...approverToken(APPROVAL_OPS.read),
+      parameters: [pathParam('id', 'the request (dr_…)')],
+      responses: { 200: json(ref('Approval'), 'the request'), ...errors(400, 401, 403, 404, 500) },
+    },
+  },
+  '/v1/approvals/{id}/approve': {
+    post: {
+      tags: ['approvals'],
+      operationId: 'approveByApi',
+      summary: 'approve, optionally for a shorter validity; audited through the approvals-api channel',
+      ...approverToken(APPROVAL_OPS.approve),
+      parameters: [pathParam('id', 'the request (dr_…)')],
+      ...jsonBody(object({ validity: ref('Duration') }), false),
+      responses: { 200: json(ref('Approval'), 'approved'), ...errors(400, 401, 403, 404, 409, 500) },
+    },
+  },
+  '/v1/approvals/{id}/deny': {
+    post: {
+      tags: ['approvals'],
+      operationId: 'denyByApi',
+      summary: 'deny, saying why (the requester is told); audited through the approvals-api channel',
+      ...approverToken(APPROVAL_OPS.deny),
+      parameters: [pathParam('id', 'the request (dr_…)')],
+      ...jsonBody(object({ reason: text(500) }, ['reason'])),
+      responses: { 200: json(ref('Approval'), 'denied'), ...errors(400, 401, 403, 404, 409, 500) },
+    },
+  },
   '/.well-known/tessera/discharger': {
     get: {
       tags: ['discharge'],
@@ -480,6 +592,36 @@ const PATHS = {
   },
   '/approve/logout': {
     post: { tags: PAGES_TAG, operationId: 'approveLogout', summary: 'sign out', ...approver, ...formBody(object({ csrf: { type: 'string' } }, ['csrf'])), responses: { 303: redirect('to the sign-in page'), ...htmlErrors(400, 401, 403) } },
+  },
+  '/approve/tokens': {
+    get: { tags: PAGES_TAG, operationId: 'approverTokenPage', summary: 'make an approver token for a bot deciding for this person', ...approver, responses: { 200: htmlPage('the form'), 303: TO_LOGIN } },
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approverTokenMint',
+      summary: 'mint an approver token (aud tessera-approvals, declared user <me>); the page shows it once',
+      ...approver,
+      ...formBody(object({ csrf: { type: 'string' }, days: { enum: ['1', '7', '30'] } }, ['csrf', 'days'])),
+      responses: { 200: htmlPage('the token, shown once'), ...htmlErrors(400, 401, 403) },
+    },
+  },
+  '/approve/enrol/{token}': {
+    get: {
+      tags: PAGES_TAG,
+      operationId: 'enrolPage',
+      summary: 'an invitation link: the form to choose a password',
+      ...open,
+      parameters: [pathParam('token', "the invitation's secret, from its link")],
+      responses: { 200: htmlPage('the form'), ...htmlErrors(404, 409) },
+    },
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'enrol',
+      summary: `create the account and sign in; the link is spent (the form's csrf must match the ${LOGIN_CSRF_COOKIE} cookie)`,
+      ...open,
+      parameters: [pathParam('token', "the invitation's secret, from its link")],
+      ...formBody(object({ csrf: { type: 'string' }, username: { type: 'string' }, password: { type: 'string' }, passwordAgain: { type: 'string' } }, ['csrf', 'password', 'passwordAgain'])),
+      responses: { 303: redirect(`enrolled and signed in: the ${SESSION_COOKIE} cookie is set`), ...htmlErrors(400, 403, 404, 409, 429) },
+    },
   },
   '/approve/history': {
     get: { tags: PAGES_TAG, operationId: 'approveHistory', summary: 'requests already decided', ...approver, responses: { 200: htmlPage('the history'), 303: TO_LOGIN } },
@@ -570,7 +712,7 @@ const SCHEMAS: Record<string, Schema> = {
   TokenStatus: object(
     {
       identifier: { type: 'string' },
-      purpose: { enum: ['token', 'admin'] },
+      purpose: { enum: ['token', 'admin', 'approver'] },
       keyId: { type: 'string' },
       keyState: { enum: ['current', 'verifying', 'retired', 'unknown'] },
       label: nullable('string'),
@@ -611,6 +753,32 @@ const SCHEMAS: Record<string, Schema> = {
   Allowed: object(
     { allowed: { const: true }, identifier: nullable('string'), caveats: { type: 'array', items: { type: 'string' } }, declared: { type: 'object', additionalProperties: { type: 'string' } } },
     ['allowed', 'identifier', 'caveats', 'declared'],
+  ),
+  Name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,63}$', description: 'a user or group name, as discharge conditions name them' },
+  Groups: { type: 'array', minItems: 1, maxItems: 100, items: ref('Name') },
+  Password: { type: 'string', minLength: MIN_PASSWORD_LENGTH, maxLength: MAX_PASSWORD_LENGTH, description: 'sent once, hashed (scrypt) by the server; never answered or logged' },
+  User: object({ name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, createdAt: dateTime }, ['name', 'groups', 'createdAt']),
+  Approval: object(
+    {
+      id: { type: 'string' },
+      status: { enum: ['pending', 'approved', 'denied', 'expired', 'collected', 'withdrawn', 'lapsed'] },
+      condition: { type: 'string' },
+      who: { type: 'string', description: 'a user name, or group:<name>' },
+      what: { type: 'string' },
+      requester: { type: 'object', description: 'what the requester stated about itself (unverified)' },
+      shown: { type: 'object', description: 'what the requester showed of its token: kind verified (with the verified facts), unverified, private or none' },
+      requestReason: { type: 'string', description: "the requester's words (unverified)" },
+      otherCaveats: { type: 'array', items: { type: 'string' }, description: 'caveats the requester says its token has (unverified)' },
+      createdAt: dateTime,
+      expiresAt: dateTime,
+      validitySeconds: { type: 'integer', minimum: 1 },
+      validUntil: dateTime,
+      decidedAt: dateTime,
+      decidedBy: { type: 'string' },
+      reason: { type: 'string', description: 'why it was denied' },
+    },
+    ['id', 'status', 'condition', 'who', 'what', 'requester', 'shown', 'otherCaveats', 'createdAt', 'expiresAt', 'validitySeconds'],
+    { description: 'a discharge request, as its approver sees it' },
   ),
   Refused: object({ allowed: { const: false }, error: ERROR_BODY }, ['allowed', 'error']),
   Explanation: object(
@@ -722,6 +890,8 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'keys' },
       { name: 'verify' },
       { name: 'webhooks', description: 'where approval requests are announced: signed Standard Webhooks, or Slack messages' },
+      { name: 'users', description: 'approver accounts, invitations and approver tokens: the admin API (ops users:read, users:write)' },
+      { name: 'approvals', description: `for programs deciding for one approver (a chat bot): an approver token (aud ${APPROVER_AUDIENCE}, declared user <name>) whose caveats allow the operation named in security; resource /v1/approvals/<id> limits it to one request` },
       { name: 'discharge', description: 'the third-party discharge protocol (bakery v2 tickets as caveat ids, or v3 tickets apart): the ticket or the poll secret is the credential' },
       { name: BAKERY_TAG[0] as string, description: "the Go/Python macaroon bakery's HTTP discharge protocol, for stock bakery clients: its own JSON (`{ Code, Message, Info? }` errors with its statuses), not Tessera's `{ error }`" },
       { name: PAGES_TAG[0] as string, description: 'for people in a browser: HttpOnly session cookie, CSRF-checked forms; not an API to generate a client for' },
@@ -732,6 +902,7 @@ export function openApiDocument(): OpenApiDocument {
         macaroon: { type: 'http', scheme: 'Macaroon', description: 'Authorization: Macaroon <token>[,<discharge>...]; the role is the admin operation the ops caveat must allow' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'macaroon', description: 'the same as Macaroon, for clients that only know Bearer' },
         approverSession: { type: 'apiKey', in: 'cookie', name: SESSION_COOKIE, description: 'set by POST /approve/login' },
+        approverToken: { type: 'http', scheme: 'Macaroon', description: 'Authorization: Macaroon <approver token>; the role is the approvals operation an ops caveat may restrict it to' },
       },
       schemas: SCHEMAS,
       responses: ERROR_RESPONSES,

@@ -6,7 +6,7 @@
  * SIGINT/SIGTERM.
  */
 import { constants as fsConstants } from 'node:fs';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink, writeFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -17,9 +17,9 @@ import { ADMIN_AUDIENCE } from '../issuer/routes.js';
 import { openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
 import { createSystem, type System } from './system.js';
 import { LOCK_KEYS } from '../storage/locks.js';
-import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
+import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_URL_FILE } from './defaults.js';
 
-export { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
+export { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_URL_FILE } from './defaults.js';
 /** How long in-flight requests may take to finish once shutdown begins. */
 const SHUTDOWN_GRACE_MS = 5000;
 /** Advisory lock serialising instances' startup on one database ("tessera" bootstrap). */
@@ -157,6 +157,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     throw e;
   }
 
+  // The embedded database is this process's alone: say where it is served, for `tessera users`
+  // run on the same data directory (it cannot open the database while this server holds it).
+  const urlFile = options.databaseUrl === undefined ? join(dataDir, SERVER_URL_FILE) : undefined;
+  if (urlFile !== undefined) await writeFile(urlFile, `${url}\n`, { mode: 0o600 }).catch(() => undefined);
+
   let closing: Promise<void> | undefined;
   const running = system;
   return Object.freeze({
@@ -178,6 +183,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
           setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
         });
         await running.close();
+        if (urlFile !== undefined) await unlink(urlFile).catch(() => undefined);
         await database.close();
       })();
       return closing;

@@ -18,6 +18,10 @@ import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js
 import { createVerifier } from '../issuer/verifier.js';
 import { bakeryRoutes, createDischargeService, dischargeRoutes, issuerPresentations, type DischargeService, type PresentationVerifier } from '../discharge/index.js';
 import { approvalPages } from '../discharge/web/index.js';
+import { createAccounts, type Accounts } from '../discharge/accounts.js';
+import { approvalsRoutes } from '../discharge/approvals-api.js';
+import { APPROVER_AUDIENCE, mintApproverToken } from '../discharge/approver-tokens.js';
+import { usersRoutes } from '../issuer/users-routes.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import { frontDoor } from './front-door.js';
 import { openApiRoute } from './openapi.js';
@@ -59,8 +63,12 @@ export interface System {
   readonly verifier: Verifier;
   /** Verifies admin tokens for the admin API. */
   readonly adminVerifier: Verifier;
+  /** Verifies approver tokens for the approvals API (/v1/approvals). */
+  readonly approverVerifier: Verifier;
   /** The third-party discharge service (what the approval pages drive). */
   readonly discharge: DischargeService;
+  /** Approver accounts and invitations. */
+  readonly accounts: Accounts;
   /** Every route of the system. */
   readonly app: Hono;
   /** The webhook delivery worker, unless turned off (`webhooks: false`). */
@@ -134,6 +142,9 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const common = { keyring, revocations, store, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) };
   const verifier = createVerifier(common);
   const adminVerifier = createVerifier({ ...common, purpose: 'admin', audience: ADMIN_AUDIENCE });
+  const approverVerifier = createVerifier({ ...common, purpose: 'approver', audience: APPROVER_AUDIENCE });
+  const accounts = createAccounts({ store, ...(clock !== undefined ? { clock } : {}) });
+  const clientIp = options.clientIp !== undefined ? { clientIp: options.clientIp } : {};
   const issuer = new Issuer({ store, keyring, revocations, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) });
 
   const app = new Hono();
@@ -154,11 +165,15 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
     }),
   );
-  app.route('/', webhookRoutes({ store, adminVerifier, wake: () => webhooks?.wake(), ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
-  app.route('/', dischargeRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
+  app.route('/', webhookRoutes({ store, adminVerifier, wake: () => webhooks?.wake(), ...clientIp }));
+  app.route('/', usersRoutes({ accounts, issuer, adminVerifier, publicUrl: options.publicUrl, ...clientIp }));
+  app.route('/', approvalsRoutes({ service: discharge, store, verifier: approverVerifier, ...clientIp }));
+  app.route('/', dischargeRoutes(discharge, { log, ...clientIp }));
   // The Go/Python bakery's discharge protocol, for their stock clients.
-  app.route('/', bakeryRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
-  app.route('/approve', approvalPages({ service: discharge, store, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
+  app.route('/', bakeryRoutes(discharge, { log, ...clientIp }));
+  // An approver mints their own token on the pages: audited as theirs, through the pages.
+  const approverTokens = (name: string, ttlSeconds: number) => mintApproverToken(issuer, { name, ttlSeconds, actor: name });
+  app.route('/approve', approvalPages({ service: discharge, store, accounts, approverTokens, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
 
   let closed = false;
   return Object.freeze({
@@ -169,7 +184,9 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     issuer,
     verifier,
     adminVerifier,
+    approverVerifier,
     discharge,
+    accounts,
     app,
     webhooks,
     mintAdminToken: (label = 'admin') => issuer.mint({ purpose: 'admin', caveats: ADMIN_CAVEATS, label, subject: ADMIN_AUDIENCE, actor: 'bootstrap' }),

@@ -28,9 +28,10 @@ export type AuditDetails = { readonly [key: string]: JsonValue };
 
 /**
  * The channel an event came through: the admin HTTP API, the CLI working on the local database,
- * the approval pages, the discharge protocol (an unauthenticated requester), or Tessera itself.
+ * the approval pages, the discharge protocol (an unauthenticated requester), the approvals API
+ * (a program holding an approver token), or Tessera itself.
  */
-export type AuditChannel = 'http-api' | 'cli-local' | 'approval-page' | 'discharge-api' | 'system' | (string & {});
+export type AuditChannel = 'http-api' | 'cli-local' | 'approval-page' | 'discharge-api' | 'approvals-api' | 'system' | (string & {});
 
 /**
  * The channel of an event whose writer did not name one, from the actor's form: `admin:<token

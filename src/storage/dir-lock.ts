@@ -46,7 +46,8 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
   throw new TesseraError(
     'ERR_CONFIG',
     `the embedded database is in use by ${holder}; stop it, or use PostgreSQL (DATABASE_URL) to share a database`,
-    { field: 'dataDir' },
+    // `inUse`: commands that can go through the running server instead (tessera users) look for it.
+    { field: 'dataDir', inUse: true },
   );
 }
 

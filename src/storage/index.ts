@@ -45,6 +45,7 @@ export type {
 export type { CreateUserInput, UpdateUserInput, User, UserRepository } from './users.js';
 export type { CreateSessionInput, Session, SessionRepository } from './sessions.js';
 export type { DischargerKey, DischargerKeyRepository } from './discharger-keys.js';
+export type { CreateInviteInput, Invite, InviteRepository, InviteState } from './invites.js';
 export type { JsonValue } from './schema.js';
 export type {
   ClaimOptions,

@@ -188,6 +188,25 @@ export const sessions = pgTable(
   (t) => [index('sessions_user_name_idx').on(t.userName)],
 );
 
+/**
+ * One-time enrolment links (`tessera users invite`): the person named sets their own password.
+ * Only the SHA-256 of the link's secret is kept; `used_at` is set once, by the one redemption.
+ */
+export const invites = pgTable(
+  'invites',
+  {
+    tokenHash: bytea('token_hash').primaryKey(),
+    userName: text('user_name').notNull(),
+    // No column default, as for users.groups (drizzle-orm#4231).
+    groups: text('groups').array().notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    expiresAt: at('expires_at').notNull(),
+    usedAt: at('used_at'),
+  },
+  (t) => [index('invites_user_name_idx').on(t.userName)],
+);
+
 /** The discharge service's X25519 key pair; the private half is sealed. */
 export const dischargerKeys = pgTable('discharger_keys', {
   id: text('id').primaryKey(),

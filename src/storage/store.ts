@@ -12,6 +12,7 @@ import { auditRepository, type AuditRepository } from './audit.js';
 import type { Database } from './database.js';
 import { dischargeRepository, type DischargeRepository } from './discharges.js';
 import { dischargerKeyRepository, type DischargerKeyRepository } from './discharger-keys.js';
+import { inviteRepository, type InviteRepository } from './invites.js';
 import { keyRepository, type KeyRepository } from './keys.js';
 import type { MasterKey } from './keyring.js';
 import { revocationRepository, type RevocationRepository } from './revocations.js';
@@ -44,6 +45,8 @@ export interface Store {
   readonly dischargerKeys: DischargerKeyRepository;
   /** Webhook endpoints (secrets sealed at rest), their outbox and delivery attempts. */
   readonly webhooks: WebhookRepository;
+  /** One-time enrolment links (hashed secrets). */
+  readonly invites: InviteRepository;
   /**
    * Run `fn` with these repositories bound to one transaction: everything it writes commits
    * when it resolves and is rolled back when it throws (its error is rethrown unchanged; a
@@ -73,6 +76,7 @@ function bind(db: TesseraDb, masterKey: MasterKey): Store {
     sessions: sessionRepository(db),
     dischargerKeys: dischargerKeyRepository(db, masterKey),
     webhooks: webhookRepository(db, masterKey),
+    invites: inviteRepository(db),
     transaction: <T>(fn: (tx: Store) => Promise<T>): Promise<T> => inTransaction(db, masterKey, fn),
   });
 }

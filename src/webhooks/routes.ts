@@ -10,7 +10,7 @@
 import { Hono } from 'hono';
 import type { ClientIpSource } from '../hono/index.js';
 import { badRequest, readJsonObject, readQuery, stringField } from '../http/body.js';
-import { ADMIN_OPS, actorOf, adminAuth, sized } from '../issuer/routes.js';
+import { ADMIN_OPS, actorOf, adminGuards } from '../issuer/routes.js';
 import type { Store, WebhookAttempt, WebhookFormat } from '../storage/index.js';
 import type { Verifier } from '../verifier/index.js';
 import { addWebhook, listWebhooks, removeWebhook, testWebhook, webhookAttempts, type WebhookAddressee, type WebhookListing } from './endpoints.js';
@@ -47,7 +47,7 @@ const listingJson = (w: WebhookListing) => ({
 
 export function webhookRoutes(options: WebhookRoutesOptions): Hono {
   const { store } = options;
-  const auth = adminAuth(options.adminVerifier, options.clientIp);
+  const { auth, sized } = adminGuards({ adminVerifier: options.adminVerifier, clientIp: options.clientIp });
   const app = new Hono();
 
   app.get('/v1/webhooks', auth(ADMIN_OPS.webhooksRead), async (c) => {

@@ -4,12 +4,11 @@
  * the data directory (master key) and the database can already do anything, so nothing is
  * given away. The previous admin token keeps working until it is revoked.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { TesseraError } from '../../errors.js';
 import { ADMIN_TOKEN_FILE } from '../../server/defaults.js';
-import { MASTER_KEY_ENV, MASTER_KEY_FILE, resolveMasterKey } from '../../storage/keyring.js';
-import { serverLayer, storageLayer, systemLayer } from '../layers.js';
+import { MASTER_KEY_ENV, MASTER_KEY_FILE } from '../../storage/keyring.js';
+import { serverLayer } from '../layers.js';
+import { withLocalSystem } from '../local-system.js';
 import { str, type Command } from '../command.js';
 import { dataDirOf, serverUrlOf } from '../io.js';
 
@@ -34,33 +33,12 @@ Options:
   options: { 'data-dir': { type: 'string' }, url: { type: 'string' } },
   async run(args, io) {
     const dataDir = dataDirOf(str(args, 'data-dir'), io);
-    const envKey = io.env[MASTER_KEY_ENV];
-    if ((envKey === undefined || envKey === '') && !existsSync(join(dataDir, MASTER_KEY_FILE))) {
-      throw new TesseraError('ERR_CONFIG', `no master key in ${dataDir} and ${MASTER_KEY_ENV} is not set: is this the server's data directory?`);
-    }
-    const masterKey = await resolveMasterKey({ env: envKey, dataDir });
-    const [{ createStore, openDatabase }, { createSystem }, { writeAdminToken }] = await Promise.all([storageLayer(), systemLayer(), serverLayer()]);
-    const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
-    const database = await openDatabase({ url, dataDir });
-    try {
-      if ((await createStore(database, masterKey).keys.list()).length === 0) {
-        throw new TesseraError('ERR_CONFIG', 'this database has no root keys yet: start the server once ("tessera serve"), which mints the first admin token');
-      }
-      const system = await createSystem({ database, masterKey, publicUrl: serverUrlOf(str(args, 'url'), io), log: () => undefined });
-      let token: string;
-      let identifier: string;
-      try {
-        ({ token, identifier } = await system.mintAdminToken('admin (tessera admin-token)'));
-      } finally {
-        await system.close();
-      }
-      const file = join(dataDir, ADMIN_TOKEN_FILE);
-      await writeAdminToken(file, token);
-      io.out(token);
-      io.err(`saved to ${file} (mode 0600); identifier ${identifier}. Earlier admin tokens stay valid until revoked.`);
-      return 0;
-    } finally {
-      await database.close();
-    }
+    const { writeAdminToken } = await serverLayer();
+    const { token, identifier } = await withLocalSystem(io, dataDir, serverUrlOf(str(args, 'url'), io), (system) => system.mintAdminToken('admin (tessera admin-token)'));
+    const file = join(dataDir, ADMIN_TOKEN_FILE);
+    await writeAdminToken(file, token);
+    io.out(token);
+    io.err(`saved to ${file} (mode 0600); identifier ${identifier}. Earlier admin tokens stay valid until revoked.`);
+    return 0;
   },
 };

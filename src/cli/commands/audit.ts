@@ -38,7 +38,7 @@ Options:
   --action <kind>       mint, revoke, key-create, key-rotate, key-retire, discharge, approve, deny, login…
   --about <t>           events about this token (a token or its identifier) or key or request id
   --actor <who>         admin:<token id>, an approver's name, requester, issuer…
-  --channel <channel>   http-api, cli-local, approval-page, discharge-api or system
+  --channel <channel>   http-api, cli-local, approval-page, discharge-api, approvals-api or system
   --since <time>        at or after
   --until <time>        before
   --limit <n>           the last n events (default 20; 1 to 1000)

@@ -1,9 +1,11 @@
 /** `tessera inspect`: decode a token and show what it says, offline. Never prints the signature. */
 import { base64url } from '../../crypto/bytes.js';
-import { parseIdentifier, type ParsedIdentifier } from '../../issuer/identifier.js';
+import { parseIdentifier, type ParsedIdentifier, type TokenPurpose } from '../../issuer/identifier.js';
 import { Macaroon } from '../../macaroon/macaroon.js';
 import { bool, type Command } from '../command.js';
 import { pretty, readValue } from '../io.js';
+
+const INSPECT_PURPOSE: Readonly<Record<TokenPurpose, string>> = { token: 'application token', admin: 'admin token', approver: 'approver token' };
 
 export interface Inspection {
   readonly identifier: string;
@@ -41,7 +43,7 @@ export function inspectToken(token: string): Inspection {
 
 function describe(i: Inspection): string {
   const lines = [`identifier  ${i.identifier}`];
-  if (i.tessera !== null) lines.push(`            ${i.tessera.purpose === 'admin' ? 'admin token' : 'application token'}, root key ${i.tessera.keyId}`);
+  if (i.tessera !== null) lines.push(`            ${INSPECT_PURPOSE[i.tessera.purpose]}, root key ${i.tessera.keyId}`);
   lines.push(`location    ${i.location ?? '(none)'}`);
   lines.push(`caveats     ${i.caveats.length === 0 ? '(none: this token is not restricted)' : ''}`.trimEnd());
   i.caveats.forEach((c, n) => lines.push(`  ${n + 1}. ${c}`));

@@ -11,6 +11,10 @@
  *   POST /approve/requests/:id/withdraw  take back an approval not yet collected
  *   GET  /approve/history                decided requests this person may see
  *   GET  /approve/style.css              the stylesheet
+ *   GET  /approve/tokens                 an approver token for a bot (the approvals API)
+ *   POST /approve/tokens                 mint one; shown once
+ *   GET  /approve/enrol/:token           an invitation link (`tessera users invite`): choose a password
+ *   POST /approve/enrol/:token           create the account, spend the link, sign in
  *
  * Defences, in order on every request: security headers with a strict content security policy
  * (no script at all, no inline style, no framing); `Cache-Control: no-store` on pages; a 16 KiB
@@ -41,17 +45,22 @@ import { httpStatus } from '../../http/status.js';
 import { toLogger, type LogOption } from '../../log.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
+import type { Accounts, UserView } from '../accounts.js';
+import type { Invite } from '../../storage/index.js';
 import { nodeClientIp } from '../../hono/node.js';
 import {
   BASE,
   STYLESHEET,
   activityPage,
+  TOKEN_DAYS,
+  enrolPage,
   errorPage,
   historyPage,
   listPage,
   loginPage,
   paths,
   requestPage,
+  tokensPage,
   type Viewer,
 } from './views.js';
 
@@ -81,7 +90,14 @@ export interface ApprovalPagesOptions {
   readonly maxConcurrentLogins?: number;
   /** Where server-side failures are logged (default: the console; `createSystem` passes its logger). */
   readonly log?: LogOption;
+  /** Approver accounts, for invitation links (`/approve/enrol/…`); without it those pages are not found. */
+  readonly accounts?: EnrolAccounts;
+  /** Mints an approver token for the signed-in person; without it /approve/tokens is not found. */
+  readonly approverTokens?: (name: string, ttlSeconds: number) => Promise<{ readonly token: string; readonly expiresAt: Date | null }>;
 }
+
+/** What the enrolment pages need of the accounts. */
+export type EnrolAccounts = Pick<Accounts, 'pendingInvite' | 'enrol'>;
 
 const DEFAULT_PER_USER: WindowLimit = { max: 5, windowSeconds: 15 * 60 };
 const DEFAULT_PER_IP: WindowLimit = { max: 20, windowSeconds: 15 * 60 };
@@ -192,6 +208,13 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     return token;
   };
 
+  /** The double-submit check of forms posted without a session (sign-in, enrolment): the cookie's token. */
+  const checkLoginCsrf = (c: Context, form: Readonly<Record<string, string | undefined>>, refusal: string): string => {
+    const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE);
+    if (!looksLikeSecret(cookieToken) || !sameSecret(cookieToken, form.csrf)) throw new TesseraError('ERR_CSRF', refusal);
+    return cookieToken;
+  };
+
   const app = new Hono();
 
   app.use('*', pageSecurityHeaders({ hsts: secureCookies }));
@@ -234,10 +257,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
 
   app.post('/login', async (c) => {
     const form = await formFields(c);
-    const cookieToken = getCookie(c, LOGIN_CSRF_COOKIE);
-    if (!looksLikeSecret(cookieToken) || !sameSecret(cookieToken, form.csrf)) {
-      throw new TesseraError('ERR_CSRF', 'The sign-in form had expired or came from elsewhere; open the sign-in page and try again.');
-    }
+    const cookieToken = checkLoginCsrf(c, form, 'The sign-in form had expired or came from elsewhere; open the sign-in page and try again.');
     const next = safeNext(form.next);
     const name = form.name ?? '';
     const password = form.password ?? '';
@@ -347,6 +367,80 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     await service.withdraw(id, me.approver);
     return c.redirect(paths.request(id), 303);
   });
+
+  /**
+   * The invitation behind `/enrol/:token` while it can be used; otherwise the page saying why
+   * (unknown, used, expired), as a Response. Checked before any password is hashed.
+   */
+  const invitation = async (c: Context): Promise<{ readonly token: string; readonly invite: Invite; readonly accounts: EnrolAccounts } | Response> => {
+    const token = c.req.param('token');
+    const accounts = options.accounts;
+    try {
+      if (accounts === undefined || !looksLikeSecret(token)) throw new TesseraError('ERR_NOT_FOUND', 'There is no such invitation.');
+      return { token, invite: await accounts.pendingInvite(token), accounts };
+    } catch (e) {
+      return unusable(c, e);
+    }
+  };
+
+  /** The page for an invitation that cannot be used (unknown, used, expired, its name taken); other errors pass. */
+  const unusable = (c: Context, e: unknown): Response | Promise<Response> => {
+    if (!isTesseraError(e, 'ERR_NOT_FOUND') && !isTesseraError(e, 'ERR_CONFLICT')) throw e;
+    const status = httpStatus(e);
+    const message = `${e.message.replace(/^./, (ch) => ch.toUpperCase()).replace(/([^.])$/, '$1.')} Ask whoever invited you for a new link.`;
+    return wantsJson(c) ? c.json(new TesseraError(e.code, message, e.details).toJSON(), status) : c.html(errorPage('Invitation not usable', message, e.code), status);
+  };
+
+  app.get('/enrol/:token', async (c) => {
+    const found = await invitation(c);
+    if (found instanceof Response) return found;
+    const { invite, token } = found;
+    return c.html(enrolPage({ csrfToken: loginCsrf(c), token, name: invite.userName, groups: invite.groups, expiresAt: invite.expiresAt }));
+  });
+
+  app.post('/enrol/:token', async (c) => {
+    const form = await formFields(c);
+    const cookieToken = checkLoginCsrf(c, form, 'The form had expired or came from elsewhere; open your invitation link again.');
+    const found = await invitation(c);
+    if (found instanceof Response) return found;
+    const { invite, token, accounts } = found;
+    const again = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
+      c.html(enrolPage({ csrfToken: cookieToken, token, name: invite.userName, groups: invite.groups, expiresAt: invite.expiresAt, error }), status);
+    const password = form.password ?? '';
+    if (password !== (form.passwordAgain ?? '')) return again(400, 'The two passwords differ.');
+    let enrolled: { value: UserView } | undefined;
+    try {
+      enrolled = await gate.tryRun(() => accounts.enrol(token, password));
+    } catch (e) {
+      // A password the policy refuses leaves the link usable: say why, on the same form.
+      if (isTesseraError(e) && e.details.field === 'password') return again(400, e.message);
+      return unusable(c, e); // used meanwhile, or the name was taken since the invitation
+    }
+    if (enrolled === undefined) {
+      c.header('Retry-After', '1');
+      return again(429, 'Too many sign-ins at this moment. Try again in a second. (ERR_RATE_LIMITED)');
+    }
+    await sessions.revoke(c);
+    await sessions.start(c, enrolled.value.name);
+    deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
+    return c.redirect(paths.home, 303);
+  });
+
+  const mintToken = options.approverTokens;
+  if (mintToken !== undefined) {
+    app.get('/tokens', async (c) => {
+      const me = await sessions.current(c);
+      if (me === undefined) return toLogin(c);
+      return c.html(tokensPage(viewer(me)));
+    });
+
+    app.post('/tokens', async (c) => {
+      const { me, form } = await signedInPost(c);
+      const days = TOKEN_DAYS.find((d) => String(d) === form.days);
+      if (days === undefined) throw invalidArgument(`Choose ${TOKEN_DAYS.join(', ')} days.`, { field: 'days' });
+      return c.html(tokensPage(viewer(me), await mintToken(me.approver.name, days * 86_400)));
+    });
+  }
 
   // `/approve/` (the list's address) only reaches a mounted sub-app through a wildcard route.
   app.get('/*', async (c) => {

@@ -8,6 +8,8 @@ import type { HtmlEscapedString } from 'hono/utils/html';
 import type { AuditEntry, JsonValue } from '../../storage/index.js';
 import { describeCaveat, formatTime } from './describe.js';
 import type { PendingView } from './types.js';
+import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+import { ENROL_PATH } from '../accounts.js';
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -24,6 +26,8 @@ export const paths = {
   approve: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/approve`,
   deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
   withdraw: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/withdraw`,
+  enrol: (token: string): string => `${ENROL_PATH}${encodeURIComponent(token)}`,
+  tokens: `${BASE}/tokens`,
 };
 
 /** What the page header knows about the signed-in person. */
@@ -45,6 +49,7 @@ export function layout(title: string, body: Html, viewer?: Viewer): Html {
       <a href="${paths.home}">Pending</a>
       <a href="${paths.history}">History</a>
       <a href="${paths.activity}">Activity</a>
+      <a href="${paths.tokens}">Bot token</a>
       <span class="who">Signed in as <strong>${viewer.name}</strong></span>
       <form method="post" action="${paths.logout}" class="inline">${csrfField(viewer.csrfToken)}<button type="submit">Log out</button></form>
     </nav>`;
@@ -86,6 +91,78 @@ export function loginPage(input: LoginPageInput): Html {
   <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="1024"></label>
   <button type="submit">Sign in</button>
 </form>`,
+  );
+}
+
+export interface EnrolPageInput {
+  /** The double-submit CSRF token of forms without a session (as on the sign-in page). */
+  readonly csrfToken: string;
+  /** The invitation's secret: the page posts back to its own link. */
+  readonly token: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly expiresAt: Date;
+  readonly error?: string;
+  /**
+   * Other ways to set up the account, shown after the password form: where a passkey
+   * registration (issue #11, passkeys) adds its own section.
+   */
+  readonly otherMethods?: Html;
+}
+
+/** The enrolment page of an invitation link: the invited person chooses their password. */
+export function enrolPage(input: EnrolPageInput): Html {
+  const error = input.error === undefined ? '' : html`<p class="error" role="alert">${input.error}</p>`;
+  return layout(
+    'Set up your account',
+    html`<p>You are invited to approve requests as <strong>${input.name}</strong> (groups: ${input.groups.join(', ')}).
+This link works once, until ${time(input.expiresAt)}.</p>
+${error}
+<section class="enrol-password">
+<h2>With a password</h2>
+<form method="post" action="${paths.enrol(input.token)}" class="stack">
+  ${csrfField(input.csrfToken)}
+  <input name="username" autocomplete="username" value="${input.name}" readonly hidden>
+  <label>Password <input name="password" type="password" autocomplete="new-password" required minlength="${MIN_PASSWORD_LENGTH}" maxlength="${MAX_PASSWORD_LENGTH}" autofocus></label>
+  <label>Password again <input name="passwordAgain" type="password" autocomplete="new-password" required minlength="${MIN_PASSWORD_LENGTH}" maxlength="${MAX_PASSWORD_LENGTH}"></label>
+  <button type="submit">Set the password and sign in</button>
+</form>
+<p class="note">At least ${MIN_PASSWORD_LENGTH} characters. Nobody else sees it: Tessera keeps only a salted hash.</p>
+</section>
+${input.otherMethods ?? ''}`,
+  );
+}
+
+/** The approver-token lifetimes the page offers, in days. */
+export const TOKEN_DAYS = [1, 7, 30] as const;
+
+/**
+ * The approver-token page: mint a token for a bot deciding for this person (the approvals API),
+ * and once minted, the token itself, shown this once.
+ */
+export function tokensPage(viewer: Viewer, minted?: { readonly token: string; readonly expiresAt: Date | null }): Html {
+  const shown =
+    minted === undefined
+      ? ''
+      : html`<section class="minted">
+<h2>Your new token</h2>
+<p>Copy it now: it is shown this once. Anyone holding it can approve and deny your requests until ${time(minted.expiresAt ?? undefined)}.</p>
+<textarea readonly rows="4" class="token">${minted.token}</textarea>
+</section>`;
+  return layout(
+    'Bot token',
+    html`${shown}
+<p>A chat bot (or any program) with an approver token lists your pending requests and approves or denies them for you,
+through <code>GET /v1/approvals</code> and <code>POST /v1/approvals/&lt;id&gt;/approve</code> or <code>/deny</code>.
+Decisions made with it are recorded as yours, through the approvals API.</p>
+<p>Narrow it before you hand it over, e.g. <code>tessera attenuate &lt;token&gt; --caveat "ops approvals:read,approvals:approve"</code>,
+or to one request with <code>--caveat "resource /v1/approvals/&lt;id&gt;"</code>. Revoke it with <code>tessera revoke</code>.</p>
+<form method="post" action="${paths.tokens}" class="stack">
+  ${csrfField(viewer.csrfToken)}
+  <label>Valid for <select name="days">${TOKEN_DAYS.map((d) => html`<option value="${d}"${d === 7 ? ' selected' : ''}>${d === 1 ? '1 day' : `${d} days`}</option>`)}</select></label>
+  <button type="submit">Make a token</button>
+</form>`,
+    viewer,
   );
 }
 
@@ -299,6 +376,7 @@ const CHANNEL_WORDS: Readonly<Record<string, string>> = {
   'cli-local': 'the command line',
   'approval-page': 'these pages',
   'discharge-api': 'the discharge protocol',
+  'approvals-api': 'the approvals API (an approver token)',
   system: 'Tessera',
 };
 
@@ -365,4 +443,5 @@ section.verified { border-left: 3px solid var(--good); padding-left: 1rem; }
 blockquote.requester-words { margin: .5rem 0; padding-left: 1rem; border-left: 3px solid #8886; font-style: italic; }
 .status-withdrawn, .status-lapsed { color: var(--bad); }
 .note { font-size: .9rem; opacity: .8; }
+textarea.token { width: 100%; font: .85em ui-monospace, monospace; }
 `;

@@ -1,0 +1,200 @@
+/**
+ * Approver accounts: add one, change a password, list, remove, invite someone and let them enrol
+ * through the link. Each change commits with its audit row in one transaction. The admin API
+ * (`/v1/users`, `/v1/invites`), the enrolment page and `tessera users` on a stopped embedded
+ * database all call this one module, so the paths cannot drift apart.
+ *
+ * Passwords arrive in the clear, are checked (length) and hashed here (scrypt), and go nowhere
+ * else: not into the audit log, not into an answer. Invitation secrets are 256 random bits,
+ * handed out once and stored only as their SHA-256 (storage/invites.ts).
+ */
+import { randomBytes } from '@noble/hashes/utils.js';
+import { base64url } from '../crypto/bytes.js';
+import { TesseraError, invalidArgument } from '../errors.js';
+import type { AuditChannel, Invite, Store, User } from '../storage/index.js';
+import { NAME_PATTERN } from '../tickets/conditions.js';
+import { checkNewPassword, hashPassword, type ScryptParams } from './web/passwords.js';
+
+/** Where an invitation link leads: the enrolment page, under the approval pages. */
+export const ENROL_PATH = '/approve/enrol/';
+
+/** The enrolment page's URL for an invitation secret. */
+export const inviteUrl = (publicUrl: string, token: string): string => `${publicUrl.replace(/\/+$/, '')}${ENROL_PATH}${encodeURIComponent(token)}`;
+
+/** How long an invitation link can be used. */
+export const INVITE_TTL_SECONDS = 24 * 60 * 60;
+
+/** A user as the API and the CLI show one (never the password hash). */
+export interface UserView {
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly createdAt: Date;
+}
+
+export interface NewUser {
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly password: string;
+}
+
+/** An invitation just made: `token` is the link's secret, shown this once. */
+export interface NewInvite {
+  readonly token: string;
+  readonly name: string;
+  readonly groups: readonly string[];
+  readonly expiresAt: Date;
+}
+
+/** Who made a change and through what, for the audit log. */
+export interface Actor {
+  /** `cli`, `admin:<identifier>`, or the user themselves. */
+  readonly actor: string;
+  readonly channel?: AuditChannel;
+}
+
+export interface AccountsOptions {
+  readonly store: Store;
+  /** The time invitations are made and judged at (default: the system clock). */
+  readonly clock?: () => Date;
+  /** Password hashing cost (default DEFAULT_SCRYPT; tests pass a cheaper one). */
+  readonly scrypt?: ScryptParams;
+}
+
+export interface Accounts {
+  /** Add a user. ERR_CONFLICT when the name is taken. */
+  add(user: NewUser, by: Actor): Promise<UserView>;
+  /** Set a new password and end the user's browser sessions. ERR_NOT_FOUND for an unknown user. */
+  setPassword(name: string, password: string, by: Actor): Promise<{ readonly sessionsEnded: number }>;
+  list(): Promise<UserView[]>;
+  /** One user, or undefined. */
+  get(name: string): Promise<UserView | undefined>;
+  /** Remove a user (their sessions end with them). ERR_NOT_FOUND for an unknown user. */
+  remove(name: string, by: Actor): Promise<void>;
+  /**
+   * A one-time link for `name` to set their own password, valid INVITE_TTL_SECONDS. ERR_CONFLICT
+   * when the user already exists.
+   */
+  invite(user: { readonly name: string; readonly groups: readonly string[] }, by: Actor): Promise<NewInvite>;
+  /** The invitation behind a link, if it can still be used; ERR_NOT_FOUND / ERR_CONFLICT otherwise. */
+  pendingInvite(token: string): Promise<Invite>;
+  /**
+   * Use the link: the user is created with this password and the invitation is spent, in one
+   * transaction (a refused password or a taken name leaves the link usable).
+   */
+  enrol(token: string, password: string): Promise<UserView>;
+}
+
+const MAX_GROUPS = 100;
+
+/** A user or group name as the discharge conditions can name it; ERR_INVALID_ARGUMENT otherwise. */
+export function checkAccountName(kind: 'user' | 'group', name: unknown): string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw invalidArgument(`a ${kind} name must be 1-64 of a-z 0-9 . _ - starting with a letter or digit`, { field: kind });
+  }
+  return name;
+}
+
+function checkGroups(groups: unknown): string[] {
+  if (!Array.isArray(groups) || groups.length === 0) throw invalidArgument('a user needs at least one group', { field: 'groups' });
+  if (groups.length > MAX_GROUPS) throw new TesseraError('ERR_LIMIT', `at most ${MAX_GROUPS} groups`, { field: 'groups' });
+  return [...new Set(groups.map((g) => checkAccountName('group', g)))];
+}
+
+const viewOf = (u: User): UserView => Object.freeze({ name: u.name, groups: Object.freeze([...u.groups]), createdAt: u.createdAt });
+
+const noSuchUser = (name: string): TesseraError => new TesseraError('ERR_NOT_FOUND', `there is no user ${name}`, { field: 'name' });
+
+export function createAccounts(options: AccountsOptions): Accounts {
+  const { store } = options;
+  const clock = options.clock ?? (() => new Date());
+  const hash = async (password: unknown): Promise<string> => hashPassword(checkNewPassword(password), options.scrypt);
+  const audited = (by: Actor, action: string, subject: string, details: Record<string, string | readonly string[]> = {}) =>
+    ({ actor: by.actor, action, subject, details, ...(by.channel !== undefined ? { channel: by.channel } : {}) }) as const;
+
+  /** Create the user unless the name is taken (checked inside the transaction, and by the key). */
+  const create = async (tx: Store, name: string, groups: readonly string[], passwordHash: string): Promise<User> => {
+    if ((await tx.users.get(name)) !== undefined) throw new TesseraError('ERR_CONFLICT', `there is already a user ${name}`, { field: 'name' });
+    return tx.users.create({ name, groups, passwordHash });
+  };
+
+  const accounts: Accounts = {
+    async add(user: NewUser, by: Actor) {
+      const name = checkAccountName('user', user.name);
+      const groups = checkGroups(user.groups);
+      const passwordHash = await hash(user.password);
+      const created = await store.transaction(async (tx) => {
+        const u = await create(tx, name, groups, passwordHash);
+        await tx.audit.append(audited(by, 'user-add', name, { groups }));
+        return u;
+      });
+      return viewOf(created);
+    },
+
+    async setPassword(name: string, password: string, by: Actor) {
+      checkAccountName('user', name);
+      const passwordHash = await hash(password);
+      const sessionsEnded = await store.transaction(async (tx) => {
+        if ((await tx.users.get(name)) === undefined) throw noSuchUser(name);
+        await tx.users.update(name, { passwordHash });
+        const ended = await tx.sessions.revokeAllForUser(name, clock());
+        await tx.audit.append(audited(by, 'user-password', name));
+        return ended;
+      });
+      return Object.freeze({ sessionsEnded });
+    },
+
+    async list() {
+      return (await store.users.list()).map(viewOf);
+    },
+
+    async get(name: string) {
+      const u = await store.users.get(checkAccountName('user', name));
+      return u === undefined ? undefined : viewOf(u);
+    },
+
+    async remove(name: string, by: Actor) {
+      checkAccountName('user', name);
+      await store.transaction(async (tx) => {
+        if (!(await tx.users.remove(name))) throw noSuchUser(name);
+        await tx.audit.append(audited(by, 'user-remove', name));
+      });
+    },
+
+    async invite(user, by: Actor) {
+      const name = checkAccountName('user', user.name);
+      const groups = checkGroups(user.groups);
+      const token = base64url(randomBytes(32)); // the shape of the pages' secrets (session.ts)
+      const now = clock();
+      const expiresAt = new Date(now.getTime() + INVITE_TTL_SECONDS * 1000);
+      await store.transaction(async (tx) => {
+        if ((await tx.users.get(name)) !== undefined) throw new TesseraError('ERR_CONFLICT', `there is already a user ${name}`, { field: 'name' });
+        await tx.invites.create({ token, userName: name, groups, createdBy: by.actor, expiresAt }, now);
+        // The secret is not audited: only who invited whom, into which groups, until when.
+        await tx.audit.append(audited(by, 'user-invite', name, { groups, expiresAt: expiresAt.toISOString() }));
+      });
+      return Object.freeze({ token, name, groups: Object.freeze(groups), expiresAt });
+    },
+
+    async pendingInvite(token: string) {
+      const found = await store.invites.find(token, clock());
+      if (found === undefined) throw new TesseraError('ERR_NOT_FOUND', 'There is no such invitation.');
+      if (found.state !== 'active') {
+        throw new TesseraError('ERR_CONFLICT', found.state === 'used' ? 'This invitation was already used.' : 'This invitation has expired.', { state: found.state });
+      }
+      return found.invite;
+    },
+
+    async enrol(token: string, password: string) {
+      const passwordHash = await hash(password);
+      const now = clock();
+      const created = await store.transaction(async (tx) => {
+        const invite = await tx.invites.redeem(token, now);
+        const u = await create(tx, invite.userName, invite.groups, passwordHash);
+        await tx.audit.append({ actor: u.name, action: 'user-enrol', subject: u.name, details: { groups: [...u.groups], invitedBy: invite.createdBy }, channel: 'approval-page' });
+        return u;
+      });
+      return viewOf(created);
+    },
+  };
+  return Object.freeze(accounts);
+}
