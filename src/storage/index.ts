@@ -45,4 +45,5 @@ export type {
 export type { CreateUserInput, UpdateUserInput, User, UserRepository } from './users.js';
 export type { CreateSessionInput, Session, SessionRepository } from './sessions.js';
 export type { DischargerKey, DischargerKeyRepository } from './discharger-keys.js';
+export type { CountInput, RateLimitRepository, WindowCount } from './rate-limits.js';
 export type { JsonValue } from './schema.js';
