@@ -39,6 +39,7 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   { method: 'GET', path: '/v1/keys', needs: 'admin token: keys:read', what: 'the root keys and their states' },
   { method: 'POST', path: '/v1/keys/rotate', needs: 'admin token: keys:rotate', what: 'rotate the minting key' },
   { method: 'POST', path: '/v1/verify', needs: 'admin token: verify', what: 'does a token (with its discharges) allow a request?' },
+  { method: 'GET', path: '/metrics', needs: 'admin token: metrics:read', what: "this instance's metrics (Prometheus text format)" },
 ].map((e) => Object.freeze(e as Endpoint)));
 
 const LINKS = Object.freeze({ approve: '/approve/', discharger: '/.well-known/tessera/discharger', health: '/healthz', openapi: '/openapi.json' });

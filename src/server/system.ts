@@ -20,6 +20,7 @@ import { bakeryRoutes, createDischargeService, dischargeRoutes, issuerPresentati
 import { approvalPages } from '../discharge/web/index.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import { frontDoor } from './front-door.js';
+import { createMetrics } from './metrics.js';
 import { openApiRoute } from './openapi.js';
 import type { Verifier } from '../verifier/index.js';
 import { toLogger, type LogOption } from '../log.js';
@@ -73,6 +74,9 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   }
   const log = toLogger(options.log);
   const store = createStore(database, masterKey);
+  let revocations: RevocationSet | undefined;
+  // Before the revoked set starts, so that it reports what it learns from the start.
+  const metrics = await createMetrics({ database, store, revocations: () => revocations, clock: clock ?? (() => new Date()) });
   // Presentations ("who asks") are verified against this system's keyring and revocations, made below.
   let presentations: PresentationVerifier | undefined;
   // Loads (or creates, once) the discharger's sealed X25519 key: first, as it needs nothing to be cleaned up.
@@ -86,7 +90,6 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     ...(clock !== undefined ? { clock } : {}),
   });
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
-  let revocations: RevocationSet;
   let auditFeed: AuditFeed | undefined;
   let unlistenKeys: () => Promise<void> = async () => undefined;
   let unlistenApprovals: () => Promise<void> = async () => undefined;
@@ -99,12 +102,13 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     unlistenApprovals = await database.listenApprovals((id) => discharge.decided(id));
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
+      onAdded: (identifier) => metrics.revocationLearnt(identifier),
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(clock !== undefined ? { clock } : {}),
       onError: (e) => log.warn(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
     auditFeed = await AuditFeed.start(database).catch(async (e: unknown) => {
-      await revocations.close();
+      await revocations?.close();
       throw e;
     });
   } catch (e) {
@@ -136,6 +140,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       ...(clock !== undefined ? { clock } : {}),
       ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}),
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
+      onVerify: (result, seconds) => metrics.observeVerify(result, seconds),
+      metrics: () => metrics.render(),
     }),
   );
   app.route('/', dischargeRoutes(discharge, { log, ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) }));
