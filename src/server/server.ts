@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { TesseraError } from '../errors.js';
 import type { LogOption } from '../log.js';
+import type { ClientIpSource } from '../hono/index.js';
 import { ADMIN_AUDIENCE } from '../issuer/routes.js';
 import { openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
 import { createSystem, type System } from './system.js';
@@ -42,6 +43,8 @@ export interface StartServerOptions {
   readonly resyncMs?: number;
   /** The system's logger (SystemOptions.log); default the console. */
   readonly log?: LogOption;
+  /** The client address for sign-in throttles and `client-ip` caveats (SystemOptions.clientIp); default the TCP peer. */
+  readonly clientIp?: ClientIpSource;
 }
 
 export interface RunningServer {
@@ -137,7 +140,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     // Instances started together on one database take turns here, so exactly one of them finds
     // no admin token and mints it (and the first root key is created once).
     const built = await database.withLock(BOOTSTRAP_LOCK_KEY, async () => {
-      const s = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, ...(options.log !== undefined ? { log: options.log } : {}), ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
+      const s = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, ...(options.log !== undefined ? { log: options.log } : {}), ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}), ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) });
       system = s;
       // Bookkeeping: keys whose grace period ended while no server ran are recorded as retired.
       await s.keyring.retireExpired('startup');
