@@ -7,8 +7,8 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { TesseraError } from '../errors.js';
@@ -23,6 +23,8 @@ import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '
 export { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from './defaults.js';
 /** How long in-flight requests may take to finish once shutdown begins. */
 const SHUTDOWN_GRACE_MS = 5000;
+/** When keep-alive connections idle since before shutdown are closed. */
+const IDLE_CLOSE_MS = 500;
 /** Advisory lock serialising instances' startup on one database ("tessera" bootstrap). */
 const BOOTSTRAP_LOCK_KEY = LOCK_KEYS.bootstrap;
 
@@ -125,6 +127,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     fetch: async (request, env) => (system ?? (await systemReady)).app.fetch(request, env),
     hostname: host,
   }) as Server;
+  // Once shutdown begins, every answer not yet sent says `Connection: close`, so a keep-alive
+  // client opens its next request elsewhere instead of sending it on a connection about to
+  // close (where it would be cut unanswered).
+  let draining = false;
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+      if (draining && !this.headersSent) this.setHeader('connection', 'close');
+      return writeHead.apply(this, args);
+    } as ServerResponse['writeHead'];
+  });
   let boundPort: number;
   try {
     boundPort = await listen(server, port, host);
@@ -173,11 +186,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       closing ??= (async () => {
         // Graceful: stop accepting; waiting long-polls answer `pending` at once (their clients
         // poll again, through the load balancer, on another instance); in-flight requests
-        // finish (for up to SHUTDOWN_GRACE_MS, then connections are cut); then close.
+        // finish, each answer closing its connection (for up to SHUTDOWN_GRACE_MS, then
+        // connections are cut); then close.
+        draining = true;
         await new Promise<void>((r) => {
-          server.close(() => r());
+          // net.Server's close, not http.Server's: the latter also closes at once every
+          // connection it thinks idle, including one whose next request has arrived but is not
+          // read yet (seen under load: requests sent before shutdown were cut unanswered).
+          // Connections idle since before shutdown are closed a moment later.
+          NetServer.prototype.close.call(server, () => r());
           running.discharge.close();
-          server.closeIdleConnections();
+          setTimeout(() => server.closeIdleConnections(), IDLE_CLOSE_MS).unref();
           setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
         });
         await running.close();
