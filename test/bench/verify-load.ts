@@ -126,7 +126,13 @@ export async function verifyLoad(config: VerifyLoadConfig): Promise<VerifyLoadRe
       await Promise.all(
         open.map(async ({ v, n }) => {
           const outcome = await send(agents[instance] as http.Agent, bases[instance] as URL, '/v1/verify', config.admin, { token: v, context: { operation: 'read' } });
-          if (!('answer' in outcome)) return;
+          if (!('answer' in outcome)) {
+            if (outcome.failure === 'refused') {
+              refused++;
+              down.add(instance);
+            } else cut++;
+            return;
+          }
           count(outcome.answer.status);
           if (outcome.answer.status === 200 && (JSON.parse(outcome.answer.body) as { allowed: boolean }).allowed === false) (refusedAt[n] as (number | null)[])[instance] = wallNow();
         }),
