@@ -56,7 +56,7 @@ async function scrape(s: System, token: string): Promise<{ samples: Sample[]; ty
   return parseMetrics(await res.text());
 }
 
-describe.each(testBackends('metrics'))('GET /metrics on $name', (backend) => {
+describe.each(testBackends('metrics'))('GET /metrics on $name', { timeout: 120_000 }, (backend) => {
   it('needs metrics:read; counts verifications by result, latency, propagation, revoked set, pending approvals; one registry per system', async () => {
     const { database, another } = await backend.fresh();
     const masterKey = MasterKey.generate();

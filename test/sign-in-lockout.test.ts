@@ -39,7 +39,7 @@ describe('addressGroup', () => {
   });
 });
 
-describe.each(testBackends('sign-in-lockout'))('sign-in lockout on $name', (backend) => {
+describe.each(testBackends('sign-in-lockout'))('sign-in lockout on $name', { timeout: 120_000 }, (backend) => {
   it('five wrong passwords from one address lock that address out of the account; the owner elsewhere signs in; the page says how long to wait', async () => {
     const database = await backend.open();
     const s = await system(database, MasterKey.generate());
