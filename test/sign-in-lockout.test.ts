@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { hashPassword } from '../src/discharge/web/index.js';
 import { addressGroup } from '../src/discharge/web/throttle.js';
 import { createSystem, type System } from '../src/server/index.js';
-import { MasterKey, type Database } from '../src/storage/index.js';
+import { createStore, MasterKey, type Database } from '../src/storage/index.js';
 import { testBackends } from './support/databases.js';
 import { PageClient } from './support/page-client.js';
 
@@ -76,7 +76,7 @@ describe.each(testBackends('sign-in-lockout'))('sign-in lockout on $name', { tim
     const masterKey = MasterKey.generate();
     const s = await system(database, masterKey);
     const other = await another();
-    const stores = [s.store, (await import('../src/storage/index.js')).createStore(other, masterKey)];
+    const stores = [s.store, createStore(other, masterKey)];
     const now = new Date('2026-12-01T10:00:00Z');
     await Promise.all(Array.from({ length: 40 }, (_, i) => stores[i % 2]!.rateLimits.count([{ key: 'k', windowSeconds: 60 }, { key: `k${i % 4}`, windowSeconds: 600 }], now)));
     const counts = await s.store.rateLimits.read(['k', 'k0', 'k3'], now);
