@@ -6,6 +6,9 @@
  *
  * Lines never hold a secret (token, key, session, poll secret): callers log error codes and
  * secret-free messages only.
+ *
+ * `jsonLogger` writes each line as one JSON object (`{"time","level","msg",…}`) on one line,
+ * for log pipelines (`tessera serve --log-format json`).
  */
 import { invalidArgument } from './errors.js';
 
@@ -35,4 +38,24 @@ export function toLogger(log: LogOption | undefined): Logger {
   const ok = typeof log === 'object' && log !== null && ['error', 'warn', 'info'].every((k) => typeof (log as unknown as Record<string, unknown>)[k] === 'function');
   if (!ok) throw invalidArgument('log must be a function or an object with error, warn and info functions', { field: 'log' });
   return log;
+}
+
+export type LogLevel = keyof Logger;
+
+/** Extra fields of a JSON event: plain, secret-free values. */
+export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
+
+/**
+ * One event as one line of JSON: time (ISO 8601), level, the message (without the `tessera: [level:]`
+ * prefix text lines carry), then `fields`. JSON.stringify escapes control characters, so a
+ * message can never break the line in two.
+ */
+export function jsonLine(level: LogLevel, msg: string, fields: LogFields = {}, now: Date = new Date()): string {
+  return JSON.stringify({ ...fields, time: now.toISOString(), level, msg: msg.replace(/^tessera: (?:(?:info|warning|warn|error): )?/, '') });
+}
+
+/** A Logger writing JSON lines (see `jsonLine`) through `write`. */
+export function jsonLogger(write: (line: string) => void, clock: () => Date = () => new Date()): Logger {
+  const at = (level: LogLevel) => (line: string) => write(jsonLine(level, line, {}, clock()));
+  return Object.freeze({ error: at('error'), warn: at('warn'), info: at('info') });
 }

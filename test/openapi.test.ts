@@ -264,6 +264,9 @@ describe('every operation answers what the document says', () => {
     expect((await call({ method: 'GET', path: '/v1/keys' })).body.keys.length).toBe(1);
     expect((await call({ method: 'GET', path: '/v1/keys', headers: { authorization: 'Macaroon' }, token: null })).status).toBe(400);
 
+    expect((await call({ method: 'GET', path: '/metrics' })).body).toContain('tessera_verify_duration_seconds');
+    expect((await call({ method: 'GET', path: '/metrics', token: verifyOnly })).status).toBe(403);
+
     const verify = (body: unknown) => call({ method: 'POST', path: '/v1/verify', body });
     expect((await verify({ token: minted.body.token, context: { operation: 'read' } })).body.allowed).toBe(true);
     expect((await verify({ token: minted.body.token, context: { operation: 'write' } })).body.error.code).toBe('ERR_CAVEAT_FAILED');

@@ -1,12 +1,13 @@
 /**
- * In-memory throttling for the unauthenticated HTTP surfaces: counts events per key (a failed
- * sign-in per user name or client IP, a discharge request per client IP) in a fixed window, and
- * caps how many expensive tasks (password checks) run at once.
+ * In-memory throttling for the unauthenticated HTTP surfaces: counts events per key (a discharge
+ * request or a long-poll per client IP) in a fixed window, and caps how many expensive tasks
+ * (password checks) run at once.
  *
- * In memory by design: it is per process and forgets on restart, which is enough to make online
- * guessing slow and floods expensive without a database write per attempt. A deployment with
- * several processes gets one budget per process. The table is bounded: when full, expired
- * entries go first, then the oldest.
+ * In memory by design: it is per process and forgets on restart, which is enough to make floods
+ * expensive without a database write per request; a deployment with several processes gets one
+ * budget per process. Sign-in failures are different (a password guesser must get one budget,
+ * however many instances): they are counted in the database, see src/discharge/web/throttle.ts.
+ * The table is bounded: when full, expired entries go first, then the oldest.
  */
 import { TesseraError } from '../errors.js';
 

@@ -25,6 +25,12 @@ export interface RevocationSetOptions {
   readonly onError?: (error: unknown) => void;
   /** The time expiries are judged at: the verifiers' clock (default: the system clock). */
   readonly clock?: () => Date;
+  /**
+   * Called with each identifier this set learns after its first load (from NOTIFY, this
+   * process's revoke, or a resync that found what NOTIFY missed): e.g. to measure propagation.
+   * Exceptions it throws are swallowed.
+   */
+  readonly onAdded?: (identifier: string) => void;
 }
 
 /** Kept past expiry by the largest clock skew a Verifier accepts (its `clockSkewMs` bound). */
@@ -43,16 +49,25 @@ export class RevocationSet implements RevocationCheck {
   readonly #revoked = new Map<string, number>();
   readonly #onError: (error: unknown) => void;
   readonly #clock: () => Date;
+  readonly #onAdded: (identifier: string) => void;
   #lastSeq = 0;
   #unlisten: (() => Promise<void>) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #resyncing: Promise<void> | undefined;
   #resyncAgain = false;
 
-  private constructor(store: Store, onError: (error: unknown) => void, clock: () => Date) {
+  private constructor(store: Store, options: RevocationSetOptions) {
     this.#store = store;
-    this.#onError = onError;
-    this.#clock = clock;
+    this.#onError = options.onError ?? (() => undefined);
+    this.#clock = options.clock ?? (() => new Date());
+    const onAdded = options.onAdded;
+    this.#onAdded = (identifier) => {
+      try {
+        onAdded?.(identifier);
+      } catch {
+        // An observer must not break revocation.
+      }
+    };
   }
 
   /**
@@ -60,7 +75,7 @@ export class RevocationSet implements RevocationCheck {
    * path or the other (both are idempotent).
    */
   static async start(database: Pick<Database, 'listenRevocations'>, store: Store, options: RevocationSetOptions = {}): Promise<RevocationSet> {
-    const set = new RevocationSet(store, options.onError ?? (() => undefined), options.clock ?? (() => new Date()));
+    const set = new RevocationSet(store, options);
     set.#unlisten = await database.listenRevocations((identifier) => set.add(identifier), {
       onReconnect: () => void set.resync().catch(set.#onError),
     });
@@ -83,7 +98,10 @@ export class RevocationSet implements RevocationCheck {
    * expiry is learnt from the log at the next resync; until then it is kept.
    */
   add(identifier: string): void {
-    if (typeof identifier === 'string' && identifier.length > 0 && !this.#revoked.has(identifier)) this.#revoked.set(identifier, NEVER);
+    if (typeof identifier === 'string' && identifier.length > 0 && !this.#revoked.has(identifier)) {
+      this.#revoked.set(identifier, NEVER);
+      this.#onAdded(identifier);
+    }
   }
 
   has(identifier: string): boolean {
@@ -134,7 +152,11 @@ export class RevocationSet implements RevocationCheck {
           if (upTo > this.#lastSeq) {
             const rows = await this.#store.revocations.listLive(this.#lastSeq, upTo, expiredBy);
             // The log is authoritative for the expiry (an entry from NOTIFY has none yet).
-            for (const r of rows) this.#revoked.set(r.identifier, expiryMinute(r.expiresAt));
+            for (const r of rows) {
+              const learnt = this.#lastSeq > 0 && !this.#revoked.has(r.identifier);
+              this.#revoked.set(r.identifier, expiryMinute(r.expiresAt));
+              if (learnt) this.#onAdded(r.identifier);
+            }
             this.#lastSeq = upTo;
           }
         } while (this.#resyncAgain);

@@ -12,6 +12,7 @@
  *   POST /v1/verify          verify a token for a request, for services in any language
  *                            (`explain: true`: every caveat with pass or fail, no use counted)
  *                                                    op verify
+ *   GET  /metrics            Prometheus text format  op metrics:read
  *   GET  /healthz            liveness (no auth)
  *   /v1/webhooks…            webhook endpoints (src/webhooks/routes.ts)   ops webhooks:read, webhooks:write
  *
@@ -56,6 +57,7 @@ export const ADMIN_OPS = Object.freeze({
   webhooksWrite: 'webhooks:write',
   usersRead: 'users:read',
   usersWrite: 'users:write',
+  metricsRead: 'metrics:read',
 } as const);
 
 /** The caveats of the first-start admin token: every admin operation, admin audience only. */
@@ -87,6 +89,10 @@ export interface IssuerRoutesOptions {
   /** Wakes waiting audit follows; without it `wait` returns at once. */
   readonly auditFeed?: AuditFeed;
   readonly clock?: () => Date;
+  /** Told each POST /v1/verify verdict (`allowed` or the error code) and its duration in seconds. */
+  readonly onVerify?: (result: string, seconds: number) => void;
+  /** The body of GET /metrics (without it the route answers 404). */
+  readonly metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
@@ -344,8 +350,11 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
       const report = await verifier.explain(token, { discharges, context });
       return c.json({ allowed: report.ok, explain: true, identifier: report.identifierText ?? null, ...(report.error !== undefined ? { error: report.error } : {}), caveats: report.caveats });
     }
+    const started = performance.now();
+    const observe = (result: string): void => options.onVerify?.(result, (performance.now() - started) / 1000);
     try {
       const verified = await verifier.verify(token, { discharges, context });
+      observe('allowed');
       return c.json({
         allowed: true,
         identifier: verified.identifierText ?? null,
@@ -355,9 +364,19 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
     } catch (e) {
       // The token's verdict, not a failure of this request: answered 200 with the reason.
       if (!isTesseraError(e) || httpStatus(e) >= 500) throw e;
+      observe(e.code);
       return c.json({ allowed: false, ...e.toJSON() });
     }
   });
+
+  const metrics = options.metrics;
+  if (metrics !== undefined) {
+    app.get('/metrics', auth(ADMIN_OPS.metricsRead), async (c) => {
+      const { contentType, body } = await metrics();
+      c.header('cache-control', 'no-store');
+      return c.body(body, 200, { 'content-type': contentType });
+    });
+  }
 
   return app;
 }

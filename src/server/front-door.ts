@@ -54,6 +54,7 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   { method: 'GET', path: '/v1/approvals/{id}', needs: 'approver token: approvals:read', what: 'one request' },
   { method: 'POST', path: '/v1/approvals/{id}/approve', needs: 'approver token: approvals:approve', what: 'approve a request' },
   { method: 'POST', path: '/v1/approvals/{id}/deny', needs: 'approver token: approvals:deny', what: 'deny a request, saying why' },
+  { method: 'GET', path: '/metrics', needs: 'admin token: metrics:read', what: "this instance's metrics (Prometheus text format)" },
 ].map((e) => Object.freeze(e as Endpoint)));
 
 const LINKS = Object.freeze({ approve: '/approve/', discharger: '/.well-known/tessera/discharger', health: '/healthz', openapi: '/openapi.json' });

@@ -516,6 +516,16 @@ const PATHS = {
       responses: { 200: json(ref('Approval'), 'denied'), ...errors(400, 401, 403, 404, 409, 500) },
     },
   },
+  '/metrics': {
+    get: {
+      tags: ['service'],
+      operationId: 'metrics',
+      summary: "this instance's metrics, Prometheus text format",
+      description: 'Verifications by result, verify latency, revocation propagation, revoked-set size, pending approvals, database connections. Needs the optional package prom-client (else 500 ERR_CONFIG).',
+      ...admin(ADMIN_OPS.metricsRead),
+      responses: { 200: { description: 'Prometheus text exposition format 0.0.4', content: { 'text/plain': { schema: { type: 'string' } } } }, ...ADMIN_ERRORS },
+    },
+  },
   '/.well-known/tessera/discharger': {
     get: {
       tags: ['discharge'],

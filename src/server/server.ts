@@ -7,12 +7,13 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { mkdir, open, unlink, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { createAdaptorServer } from '@hono/node-server';
 import { TesseraError } from '../errors.js';
 import type { LogOption } from '../log.js';
+import type { ClientIpSource } from '../hono/index.js';
 import { ADMIN_AUDIENCE } from '../issuer/routes.js';
 import { openDatabase, resolveMasterKey, type Database, type MasterKey } from '../storage/index.js';
 import { createSystem, type System } from './system.js';
@@ -22,6 +23,8 @@ import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_
 export { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT, SERVER_URL_FILE } from './defaults.js';
 /** How long in-flight requests may take to finish once shutdown begins. */
 const SHUTDOWN_GRACE_MS = 5000;
+/** When keep-alive connections idle since before shutdown are closed. */
+const IDLE_CLOSE_MS = 500;
 /** Advisory lock serialising instances' startup on one database ("tessera" bootstrap). */
 const BOOTSTRAP_LOCK_KEY = LOCK_KEYS.bootstrap;
 
@@ -42,6 +45,8 @@ export interface StartServerOptions {
   readonly resyncMs?: number;
   /** The system's logger (SystemOptions.log); default the console. */
   readonly log?: LogOption;
+  /** The client address for sign-in throttles and `client-ip` caveats (SystemOptions.clientIp); default the TCP peer. */
+  readonly clientIp?: ClientIpSource;
 }
 
 export interface RunningServer {
@@ -122,6 +127,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     fetch: async (request, env) => (system ?? (await systemReady)).app.fetch(request, env),
     hostname: host,
   }) as Server;
+  // Once shutdown begins, every answer not yet sent says `Connection: close`, so a keep-alive
+  // client opens its next request elsewhere instead of sending it on a connection about to
+  // close (where it would be cut unanswered).
+  let draining = false;
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
+      if (draining && !this.headersSent) this.setHeader('connection', 'close');
+      return writeHead.apply(this, args);
+    } as ServerResponse['writeHead'];
+  });
   let boundPort: number;
   try {
     boundPort = await listen(server, port, host);
@@ -137,7 +153,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     // Instances started together on one database take turns here, so exactly one of them finds
     // no admin token and mints it (and the first root key is created once).
     const built = await database.withLock(BOOTSTRAP_LOCK_KEY, async () => {
-      const s = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, ...(options.log !== undefined ? { log: options.log } : {}), ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}) });
+      const s = await createSystem({ database, masterKey, publicUrl: options.publicUrl ?? url, ...(options.log !== undefined ? { log: options.log } : {}), ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}), ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}) });
       system = s;
       // Bookkeeping: keys whose grace period ended while no server ran are recorded as retired.
       await s.keyring.retireExpired('startup');
@@ -175,11 +191,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
       closing ??= (async () => {
         // Graceful: stop accepting; waiting long-polls answer `pending` at once (their clients
         // poll again, through the load balancer, on another instance); in-flight requests
-        // finish (for up to SHUTDOWN_GRACE_MS, then connections are cut); then close.
+        // finish, each answer closing its connection (for up to SHUTDOWN_GRACE_MS, then
+        // connections are cut); then close.
+        draining = true;
         await new Promise<void>((r) => {
-          server.close(() => r());
+          // net.Server's close, not http.Server's: the latter also closes at once every
+          // connection it thinks idle, including one whose next request has arrived but is not
+          // read yet (seen under load: requests sent before shutdown were cut unanswered).
+          // Connections idle since before shutdown are closed a moment later.
+          NetServer.prototype.close.call(server, () => r());
           running.discharge.close();
-          server.closeIdleConnections();
+          setTimeout(() => server.closeIdleConnections(), IDLE_CLOSE_MS).unref();
           setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
         });
         await running.close();

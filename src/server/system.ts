@@ -24,6 +24,7 @@ import { APPROVER_AUDIENCE, mintApproverToken } from '../discharge/approver-toke
 import { usersRoutes } from '../issuer/users-routes.js';
 import { createStore, type Database, type MasterKey, type Store } from '../storage/index.js';
 import { frontDoor } from './front-door.js';
+import { createMetrics } from './metrics.js';
 import { openApiRoute } from './openapi.js';
 import type { Verifier } from '../verifier/index.js';
 import { toLogger, type LogOption } from '../log.js';
@@ -86,6 +87,9 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   }
   const log = toLogger(options.log);
   const store = createStore(database, masterKey);
+  let revocations: RevocationSet | undefined;
+  // Before the revoked set starts, so that it reports what it learns from the start.
+  const metrics = await createMetrics({ database, store, revocations: () => revocations, clock: clock ?? (() => new Date()) });
   // Presentations ("who asks") are verified against this system's keyring and revocations, made below.
   let presentations: PresentationVerifier | undefined;
   let webhooks: WebhookWorker | undefined;
@@ -101,7 +105,6 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     ...(clock !== undefined ? { clock } : {}),
   });
   const keyring = new Keyring(store, { ...(clock !== undefined ? { clock } : {}), ...(options.keyRefreshMs !== undefined ? { refreshMs: options.keyRefreshMs } : {}) });
-  let revocations: RevocationSet;
   let auditFeed: AuditFeed | undefined;
   let unlistenKeys: () => Promise<void> = async () => undefined;
   let unlistenApprovals: () => Promise<void> = async () => undefined;
@@ -114,19 +117,20 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     unlistenApprovals = await database.listenApprovals((id) => discharge.decided(id));
     await keyring.reload();
     revocations = await RevocationSet.start(database, store, {
+      onAdded: (identifier) => metrics.revocationLearnt(identifier),
       ...(options.resyncMs !== undefined ? { resyncMs: options.resyncMs } : {}),
       ...(clock !== undefined ? { clock } : {}),
       onError: (e) => log.warn(`tessera: revocation resync failed: ${e instanceof TesseraError ? e.code : 'error'}`),
     });
     auditFeed = await AuditFeed.start(database).catch(async (e: unknown) => {
-      await revocations.close();
+      await revocations?.close();
       throw e;
     });
     if (options.webhooks !== false) {
       const worker = new WebhookWorker({ store, database, log, announceExpired: () => discharge.announceExpired(), ...(clock !== undefined ? { clock } : {}) }, options.webhooks ?? {});
       await worker.start().catch(async (e: unknown) => {
         await auditFeed?.close();
-        await revocations.close();
+        await revocations?.close();
         throw e;
       });
       webhooks = worker;
@@ -163,6 +167,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
       ...(clock !== undefined ? { clock } : {}),
       ...(options.clientIp !== undefined ? { clientIp: options.clientIp } : {}),
       health: () => ({ database: database.kind, revoked: revocations.size, revocationSeq: revocations.lastSeq }),
+      onVerify: (result, seconds) => metrics.observeVerify(result, seconds),
+      metrics: () => metrics.render(),
     }),
   );
   app.route('/', webhookRoutes({ store, adminVerifier, wake: () => webhooks?.wake(), ...clientIp }));

@@ -119,6 +119,8 @@ export interface DischargeRepository {
    * all passing a cap that only one of them should.
    */
   countPending(who: string, now?: Date): Promise<number>;
+  /** How many requests are pending and unexpired, for every addressee (no lock: for metrics). */
+  countAllPending(now?: Date): Promise<number>;
   /** Pending, unexpired requests, oldest first. */
   listPending(options?: ListPendingOptions, now?: Date): Promise<DischargeRequest[]>;
   /**
@@ -241,6 +243,15 @@ export function dischargeRepository(db: TesseraDb): DischargeRepository {
           .select({ n: count() })
           .from(dischargeRequests)
           .where(and(eq(dischargeRequests.who, who), eq(dischargeRequests.status, 'pending'), gt(dischargeRequests.expiresAt, now)));
+        return row?.n ?? 0;
+      }),
+
+    countAllPending: (now = new Date()) =>
+      guard('count discharge requests', async () => {
+        const [row] = await db
+          .select({ n: count() })
+          .from(dischargeRequests)
+          .where(and(eq(dischargeRequests.status, 'pending'), gt(dischargeRequests.expiresAt, checkDate('now', now))));
         return row?.n ?? 0;
       }),
 

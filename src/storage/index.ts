@@ -46,6 +46,7 @@ export type { CreateUserInput, UpdateUserInput, User, UserRepository } from './u
 export type { CreateSessionInput, Session, SessionRepository } from './sessions.js';
 export type { DischargerKey, DischargerKeyRepository } from './discharger-keys.js';
 export type { CreateInviteInput, Invite, InviteRepository, InviteState } from './invites.js';
+export type { CountInput, RateLimitRepository, WindowCount } from './rate-limits.js';
 export type { JsonValue } from './schema.js';
 export type {
   ClaimOptions,

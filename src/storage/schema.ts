@@ -288,3 +288,17 @@ export const webhookAttempts = pgTable(
   },
   (t) => [index('webhook_attempts_outbox_idx').on(t.outboxId), index('webhook_attempts_endpoint_idx').on(t.endpointId, t.at)],
 );
+
+/**
+ * Event counts in fixed windows, shared by every instance (sign-in failures per account and
+ * address, per address). `key` names what is counted; rows past `reset_at` are dead and pruned.
+ */
+export const rateLimits = pgTable(
+  'rate_limits',
+  {
+    key: text('key').primaryKey(),
+    events: integer('events').notNull(),
+    resetAt: at('reset_at').notNull(),
+  },
+  (t) => [index('rate_limits_reset_at_idx').on(t.resetAt), check('rate_limits_events_positive', sql`${t.events} > 0`)],
+);

@@ -15,6 +15,7 @@ import { dischargerKeyRepository, type DischargerKeyRepository } from './dischar
 import { inviteRepository, type InviteRepository } from './invites.js';
 import { keyRepository, type KeyRepository } from './keys.js';
 import type { MasterKey } from './keyring.js';
+import { rateLimitRepository, type RateLimitRepository } from './rate-limits.js';
 import { revocationRepository, type RevocationRepository } from './revocations.js';
 import { sessionRepository, type SessionRepository } from './sessions.js';
 import { tokenRepository, type TokenRepository } from './tokens.js';
@@ -47,6 +48,8 @@ export interface Store {
   readonly webhooks: WebhookRepository;
   /** One-time enrolment links (hashed secrets). */
   readonly invites: InviteRepository;
+  /** Event counts in fixed windows shared by every instance (sign-in throttles). */
+  readonly rateLimits: RateLimitRepository;
   /**
    * Run `fn` with these repositories bound to one transaction: everything it writes commits
    * when it resolves and is rolled back when it throws (its error is rethrown unchanged; a
@@ -77,6 +80,7 @@ function bind(db: TesseraDb, masterKey: MasterKey): Store {
     dischargerKeys: dischargerKeyRepository(db, masterKey),
     webhooks: webhookRepository(db, masterKey),
     invites: inviteRepository(db),
+    rateLimits: rateLimitRepository(db),
     transaction: <T>(fn: (tx: Store) => Promise<T>): Promise<T> => inTransaction(db, masterKey, fn),
   });
 }

@@ -7,7 +7,7 @@ interface BenchModule {
   run(): Promise<void>;
 }
 
-const MODULES: readonly string[] = ['./token.js', './verify.js', './route.js', './revocation.js', './revoked-set.js', './uses.js', './approval.js', './approval-browser.js', './webhook-latency.js', './mcp.js'];
+const MODULES: readonly string[] = ['./token.js', './verify.js', './route.js', './revocation.js', './revoked-set.js', './uses.js', './approval.js', './approval-browser.js', './webhook-latency.js', './mcp.js', './scale-out.js'];
 
 let failed = 0;
 for (const path of MODULES) {

@@ -26,8 +26,10 @@
  * only show what it returns for this approver and pass its refusals on (403/409).
  *
  * Sign-in: the same answer and about the same time for an unknown name as for a wrong password
- * (a dummy scrypt runs); after 5 failures for a name, or 20 from one client IP, within 15
- * minutes, sign-ins answer 429 ERR_RATE_LIMITED (in memory, see src/http/rate-limit.ts).
+ * (a dummy scrypt runs); after 5 failures for a name from one address (that address is locked
+ * out of that account, the owner elsewhere is not), or 20 from one address, within 15 minutes,
+ * sign-ins from there answer 429 ERR_RATE_LIMITED saying how long to wait. The counts are in
+ * the database, shared by every instance (see throttle.ts).
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { Hono, type Context } from 'hono';
@@ -39,11 +41,13 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { utf8 } from '../../crypto/bytes.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../../errors.js';
 import { dummyVerify, verifyPassword } from './passwords.js';
-import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
+import { ConcurrencyGate, type WindowLimit } from '../../http/rate-limit.js';
+import type { Store } from '../../storage/index.js';
 import { pageSecurityHeaders, wantsJson } from '../../http/html.js';
 import { httpStatus } from '../../http/status.js';
 import { toLogger, type LogOption } from '../../log.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
+import { SignInThrottle, waitText } from './throttle.js';
 import type { ApprovalService, Decision } from './types.js';
 import type { Accounts, UserView } from '../accounts.js';
 import type { Invite } from '../../storage/index.js';
@@ -67,8 +71,8 @@ import {
 export interface ApprovalPagesOptions {
   /** The discharge service's approver API. */
   readonly service: ApprovalService;
-  /** Users and sessions repositories (`createStore(...)` fits). */
-  readonly store: SessionStore;
+  /** Users, sessions and rate-limit repositories (`createStore(...)` fits). */
+  readonly store: SessionStore & Pick<Store, 'rateLimits'>;
   /** The time sessions and rate limits are judged at (default: the system clock). */
   readonly clock?: () => Date;
   /** Mark cookies `Secure` (default: true when `publicUrl` is https). */
@@ -84,7 +88,10 @@ export interface ApprovalPagesOptions {
   readonly sessionIdleSeconds?: number;
   /** Seconds after sign-in that end a session regardless (default 28 800). */
   readonly sessionMaxSeconds?: number;
-  /** Failed sign-ins allowed per user name and per client IP (defaults 5 and 20 per 15 minutes). */
+  /**
+   * Failed sign-ins allowed per user name *from one client address* (the lockout: that address
+   * only) and per client address (defaults 5 and 20 per 15 minutes), counted in the database.
+   */
   readonly loginLimits?: { readonly perUser?: WindowLimit; readonly perIp?: WindowLimit };
   /** Password checks running at once (default 4); more are refused with 429. */
   readonly maxConcurrentLogins?: number;
@@ -173,9 +180,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     secureCookies,
     clock,
   });
-  const now = (): number => clock().getTime();
-  const perUser = new WindowLimiter(options.loginLimits?.perUser ?? DEFAULT_PER_USER, now);
-  const perIp = new WindowLimiter(options.loginLimits?.perIp ?? DEFAULT_PER_IP, now);
+  const throttle = new SignInThrottle(store, { perAccount: options.loginLimits?.perUser ?? DEFAULT_PER_USER, perAddress: options.loginLimits?.perIp ?? DEFAULT_PER_IP }, clock);
   const gate = new ConcurrencyGate(options.maxConcurrentLogins ?? 4);
 
   const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken });
@@ -265,12 +270,12 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       c.html(loginPage({ csrfToken: cookieToken, next, name: name.slice(0, MAX_NAME), error }), status);
     if (name === '' || password === '') return again(400, 'Enter your user name and password.');
 
-    const userKey = `user:${name.slice(0, MAX_NAME)}`;
-    const ipKey = `ip:${clientIp(c) ?? 'unknown'}`;
-    const wait = Math.max(perUser.retryAfter(userKey), perIp.retryAfter(ipKey));
+    const account = name.slice(0, MAX_NAME);
+    const address = clientIp(c);
+    const wait = await throttle.retryAfter(account, address);
     if (wait > 0) {
       c.header('Retry-After', String(wait));
-      return again(429, `Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minute(s). (ERR_RATE_LIMITED)`);
+      return again(429, `Too many failed sign-ins from your address. Try again in ${waitText(wait)}. (ERR_RATE_LIMITED)`);
     }
     const checked = await gate.tryRun(async () => {
       const user = name.length <= MAX_NAME ? await store.users.get(name) : undefined;
@@ -283,11 +288,10 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     }
     const user = checked.value;
     if (user === undefined) {
-      perUser.count(userKey);
-      perIp.count(ipKey);
+      await throttle.failed(account, address);
       return again(401, 'Wrong user name or password.');
     }
-    perUser.reset(userKey);
+    await throttle.succeeded(account, address);
     await sessions.revoke(c); // a previous session in this browser does not outlive a new sign-in
     await sessions.start(c, user.name);
     deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());

@@ -1,0 +1,158 @@
+/**
+ * Issue #12's Done-when, with three real `tessera serve` processes on one PostgreSQL (one
+ * scratch database), started at once and kept for the whole file (each costs seconds of CPU):
+ * - they print one admin token between them;
+ * - a token minted on the first, attenuated offline, revoked on the second, is refused by the
+ *   third within 250 ms;
+ * - five wrong passwords spread over the three lock the guessing address out of the account on
+ *   all three, while the owner from another address signs in and the page says how long to
+ *   wait. The instances run as behind a load balancer (`--trusted-proxies 1`): the client
+ *   address is the last X-Forwarded-For entry.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashPassword } from '../src/discharge/web/index.js';
+import { createStore, MasterKey, openDatabase } from '../src/storage/index.js';
+import { runCli, spawnCli } from './support/cli.js';
+import { POSTGRES_URL } from './support/databases.js';
+import { createScratchDatabase } from './support/scratch-database.js';
+
+const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
+const PASSWORD = 'correct horse battery staple';
+
+interface Instance {
+  readonly child: ChildProcess;
+  readonly url: string;
+  /** Everything it printed on stdout until it was ready. */
+  readonly stdout: string;
+}
+
+/** Start `serve` and resolve once it says how to stop it (listening, token printed or not). */
+function startServe(env: Record<string, string>, dataDir: string): Promise<Instance> {
+  const child = spawnCli(['serve', '--port', '0', '--data-dir', dataDir, '--trusted-proxies', '1'], { env });
+  let stdout = '';
+  let stderr = '';
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const url = /tessera: listening on (http:\/\/\S+)/.exec(stdout)?.[1];
+      if (url !== undefined && stdout.includes('tessera: Ctrl-C to stop')) resolve({ child, url, stdout });
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited (${code}) before it was ready: ${stderr}`)));
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/** The approval pages' sign-in over HTTP from `address` (as the balancer would forward it). */
+async function signIn(base: string, address: string, name: string, password: string): Promise<Response> {
+  const headers = { 'x-forwarded-for': address };
+  const form = await fetch(`${base}/approve/login`, { headers });
+  const cookie = /tessera_login_csrf=([^;]+)/.exec(form.headers.getSetCookie().join('\n'))?.[1];
+  const csrf = /name="csrf" value="([^"]+)"/.exec(await form.text())?.[1];
+  if (cookie === undefined || csrf === undefined) throw new Error('no sign-in form');
+  return fetch(`${base}/approve/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { ...headers, origin: new URL(base).origin, cookie: `tessera_login_csrf=${cookie}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf, name, password }).toString(),
+  });
+}
+
+async function post(url: string, token: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(url, { method: 'POST', headers: { authorization: `Macaroon ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+}
+
+if (POSTGRES_URL === undefined) {
+  console.warn('scale-out-processes: PostgreSQL tests not run: DATABASE_URL not set');
+} else {
+  const adminUrl = POSTGRES_URL;
+  describe('three tessera serve processes on one PostgreSQL', { timeout: 180_000 }, () => {
+    const dirs: string[] = [];
+    let instances: Instance[] = [];
+    let databaseUrl = '';
+    let drop = async (): Promise<void> => undefined;
+
+    beforeAll(async () => {
+      const scratch = await createScratchDatabase(adminUrl);
+      databaseUrl = scratch.url;
+      drop = () => scratch.drop();
+      const env = { DATABASE_URL: scratch.url, TESSERA_MASTER_KEY: randomBytes(32).toString('hex') };
+      for (let i = 0; i < 3; i++) dirs.push(await mkdtemp(join(tmpdir(), 'tessera-procs-')));
+      const started = await Promise.allSettled(dirs.map((d) => startServe(env, d)));
+      instances = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+      const failed = started.find((s) => s.status === 'rejected');
+      if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    }, 180_000);
+
+    afterAll(async () => {
+      await Promise.all(instances.map((i) => stop(i.child)));
+      await drop().catch(() => undefined);
+      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    });
+
+    let admin = '';
+
+    it('print one admin token between them, which works on every instance', async () => {
+      const printed = instances.flatMap((i) => {
+        const m = /first start: admin token[^\n]*\n(\S+)\n/.exec(i.stdout);
+        return m === null ? [] : [m[1] as string];
+      });
+      expect(printed).toHaveLength(1);
+      admin = printed[0] as string;
+      expect(instances.filter((i) => i.stdout.includes('tessera: admin token: '))).toHaveLength(2);
+      for (const i of instances) expect((await fetch(`${i.url}/v1/keys`, { headers: { authorization: `Macaroon ${admin}` } })).status).toBe(200);
+    });
+
+    it('mint on the first, attenuate offline, revoke on the second: the third refuses within 250 ms', async () => {
+      const [first, second, third] = instances as [Instance, Instance, Instance];
+      const minted = await post(`${first.url}/v1/tokens`, admin, { caveats: ['ops read'] });
+      expect(minted.status).toBe(201);
+      const attenuated = await runCli(['attenuate', minted.json.token as string, '--caveat', 'resource /docs/**']);
+      expect(attenuated.code).toBe(0);
+      const token = attenuated.stdout.trim();
+      const verify = () => post(`${third.url}/v1/verify`, admin, { token, context: { operation: 'read', resource: '/docs/a' } });
+      expect((await verify()).json).toMatchObject({ allowed: true });
+      expect((await post(`${second.url}/v1/tokens/revoke`, admin, { token })).status).toBe(200);
+      const t0 = performance.now();
+      let answer = await verify();
+      while (answer.json.allowed === true && performance.now() - t0 < 5000) answer = await verify();
+      const elapsed = performance.now() - t0;
+      console.log(`scale-out-processes: revoked on the second, refused by the third after ${elapsed.toFixed(1)} ms`);
+      expect(answer.json).toMatchObject({ allowed: false, error: { code: 'ERR_REVOKED' } });
+      expect(elapsed).toBeLessThan(250);
+    });
+
+    it('five wrong passwords spread over the three lock the guessing address on all; the owner elsewhere signs in', async () => {
+      const database = await openDatabase({ url: databaseUrl, maxConnections: 1 });
+      try {
+        await createStore(database, MasterKey.generate()).users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT), groups: ['ops'] });
+      } finally {
+        await database.close();
+      }
+      const guesser = '203.0.113.50';
+      for (let i = 0; i < 5; i++) expect((await signIn(instances[i % 3]!.url, guesser, 'alice', `guess ${i}`)).status).toBe(401);
+      for (const i of instances) {
+        const locked = await signIn(i.url, guesser, 'alice', PASSWORD);
+        expect(locked.status).toBe(429);
+        expect(Number(locked.headers.get('retry-after'))).toBeGreaterThan(14 * 60);
+        expect(await locked.text()).toMatch(/Try again in 1[45] minutes/);
+      }
+      const owner = await signIn(instances[1]!.url, '198.51.100.60', 'alice', PASSWORD);
+      expect(owner.status).toBe(303);
+      expect(owner.headers.getSetCookie().join('\n')).toContain('tessera_session=');
+    });
+  });
+}
