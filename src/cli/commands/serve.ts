@@ -59,8 +59,11 @@ Environment:
     }
     // Where a person goes: the public URL when one is set (behind a proxy), else where it listens.
     io.out(`tessera: approval pages: ${(publicUrl ?? server.url).replace(/\/+$/, '')}/approve/ (accounts: tessera users add <name> --group <group>)`);
+    // Listen for the signals before saying so: a SIGTERM sent as soon as the line is read
+    // (a supervisor, a test) must stop the server cleanly, not kill it by default.
+    const stopping = io.stopSignal();
     io.out('tessera: Ctrl-C to stop');
-    const signal = await io.stopSignal();
+    const signal = await stopping;
     io.out(`tessera: ${signal}: stopping`);
     await server.close();
     io.out('tessera: stopped');
