@@ -1,25 +1,20 @@
-/** The examples run as a newcomer runs them: `npx tsx examples/<file>.ts` as real child processes, with a timeout. */
-import { execFile, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+/**
+ * The examples run as a newcomer runs them, as real child processes with a timeout: node on
+ * this run's compiled example (test/support/example.ts), as `npx tsx examples/<file>.ts` runs it.
+ */
+import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createApp, mintDemoToken } from '../examples/service.js';
 import { attenuateThirdParty, gatherDischarges } from '../src/client/index.js';
 import { tesseraFetch } from '../src/mcp/index.js';
+import { nodeArgs } from './support/child-build.js';
 import { pgliteBackend } from './support/databases.js';
 import { ALICE, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
+import { ROOT, runExample } from './support/example.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TIMEOUT_MS = 30_000;
-
-function runExample(file: string, args: readonly string[] = [], timeoutMs = TIMEOUT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('npx', ['tsx', `examples/${file}`, ...args], { cwd: ROOT, timeout: timeoutMs }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
-    });
-  });
-}
 
 /** True while any process of the group still runs. */
 const groupAlive = (pgid: number): boolean => {
@@ -33,16 +28,16 @@ const groupAlive = (pgid: number): boolean => {
 
 /**
  * Start a serving example (default examples/service.ts) on an ephemeral port, in its own process
- * group so that `stop()` can do what Ctrl-C in a terminal does: SIGINT to the whole group (npx,
- * its shell, tsx, node). Resolves once the banner (URL, token) is printed; `stop()` resolves when
- * every process of the group is gone.
+ * group so that `stop()` can do what Ctrl-C in a terminal does: SIGINT to the whole group.
+ * Resolves once the banner (URL, token) is printed; `stop()` resolves when every process of the
+ * group is gone.
  */
 function startService(
   file = 'service.ts',
   tokenLine = /valid for one hour\):\n([A-Za-z0-9_-]+)\n/,
   timeoutMs = TIMEOUT_MS,
 ): Promise<{ url: string; token: string; output: () => string; stop: () => Promise<void> }> {
-  const child = spawn('npx', ['tsx', `examples/${file}`], { cwd: ROOT, detached: true, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, nodeArgs(`examples/${file}`), { cwd: ROOT, detached: true, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   const pgid = child.pid as number;
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -3,11 +3,17 @@
  * (vitest, tsx) or compiled to JavaScript (`npm run bench` compiles first, so that benchmarks
  * measure the code as a user's build runs it).
  */
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { nodeArgs } from './child-build.js';
 
-/** Node arguments for `<dir of base>/<name>.ts|.js`: `--import tsx` only when running TypeScript. */
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Node arguments for `<dir of base>/<name>.ts|.js`: the compiled file when the caller is
+ * compiled, else the test run's build of the source (./child-build.ts), else tsx.
+ */
 export function scriptArgs(name: string, base: string): string[] {
-  const compiled = base.endsWith('.js');
-  const file = fileURLToPath(new URL(`./${name}.${compiled ? 'js' : 'ts'}`, base));
-  return compiled ? [file] : ['--import', 'tsx', file];
+  if (base.endsWith('.js')) return [fileURLToPath(new URL(`./${name}.js`, base))];
+  return nodeArgs(relative(ROOT, fileURLToPath(new URL(`./${name}.ts`, base))));
 }
