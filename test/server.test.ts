@@ -128,7 +128,7 @@ describe('tessera serve', { timeout: 240_000 }, () => {
   });
 });
 
-describe('tessera admin-token (recovering a lost admin token)', () => {
+describe('tessera admin-token (recovering a lost admin token)', { timeout: 120_000 }, () => {
   const cliIo = (env: Record<string, string | undefined> = {}) => {
     const out: string[] = [];
     const err: string[] = [];
