@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // Makes the migrated PGlite template every test database loads (test/support/pglite-template.ts).
-    globalSetup: ['test/support/global-setup.ts'],
+    // Also compiles the sources once for the child processes tests start (test/support/child-build.ts).
+    globalSetup: ['test/support/global-setup.ts', 'test/support/child-build.ts'],
     // vitest's default on 2 cores is one file at a time; files spend much of their time waiting
     // (child processes, long-polls, PostgreSQL, Chromium), so one more worker than cores.
     maxWorkers: 3,

@@ -134,7 +134,7 @@ describe.runIf(browser !== undefined)('the approval loop, end to end', () => {
     expect(denied.code).toBe(1);
     expect(denied.stdout).toBe('');
     expect(denied.stderr).toContain('error: denied by alice: not on a Friday (ERR_DENIED)');
-  }, 180_000); // three CLI processes, each loading the sources through tsx
+  }, 180_000); // two CLI processes and a person's clicks, on a loaded machine
 
   it('an approval withdrawn on the page before collection: the poll answers ERR_DENIED withdrawn', async () => {
     const minted = await served.mint('approve group:ops rotate the signing keys', 'ops deploy');

@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/storage/index.js';
+import { pgliteBackend } from './support/databases.js';
 import { serveApprovalSystem, type ServedSystem } from './support/web-system.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
@@ -67,7 +67,7 @@ describe.runIf(missing === '')('the Go and Python bakeries get a person\'s appro
   let system: ServedSystem;
 
   beforeAll(async () => {
-    system = await serveApprovalSystem(await openDatabase({ memory: true }));
+    system = await serveApprovalSystem(await pgliteBackend.open());
     // Build the Go program once up front, so the runs below time only the protocol.
     const built = spawnSync('bash', ['-c', `source '${PEERS_SH}'; peers_go_build '${here('./interop/bakery-client.go')}' '${GO_BIN}'`], { encoding: 'utf8' });
     expect(built.status, built.stderr).toBe(0);

@@ -1,17 +1,10 @@
-/** examples/agent-approval.ts, run as a newcomer runs it: `npx tsx examples/agent-approval.ts`. */
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+/** examples/agent-approval.ts run as a newcomer runs it (test/support/example.ts). */
 import { describe, expect, it } from 'vitest';
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+import { runExample } from './support/example.js';
 
 describe('examples/agent-approval.ts', () => {
   it('refused without approval, approved by a person, succeeds once, second use refused', async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile('npx', ['tsx', 'examples/agent-approval.ts'], { cwd: ROOT, timeout: 60_000 }, (error, out, err) =>
-        resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout: out, stderr: err }),
-      );
-    });
+    const { code, stdout, stderr } = await runExample('agent-approval.ts');
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const lines = stdout.split('\n').map((l) => l.trim());
@@ -24,5 +17,5 @@ describe('examples/agent-approval.ts', () => {
     expect(stdout).toContain('clicked Approve: approved by olivia');
     expect(after('4. Sub-agent calls again')).toBe('200 {"deployed":"web","by":"olivia"}');
     expect(after('And a second time with the same header')).toMatch(/^403 ERR_USAGE_EXCEEDED/);
-  }, 90_000);
+  }, 120_000);
 });

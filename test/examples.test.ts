@@ -1,75 +1,16 @@
-/** The examples run as a newcomer runs them: `npx tsx examples/<file>.ts` as real child processes, with a timeout. */
-import { execFile, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+/**
+ * The examples run as a newcomer runs them, as real child processes with a timeout: node on
+ * this run's compiled example (test/support/example.ts), as `npx tsx examples/<file>.ts` runs it.
+ * The MCP examples are in examples-mcp.test.ts.
+ */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { createApp, mintDemoToken } from '../examples/service.js';
 import { attenuateThirdParty, gatherDischarges } from '../src/client/index.js';
-import { tesseraFetch } from '../src/mcp/index.js';
 import { pgliteBackend } from './support/databases.js';
 import { ALICE, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
+import { runExample, startService } from './support/example.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TIMEOUT_MS = 30_000;
-
-function runExample(file: string, args: readonly string[] = [], timeoutMs = TIMEOUT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('npx', ['tsx', `examples/${file}`, ...args], { cwd: ROOT, timeout: timeoutMs }, (error, stdout, stderr) => {
-      resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
-    });
-  });
-}
-
-/** True while any process of the group still runs. */
-const groupAlive = (pgid: number): boolean => {
-  try {
-    process.kill(-pgid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-/**
- * Start a serving example (default examples/service.ts) on an ephemeral port, in its own process
- * group so that `stop()` can do what Ctrl-C in a terminal does: SIGINT to the whole group (npx,
- * its shell, tsx, node). Resolves once the banner (URL, token) is printed; `stop()` resolves when
- * every process of the group is gone.
- */
-function startService(
-  file = 'service.ts',
-  tokenLine = /valid for one hour\):\n([A-Za-z0-9_-]+)\n/,
-  timeoutMs = TIMEOUT_MS,
-): Promise<{ url: string; token: string; output: () => string; stop: () => Promise<void> }> {
-  const child = spawn('npx', ['tsx', `examples/${file}`], { cwd: ROOT, detached: true, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const pgid = child.pid as number;
-  let out = '';
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const killer = setTimeout(() => groupAlive(pgid) && process.kill(-pgid, 'SIGKILL'), timeoutMs);
-  return new Promise((resolve, reject) => {
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      const token = tokenLine.exec(out)?.[1];
-      if (url !== undefined && token !== undefined && /Ctrl-C to stop\.?\n/.test(out)) {
-        resolve({
-          url,
-          token,
-          output: () => out,
-          stop: async () => {
-            if (groupAlive(pgid)) process.kill(-pgid, 'SIGINT');
-            await exited;
-            while (groupAlive(pgid)) await new Promise((r) => setTimeout(r, 50));
-            clearTimeout(killer);
-          },
-        });
-      }
-    });
-    void exited.then(() => reject(new Error(`service exited early: ${out}`)));
-  });
-}
 
 describe('examples/service.ts', () => {
   it('createApp() serves documents to the demo token and refuses without one', async () => {
@@ -180,44 +121,4 @@ describe('examples/attenuate.ts', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain('That is not a macaroon (ERR_MALFORMED)');
   }, 2 * TIMEOUT_MS);
-});
-
-/** The MCP examples start the whole system on PGlite: slower to start than the others. */
-const MCP_TIMEOUT_MS = 180_000; // 80 s seen on a loaded 2-core machine
-
-describe('examples/mcp', () => {
-  it('agent.ts: narrowed tools/list, a refused read outside /docs, and a deploy that waits for approval and runs once', async () => {
-    const { code, stdout, stderr } = await runExample('mcp/agent.ts', [], MCP_TIMEOUT_MS);
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
-    expect(stdout).toContain("1. Parent agent's tools/list: deploy, read_file, search\n");
-    expect(stdout).toMatch(/adding:\n {5}tool read_file,search\n {5}resource \/docs\/\*\*\n {5}time-before \S+\n/);
-    expect(stdout).toContain("Sub-agent's tools/list: read_file, search\n");
-    expect(stdout).toContain('read_file /docs/welcome.md: # Welcome');
-    expect(stdout).toContain('read_file /secrets/prod.env: refused (-32031) by "resource /docs/**": resource not allowed\n');
-    expect(stdout).toContain('deploy web: refused (-32031) by "tool read_file,search"');
-    expect(stdout).toMatch(/approval needed for "approve group:ops call deploy \{"app":"web"\}": http:\/\/127\.0\.0\.1:\d+\/approve\/requests\/dr_/);
-    expect(stdout).toContain('clicked Approve: approved by olivia\n     deploy web: deployed web to production\n');
-    expect(stdout).toContain('Tool runs: search 1, read_file 1, deploy 1\n');
-  }, 2 * MCP_TIMEOUT_MS);
-
-  it('server.ts: serves MCP on PORT with the printed agent token, and stops cleanly on Ctrl-C', async () => {
-    const service = await startService('mcp/server.ts', /one hour\):\n([A-Za-z0-9_-]+)\n/, MCP_TIMEOUT_MS);
-    let stopped = false;
-    try {
-      expect(service.output()).toMatch(/Approver for deploys: olivia \/ \S+ at http/);
-      const client = new Client({ name: 'examples-test', version: '1.0.0' });
-      await client.connect(new StreamableHTTPClientTransport(new URL(`${service.url}/mcp`), { fetch: tesseraFetch({ token: service.token }) }));
-      expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['deploy', 'read_file', 'search']);
-      const read = await client.callTool({ name: 'read_file', arguments: { path: '/docs/welcome.md' } });
-      expect(read.content).toEqual([{ type: 'text', text: expect.stringContaining('# Welcome') }]);
-      await client.close();
-      expect((await fetch(`${service.url}/mcp`, { method: 'POST' })).status).toBe(401);
-      await service.stop();
-      stopped = true;
-      expect(service.output()).toMatch(/Ctrl-C to stop\.\nstopped\n$/);
-    } finally {
-      if (!stopped) await service.stop();
-    }
-  }, 2 * MCP_TIMEOUT_MS);
 });

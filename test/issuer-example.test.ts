@@ -1,15 +1,10 @@
-/** examples/revocation.ts runs as a newcomer runs it (`npx tsx examples/revocation.ts`) and shows the refusal. */
-import { execFile } from 'node:child_process';
+/** examples/revocation.ts runs as a newcomer runs it (test/support/example.ts) and shows the refusal. */
 import { describe, expect, it } from 'vitest';
-import { ROOT } from './support/cli.js';
+import { runExample } from './support/example.js';
 
 describe('examples/revocation.ts', () => {
   it('mints, attenuates offline, verifies, revokes, and shows the refusal', { timeout: 120_000 }, async () => {
-    const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-      execFile('npx', ['tsx', 'examples/revocation.ts'], { cwd: ROOT, timeout: 110_000 }, (e, out, err) =>
-        resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : null, stdout: out, stderr: err }),
-      ),
-    );
+    const { code, stdout, stderr } = await runExample('revocation.ts');
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^1\. minted tsr1\./m);
     expect(stdout).toContain('2. attenuated offline');

@@ -1,7 +1,7 @@
 /**
  * tessera/mcp against the official SDK client over real HTTP on loopback: the example server
- * (examples/mcp/server.ts: the whole Tessera system plus an MCP endpoint on one port, PGlite in
- * memory), its tool-run counters proving what never ran. The approval that a person gives in
+ * (examples/mcp/server.ts: the whole Tessera system plus an MCP endpoint on one port, on
+ * PGlite), its tool-run counters proving what never ran. The approval that a person gives in
  * Chromium is at the end (skipped, and said so, without Chromium).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -17,6 +17,7 @@ import { gatherDischarges } from '../src/client/index.js';
 import { hashPassword } from '../src/discharge/web/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { APPROVAL_HEADER, MCP_ERRORS, canonicalJson, delegate, protectMcp, tesseraFetch, type McpFetch, type TesseraFetchOptions, type ToolPolicy } from '../src/mcp/index.js';
+import { pgliteBackend } from './support/databases.js';
 import { CHROMIUM_PATH, launchChromium, signIn } from './support/web-system.js';
 
 const OPS = { name: 'olivia', groups: ['ops'] };
@@ -27,7 +28,9 @@ let mcpUrl: string;
 let subAgentToken: Macaroon;
 
 beforeAll(async () => {
-  ex = await startExample();
+  // A migrated database from the test template (no initdb); the example's own in-memory one
+  // is started by test/examples.test.ts.
+  ex = await startExample({ database: await pgliteBackend.open() });
   mcpUrl = `${ex.url}/mcp`;
   await ex.system.store.users.create({ name: OPS.name, passwordHash: await hashPassword(PASSWORD, { N: 2 ** 10, r: 8, p: 1 }), groups: OPS.groups });
   subAgentToken = delegate(ex.agentToken, { tools: ['search', 'read_file'], resources: '/docs/**', ttl: 900 });

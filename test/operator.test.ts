@@ -14,7 +14,7 @@ import { startServer, type RunningServer } from '../src/server/server.js';
 import { createSystem, type System } from '../src/server/system.js';
 import { parseMasterKey } from '../src/storage/index.js';
 import { runCli } from './support/cli.js';
-import { POSTGRES_URL, testBackends } from './support/databases.js';
+import { POSTGRES_URL, seedDataDir, testBackends } from './support/databases.js';
 import { createScratchDatabase } from './support/scratch-database.js';
 
 type Json = Record<string, any>; // response bodies, read loosely in assertions
@@ -169,7 +169,7 @@ describe('tessera tokens list and tessera audit', () => {
   const masterHex = randomBytes(32).toString('hex');
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'tessera-operator-'));
+    dataDir = await seedDataDir(await mkdtemp(join(tmpdir(), 'tessera-operator-')));
     scratch = POSTGRES_URL === undefined ? undefined : await createScratchDatabase(POSTGRES_URL);
     server = await startServer({ port: 0, dataDir, databaseUrl: scratch?.url, masterKey: parseMasterKey(masterHex), log: () => undefined });
     await server.system.issuer.mint({ label: 'docs reader', subject: 'agent-7', ttlSeconds: 900, actor: 'admin:test' });

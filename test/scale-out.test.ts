@@ -15,7 +15,7 @@ import { addDischargeCaveat } from '../src/client/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { MasterKey } from '../src/storage/index.js';
-import { POSTGRES_URL } from './support/databases.js';
+import { POSTGRES_URL, seedDataDir } from './support/databases.js';
 import { createScratchDatabase } from './support/scratch-database.js';
 import { summarize } from './support/latency.js';
 import { requestDischarge, type ServedSystem } from './support/web-system.js';
@@ -126,7 +126,8 @@ if (POSTGRES_URL === undefined) {
 
 describe('graceful shutdown', { timeout: 120_000 }, () => {
   it('answers waiting long-polls `pending` at once, then closes', async () => {
-    const server = await startServer({ port: 0, dataDir: await tempDir(), log: quiet });
+    // A migrated embedded database (no initdb: the shutdown is what this is about).
+    const server = await startServer({ port: 0, dataDir: await seedDataDir(await tempDir()), log: quiet });
     servers.push(server);
     const minted = await server.system.issuer.mint({ caveats: ['ops read'] });
     const token = addDischargeCaveat(Macaroon.decode(minted.token), { location: server.url, publicKey: server.system.discharge.publicKey, condition: 'approve group:ops deploy' });

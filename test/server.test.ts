@@ -4,6 +4,7 @@
  * /healthz, stops cleanly on SIGINT, and on the next start prints no token but keeps it valid.
  */
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -109,23 +110,25 @@ describe('tessera serve', { timeout: 240_000 }, () => {
   });
 
   it('reports a port in use as a configuration error', async () => {
-    const a = await startServer({ port: 0, dataDir: await seededDir(), log: () => undefined });
+    // Whoever holds the port (here a bare listener: one database fewer to open than a server).
+    const holder = createServer();
+    const port = await new Promise<number>((resolve) => holder.listen(0, '127.0.0.1', () => resolve((holder.address() as AddressInfo).port)));
     try {
       let err: unknown;
       try {
-        await startServer({ port: a.port, dataDir: await seededDir(), log: () => undefined });
+        await startServer({ port, dataDir: await seededDir(), log: () => undefined });
       } catch (e) {
         err = e;
       }
       expect(isTesseraError(err, 'ERR_CONFIG')).toBe(true);
-      expect((err as Error).message).toContain(`port ${a.port}`);
+      expect((err as Error).message).toContain(`port ${port}`);
     } finally {
-      await a.close();
+      await new Promise((resolve) => holder.close(resolve));
     }
   });
 });
 
-describe('tessera admin-token (recovering a lost admin token)', () => {
+describe('tessera admin-token (recovering a lost admin token)', { timeout: 120_000 }, () => {
   const cliIo = (env: Record<string, string | undefined> = {}) => {
     const out: string[] = [];
     const err: string[] = [];

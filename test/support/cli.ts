@@ -5,8 +5,9 @@
  * a second or more each, so keep those to what only a process shows).
  *
  * Child processes run the build (`node dist/src/cli/main.js`, as `npm install` users get it)
- * when dist/ is at least as new as every source file (`.ci/run` builds before testing), and
- * otherwise the sources through tsx, saying so once: a stale build must never be tested.
+ * when dist/ is at least as new as every source file (`.ci/run` builds before testing), else
+ * this run's compiled sources (./child-build.ts), else the sources through tsx: a stale build
+ * must never be tested.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliIO } from '../../src/cli/io.js';
 import { run } from '../../src/cli/run.js';
+import { nodeArgs } from './child-build.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = 'src/cli/main.ts';
@@ -54,17 +56,17 @@ function newestMtime(dir: string): number {
 
 let entry: readonly string[] | undefined;
 
-/** Node's arguments to start the CLI: the build when it is current, else the sources via tsx. */
+/** Node's arguments to start the CLI: dist/ when it is current, else the sources compiled for this run. */
 export function cliEntry(): readonly string[] {
   if (entry !== undefined) return entry;
   const built = join(ROOT, DIST_CLI);
   const current = existsSync(built) && statSync(built).mtimeMs >= Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'caveats')));
-  if (!current) console.warn(`cli: ${DIST_CLI} is missing or older than src/: child processes run the CLI through tsx (slower); \`npm run build\` first to test the build`);
-  entry = current ? [built] : ['--import', 'tsx', join(ROOT, CLI)];
+  entry = current ? [built] : nodeArgs(CLI);
+  if (entry.includes('tsx')) console.warn(`cli: no current ${DIST_CLI} and no test build: child processes run the CLI through tsx (slower)`);
   return entry;
 }
 
-/** The CLI with `args` as a child process (the build when current, else tsx on the sources). */
+/** The CLI with `args` as a child process (see `cliEntry`). */
 export function spawnCli(args: readonly string[], options: { readonly env?: Record<string, string | undefined>; readonly cwd?: string } = {}): ChildProcess {
   return spawn(process.execPath, [...cliEntry(), ...args], { cwd: options.cwd ?? ROOT, env: cleanEnv(options.env), stdio: ['pipe', 'pipe', 'pipe'] });
 }

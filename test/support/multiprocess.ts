@@ -17,7 +17,7 @@ import { Macaroon } from '../../src/index.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { parseMasterKey } from '../../src/storage/index.js';
 import { createScratchDatabase } from './scratch-database.js';
-import { compiledScriptArgs } from './script.js';
+import { scriptArgs } from './script.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -44,7 +44,7 @@ export class VerifierProcess {
   }
 
   static async start(databaseUrl: string, masterKeyHex: string): Promise<VerifierProcess> {
-    const child = spawn(process.execPath, await compiledScriptArgs('verifier-worker', import.meta.url), {
+    const child = spawn(process.execPath, scriptArgs('verifier-worker', import.meta.url), {
       cwd: ROOT,
       env: { ...process.env, DATABASE_URL: databaseUrl, TESSERA_MASTER_KEY: masterKeyHex },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

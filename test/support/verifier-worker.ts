@@ -6,7 +6,7 @@
  *   { type: 'prepare', id, token } warm the key cache for a race; answers 'prepared'
  *   { type: 'go', id, concurrency } run `concurrency` verifications at once; answers 'raced' with counts
  *   { type: 'exit' }               close and exit
- * Started by multiprocess.ts, compiled (test/support/script.ts `compiledScriptArgs`).
+ * Started by multiprocess.ts, compiled by the test run's build (test/support/child-build.ts, through script.ts `scriptArgs`).
  */
 import { isTesseraError } from '../../src/errors.js';
 import { Macaroon } from '../../src/index.js';

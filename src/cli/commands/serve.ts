@@ -82,8 +82,11 @@ Environment:
     // Where a person goes: the public URL when one is set (behind a proxy), else where it listens.
     const pages = `${(publicUrl ?? server.url).replace(/\/+$/, '')}/approve/`;
     say(`approval pages: ${pages} (accounts: tessera users add <name> --group <group>)`, { approvalPages: pages });
+    // Listen for the signals before saying so: a SIGTERM sent as soon as the line is read
+    // (a supervisor, a test) must stop the server cleanly, not kill it by default.
+    const stopping = io.stopSignal();
     if (format === 'text') say('Ctrl-C to stop');
-    const signal = await io.stopSignal();
+    const signal = await stopping;
     say(`${signal}: stopping`, { signal });
     await server.close();
     say('stopped');
