@@ -45,4 +45,5 @@ export type {
 export type { CreateUserInput, UpdateUserInput, User, UserRepository } from './users.js';
 export type { CreateSessionInput, Session, SessionRepository } from './sessions.js';
 export type { DischargerKey, DischargerKeyRepository } from './discharger-keys.js';
-export type { JsonValue } from './schema.js';
+export type { AddPasskeyInput, ChallengePurpose, PasskeyCredential, PasskeyRepository, PutChallengeInput, TakenChallenge } from './passkeys.js';
+export type { AuthMethod, JsonValue } from './schema.js';

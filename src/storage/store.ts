@@ -14,6 +14,7 @@ import { dischargeRepository, type DischargeRepository } from './discharges.js';
 import { dischargerKeyRepository, type DischargerKeyRepository } from './discharger-keys.js';
 import { keyRepository, type KeyRepository } from './keys.js';
 import type { MasterKey } from './keyring.js';
+import { passkeyRepository, type PasskeyRepository } from './passkeys.js';
 import { revocationRepository, type RevocationRepository } from './revocations.js';
 import { sessionRepository, type SessionRepository } from './sessions.js';
 import { tokenRepository, type TokenRepository } from './tokens.js';
@@ -41,6 +42,8 @@ export interface Store {
   readonly sessions: SessionRepository;
   /** The discharge service's X25519 key (sealed at rest). */
   readonly dischargerKeys: DischargerKeyRepository;
+  /** Approvers' passkeys, ceremonies in flight, passkey-only groups. */
+  readonly passkeys: PasskeyRepository;
   /**
    * Run `fn` with these repositories bound to one transaction: everything it writes commits
    * when it resolves and is rolled back when it throws (its error is rethrown unchanged; a
@@ -69,6 +72,7 @@ function bind(db: TesseraDb, masterKey: MasterKey): Store {
     users: userRepository(db),
     sessions: sessionRepository(db),
     dischargerKeys: dischargerKeyRepository(db, masterKey),
+    passkeys: passkeyRepository(db),
     transaction: <T>(fn: (tx: Store) => Promise<T>): Promise<T> => inTransaction(db, masterKey, fn),
   });
 }

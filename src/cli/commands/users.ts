@@ -2,7 +2,7 @@
  * `tessera users`: the approvers of the approval pages, managed directly on the database (a
  * local admin action, like the first admin token; no server needs to run).
  *
- *   tessera users add <name> --group <g> [--group <g2>] [--password-stdin]
+ *   tessera users add <name> --group <g> [--group <g2>] [--password-stdin] [--require-passkey]
  *   tessera users passwd <name> [--password-stdin]     new password; signs the user out everywhere
  *   tessera users list
  *   tessera users remove <name>                        also ends the user's sessions
@@ -69,7 +69,7 @@ export function promptHidden(terminal: Terminal, question: string): Promise<stri
 const terminalPrompt = (): PasswordPrompt | undefined =>
   process.stdin.isTTY === true ? (question) => promptHidden({ input: process.stdin, output: process.stderr }, question) : undefined;
 
-function checkName(kind: 'user' | 'group', name: string | undefined): string {
+export function checkName(kind: 'user' | 'group', name: string | undefined): string {
   if (name === undefined || !NAME_PATTERN.test(name)) {
     throw invalidArgument(`a ${kind} name must be 1-64 of a-z 0-9 . _ - starting with a letter or digit`, { field: kind });
   }
@@ -89,7 +89,7 @@ async function newPassword(io: UsersIO, fromStdin: boolean): Promise<string> {
   return first;
 }
 
-async function withStore<T>(io: CliIO, dataDirOption: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
+export async function withStore<T>(io: CliIO, dataDirOption: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
   const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
   const { createStore, openDatabase } = await storageLayer();
   const database = await openDatabase({ url, dataDir: dataDirOf(dataDirOption, io) });
@@ -105,7 +105,7 @@ async function withStore<T>(io: CliIO, dataDirOption: string | undefined, fn: (s
 export const users: Command = {
   name: 'users',
   summary: 'add, list or remove the people who approve requests (local database)',
-  help: `Usage: tessera users add <name> --group <group> [--group <group>...] [--password-stdin]
+  help: `Usage: tessera users add <name> --group <group> [--group <group>...] [--password-stdin] [--require-passkey]
        tessera users passwd <name> [--password-stdin]
        tessera users list [--json]
        tessera users remove <name>
@@ -125,6 +125,8 @@ Passwords: at least 8 characters, hashed with scrypt.
 Options:
   -g, --group <group>  a group the user belongs to (repeatable; add needs at least one)
   --password-stdin     read the password from stdin (one trailing newline is removed)
+  --require-passkey    users add: the user signs in and approves only with a passkey (the
+                       password lets them in once, to register one; see tessera groups)
   --json               users list: print [{ name, groups, createdAt }] as JSON
   --data-dir <dir>     the embedded database's directory (default TESSERA_DATA_DIR or ./.tessera)
   -h, --help           show this help
@@ -137,6 +139,7 @@ Example:
   options: {
     group: { type: 'string', multiple: true, short: 'g' },
     'password-stdin': { type: 'boolean' },
+    'require-passkey': { type: 'boolean' },
     'data-dir': { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -153,6 +156,8 @@ Example:
     }
     if (action !== 'list' && bool(args, 'json')) throw new UsageError('--json is only for users list');
     if (action !== 'add' && groups.length > 0) throw new UsageError('--group is only for users add');
+    const requirePasskey = bool(args, 'require-passkey');
+    if (action !== 'add' && requirePasskey) throw new UsageError('--require-passkey is only for users add');
     if (action !== 'add' && action !== 'passwd' && fromStdin) throw new UsageError('--password-stdin is only for users add and users passwd');
 
     switch (action) {
@@ -163,9 +168,9 @@ Example:
         const passwordHash = await hashPassword(await newPassword(io, fromStdin));
         await withStore(io, dataDir, async (store) => {
           if ((await store.users.get(user)) !== undefined) throw new TesseraError('ERR_CONFLICT', `there is already a user ${user}`);
-          await store.users.create({ name: user, passwordHash, groups });
+          await store.users.create({ name: user, passwordHash, groups, requirePasskey });
         });
-        io.out(`added user ${user} (groups: ${[...new Set(groups)].join(', ')})`);
+        io.out(`added user ${user} (groups: ${[...new Set(groups)].join(', ')})${requirePasskey ? '; signs in only with a passkey' : ''}`);
         return 0;
       }
       case 'passwd': {

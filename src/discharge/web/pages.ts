@@ -11,9 +11,11 @@
  *   POST /approve/requests/:id/withdraw  take back an approval not yet collected
  *   GET  /approve/history                decided requests this person may see
  *   GET  /approve/style.css              the stylesheet
+ *   …/passkeys, …/login/passkey, …/passkey.js   passkeys (see passkey-pages.ts), with a public URL
  *
  * Defences, in order on every request: security headers with a strict content security policy
- * (no script at all, no inline style, no framing); `Cache-Control: no-store` on pages; a 16 KiB
+ * (no inline script or style, no framing, no script at all except the same-origin file
+ * /approve/passkey.js on the two pages with passkey buttons, sign-in and passkeys); `Cache-Control: no-store` on pages; a 16 KiB
  * body limit; hono's `csrf()` origin / Sec-Fetch-Site check on every POST; then, on every POST,
  * a synchronizer token in a hidden field: the session's token (see session.ts), or for the
  * sign-in form, which has no session yet, a random `tessera_login_csrf` cookie that the form
@@ -24,6 +26,10 @@
  * Sign-in: the same answer and about the same time for an unknown name as for a wrong password
  * (a dummy scrypt runs); after 5 failures for a name, or 20 from one client IP, within 15
  * minutes, sign-ins answer 429 ERR_RATE_LIMITED (in memory, see src/http/rate-limit.ts).
+ *
+ * Passkeys (passkey-policy.ts): a passkey-only user's right password is refused once they have
+ * a passkey (before that it lets them in only to register one), and approving a request that
+ * needs a passkey (`requiresPasskey`) from a password session is refused (403).
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { Hono, type Context } from 'hono';
@@ -41,7 +47,11 @@ import { httpStatus } from '../../http/status.js';
 import { toLogger, type LogOption } from '../../log.js';
 import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type SessionStore, type SignedIn } from './session.js';
 import type { ApprovalService, Decision } from './types.js';
+import type { Store } from '../../storage/index.js';
 import { nodeClientIp } from '../../hono/node.js';
+import { installPasskeyRoutes } from './passkey-pages.js';
+import { requiresPasskey, userRequiresPasskey } from './passkey-policy.js';
+import { Passkeys } from './passkeys.js';
 import {
   BASE,
   STYLESHEET,
@@ -58,15 +68,17 @@ import {
 export interface ApprovalPagesOptions {
   /** The discharge service's approver API. */
   readonly service: ApprovalService;
-  /** Users and sessions repositories (`createStore(...)` fits). */
-  readonly store: SessionStore;
+  /** Users, sessions and passkeys repositories (`createStore(...)` fits). */
+  readonly store: PagesStore;
   /** The time sessions and rate limits are judged at (default: the system clock). */
   readonly clock?: () => Date;
   /** Mark cookies `Secure` (default: true when `publicUrl` is https). */
   readonly secureCookies?: boolean;
   /**
    * The system's public URL. Its origin is accepted by the CSRF origin check besides the
-   * request's own (they differ behind a TLS-terminating proxy).
+   * request's own (they differ behind a TLS-terminating proxy). It is also the passkeys'
+   * relying party (host name = RP ID, origin = the only accepted origin): without it, the
+   * pages offer no passkeys.
    */
   readonly publicUrl?: string;
   /** The client IP for the per-IP sign-in limit (default: the TCP peer under @hono/node-server). */
@@ -83,6 +95,11 @@ export interface ApprovalPagesOptions {
   readonly log?: LogOption;
 }
 
+/** What the pages read and write: users, sessions, passkeys, and the audit of passkey events. */
+export type PagesStore = SessionStore & Pick<Store, 'passkeys' | 'audit' | 'transaction'>;
+
+/** Passkey sign-in ceremonies one client may start per 15 minutes. */
+const PASSKEY_OPTIONS_PER_IP: WindowLimit = { max: 100, windowSeconds: 15 * 60 };
 const DEFAULT_PER_USER: WindowLimit = { max: 5, windowSeconds: 15 * 60 };
 const DEFAULT_PER_IP: WindowLimit = { max: 20, windowSeconds: 15 * 60 };
 const MAX_BODY = 16 * 1024;
@@ -162,6 +179,8 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const perIp = new WindowLimiter(options.loginLimits?.perIp ?? DEFAULT_PER_IP, now);
   const gate = new ConcurrencyGate(options.maxConcurrentLogins ?? 4);
 
+  const passkeys = options.publicUrl === undefined ? undefined : new Passkeys({ store, publicUrl: options.publicUrl, clock });
+
   const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken });
 
   /** GET pages for signed-in people: the approver, or a redirect to sign in and come back. */
@@ -194,7 +213,11 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
 
   const app = new Hono();
 
-  app.use('*', pageSecurityHeaders({ hsts: secureCookies }));
+  // Only the two pages with passkey buttons load a script; every other page allows none.
+  const plainHeaders = pageSecurityHeaders({ hsts: secureCookies });
+  const scriptHeaders = pageSecurityHeaders({ hsts: secureCookies, scripts: true });
+  const scripted = new Set(passkeys === undefined ? [] : [paths.login, paths.passkeys]);
+  app.use('*', (c, next) => (scripted.has(c.req.path) ? scriptHeaders : plainHeaders)(c, next));
   app.use('*', async (c, next) => {
     await next();
     if (c.req.path !== `${BASE}/style.css`) c.header('Cache-Control', 'no-store');
@@ -218,7 +241,8 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     if (status >= 500) log.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
     if (wantsJson(c)) return c.json(e.toJSON(), status);
     const message = status >= 500 ? 'Something went wrong on the server; try again later.' : e.message;
-    return c.html(errorPage(TITLES[e.code] ?? 'Something went wrong', message, e.code), status);
+    const title = e.details.reason === 'passkey-required' ? 'Passkey required' : (TITLES[e.code] ?? 'Something went wrong');
+    return c.html(errorPage(title, message, e.code), status);
   });
 
   app.get('/style.css', (c) => {
@@ -229,7 +253,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   app.get('/login', async (c) => {
     const next = safeNext(c.req.query('next'));
     if ((await sessions.current(c)) !== undefined) return c.redirect(next, 303);
-    return c.html(loginPage({ csrfToken: loginCsrf(c), next }));
+    return c.html(loginPage({ csrfToken: loginCsrf(c), next, passkeys: passkeys !== undefined }));
   });
 
   app.post('/login', async (c) => {
@@ -242,7 +266,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const name = form.name ?? '';
     const password = form.password ?? '';
     const again = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
-      c.html(loginPage({ csrfToken: cookieToken, next, name: name.slice(0, MAX_NAME), error }), status);
+      c.html(loginPage({ csrfToken: cookieToken, next, name: name.slice(0, MAX_NAME), error, passkeys: passkeys !== undefined }), status);
     if (name === '' || password === '') return again(400, 'Enter your user name and password.');
 
     const userKey = `user:${name.slice(0, MAX_NAME)}`;
@@ -268,10 +292,16 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       return again(401, 'Wrong user name or password.');
     }
     perUser.reset(userKey);
+    // Passkey-only: the password (checked above, so this tells nothing to a guesser) is refused
+    // once a passkey exists; before that it only lets the person in to register one.
+    const enrolling = await userRequiresPasskey(store, user);
+    if (enrolling && (await store.passkeys.countForUser(user.name)) > 0) {
+      return again(403, 'Your account signs in only with a passkey: use "Sign in with a passkey". (ERR_FORBIDDEN)');
+    }
     await sessions.revoke(c); // a previous session in this browser does not outlive a new sign-in
-    await sessions.start(c, user.name);
+    await sessions.start(c, user.name, 'password');
     deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
-    return c.redirect(next, 303);
+    return c.redirect(enrolling ? paths.passkeys : next, 303);
   });
 
   app.post('/logout', async (c) => {
@@ -311,6 +341,13 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   app.post('/requests/:id/approve', async (c) => {
     const { me, form } = await signedInPost(c);
     const id = requestId(c);
+    if (me.authMethod !== 'passkey') {
+      // A request this person may not see is refused by the service below, as before.
+      const view = await service.get(id, me.approver);
+      if (view !== undefined && (await requiresPasskey(store, me.approver.name, view.who))) {
+        throw new TesseraError('ERR_FORBIDDEN', 'This request can be approved only after signing in with a passkey: log out and use "Sign in with a passkey".', { reason: 'passkey-required' });
+      }
+    }
     const minutes = (form.validityMinutes ?? '').trim();
     let decision: Decision = { approve: true };
     if (minutes !== '') {
@@ -347,6 +384,19 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     await service.withdraw(id, me.approver);
     return c.redirect(paths.request(id), 303);
   });
+
+  if (passkeys !== undefined) {
+    installPasskeyRoutes(app, {
+      passkeys,
+      sessions,
+      store,
+      sameSecret,
+      safeNext,
+      viewer,
+      optionsLimiter: new WindowLimiter(PASSKEY_OPTIONS_PER_IP, now),
+      clientKey: (c) => `ip:${clientIp(c) ?? 'unknown'}`,
+    });
+  }
 
   // `/approve/` (the list's address) only reaches a mounted sub-app through a wildcard route.
   app.get('/*', async (c) => {

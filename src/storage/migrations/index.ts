@@ -13,8 +13,9 @@ import { migration0003 } from './0003_discharge_tickets.js';
 import { migration0004 } from './0004_audit_channel.js';
 import { migration0005 } from './0005_discharge_outcomes.js';
 import { migration0006 } from './0006_drop_stored_discharge.js';
+import { migration0010 } from './0010_passkeys.js';
 import type { Migration } from './types.js';
 
 export type { Migration } from './types.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0010];
