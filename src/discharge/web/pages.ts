@@ -77,8 +77,8 @@ export interface ApprovalPagesOptions {
   /**
    * The system's public URL. Its origin is accepted by the CSRF origin check besides the
    * request's own (they differ behind a TLS-terminating proxy). It is also the passkeys'
-   * relying party (host name = RP ID, origin = the only accepted origin): without it, the
-   * pages offer no passkeys.
+   * relying party (host name = RP ID, origin = the only accepted origin): without it, or when
+   * its host is an IP address (which WebAuthn does not accept), the pages offer no passkeys.
    */
   readonly publicUrl?: string;
   /** The client IP for the per-IP sign-in limit (default: the TCP peer under @hono/node-server). */
@@ -159,6 +159,13 @@ function asTesseraError(err: unknown): TesseraError | undefined {
   return undefined;
 }
 
+/** WebAuthn needs a domain name for its RP ID (`localhost` included), never an IP address. */
+function passkeysPossible(publicUrl: string | undefined): publicUrl is string {
+  if (publicUrl === undefined) return false;
+  const host = new URL(publicUrl).hostname;
+  return !host.startsWith('[') && !/^[0-9.]+$/.test(host);
+}
+
 /** Build the approval pages' hono app (mount it at `/approve`). */
 export function approvalPages(options: ApprovalPagesOptions): Hono {
   const { service, store } = options;
@@ -179,7 +186,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const perIp = new WindowLimiter(options.loginLimits?.perIp ?? DEFAULT_PER_IP, now);
   const gate = new ConcurrencyGate(options.maxConcurrentLogins ?? 4);
 
-  const passkeys = options.publicUrl === undefined ? undefined : new Passkeys({ store, publicUrl: options.publicUrl, clock });
+  const passkeys = passkeysPossible(options.publicUrl) ? new Passkeys({ store, publicUrl: options.publicUrl, clock }) : undefined;
 
   const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken });
 
