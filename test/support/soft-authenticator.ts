@@ -66,23 +66,22 @@ export class SoftAuthenticator {
     return FLAG_UP | (bend.userVerified === false ? 0 : FLAG_UV);
   }
 
+  /** A PublicKeyCredential's JSON around `response`. */
+  #credential(bend: Bend, response: Record<string, unknown>): Record<string, unknown> {
+    const id = bend.id ?? this.id;
+    return { id, rawId: id, type: 'public-key', clientExtensionResults: {}, response };
+  }
+
   /** The JSON `credential.toJSON()` gives after `navigator.credentials.create(options)`. */
   register(options: { readonly challenge: string }, bend: Bend = {}): Record<string, unknown> {
     const authData = this.#authData(this.#flags(bend) | FLAG_AT, bend.counter ?? this.counter, true);
     const attestation = new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', new Uint8Array(authData)]]);
     const attestationObject = isoCBOR.encode(attestation as Parameters<typeof isoCBOR.encode>[0]);
-    const id = bend.id ?? this.id;
-    return {
-      id,
-      rawId: id,
-      type: 'public-key',
-      clientExtensionResults: {},
-      response: {
-        clientDataJSON: b64url(this.#clientData('webauthn.create', options.challenge, bend)),
-        attestationObject: b64url(attestationObject),
-        transports: ['internal'],
-      },
-    };
+    return this.#credential(bend, {
+      clientDataJSON: b64url(this.#clientData('webauthn.create', options.challenge, bend)),
+      attestationObject: b64url(attestationObject),
+      transports: ['internal'],
+    });
   }
 
   /** The JSON `credential.toJSON()` gives after `navigator.credentials.get(options)`. */
@@ -92,18 +91,11 @@ export class SoftAuthenticator {
     const clientData = this.#clientData('webauthn.get', options.challenge, bend);
     const signed = Buffer.concat([authData, createHash('sha256').update(clientData).digest()]);
     const signature = sign('sha256', signed, this.#keys.privateKey); // DER, as WebAuthn wants for ES256
-    const id = bend.id ?? this.id;
-    return {
-      id,
-      rawId: id,
-      type: 'public-key',
-      clientExtensionResults: {},
-      response: {
-        clientDataJSON: b64url(clientData),
-        authenticatorData: b64url(authData),
-        signature: b64url(signature),
-        userHandle: b64url(randomBytes(16)),
-      },
-    };
+    return this.#credential(bend, {
+      clientDataJSON: b64url(clientData),
+      authenticatorData: b64url(authData),
+      signature: b64url(signature),
+      userHandle: b64url(randomBytes(16)),
+    });
   }
 }

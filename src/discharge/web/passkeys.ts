@@ -75,47 +75,34 @@ function b64(fields: Record_, name: keyof typeof LIMITS, optional = false): stri
   return v;
 }
 
-/** The shared part of both answers: `{ id, rawId, type: 'public-key', response }`. */
-function credentialFields(value: unknown): { readonly id: string; readonly response: Record_ } {
+/**
+ * The shared part of both answers (`id`, `rawId`, `type`, client data), checked, and the raw
+ * `response` object for the kind-specific fields. Extension results are dropped: none are asked for.
+ */
+function credentialFields(value: unknown) {
   if (!isRecord(value) || !isRecord(value.response) || value.type !== 'public-key') throw invalidArgument("The passkey's answer is malformed.", { field: 'credential' });
   const id = b64(value, 'id') as string;
   if (value.rawId !== id) throw invalidArgument("The passkey's answer is malformed (rawId).", { field: 'rawId' });
-  return { id, response: value.response };
+  const response = value.response;
+  const common = { id, rawId: id, type: 'public-key' as const, clientExtensionResults: {} };
+  return { common, response, clientDataJSON: b64(response, 'clientDataJSON') as string };
 }
 
 /** A registration answer, checked for shape and size before the library reads it. */
 export function parseRegistration(value: unknown): RegistrationResponseJSON {
-  const { id, response } = credentialFields(value);
+  const { common, response, clientDataJSON } = credentialFields(value);
   const transports = Array.isArray(response.transports) ? response.transports.filter((t): t is string => typeof t === 'string' && TRANSPORTS.has(t)).slice(0, 8) : [];
-  return {
-    id,
-    rawId: id,
-    type: 'public-key',
-    clientExtensionResults: {},
-    response: {
-      clientDataJSON: b64(response, 'clientDataJSON') as string,
-      attestationObject: b64(response, 'attestationObject') as string,
-      transports: transports as RegistrationResponseJSON['response']['transports'],
-    },
-  };
+  const attestationObject = b64(response, 'attestationObject') as string;
+  return { ...common, response: { clientDataJSON, attestationObject, transports: transports as RegistrationResponseJSON['response']['transports'] } };
 }
 
 /** A sign-in answer, checked for shape and size before the library reads it. */
 export function parseAuthentication(value: unknown): AuthenticationResponseJSON {
-  const { id, response } = credentialFields(value);
+  const { common, response, clientDataJSON } = credentialFields(value);
   const userHandle = response.userHandle === null ? undefined : b64(response, 'userHandle', true);
-  return {
-    id,
-    rawId: id,
-    type: 'public-key',
-    clientExtensionResults: {},
-    response: {
-      clientDataJSON: b64(response, 'clientDataJSON') as string,
-      authenticatorData: b64(response, 'authenticatorData') as string,
-      signature: b64(response, 'signature') as string,
-      ...(userHandle === undefined ? {} : { userHandle }),
-    },
-  };
+  const authenticatorData = b64(response, 'authenticatorData') as string;
+  const signature = b64(response, 'signature') as string;
+  return { ...common, response: { clientDataJSON, authenticatorData, signature, ...(userHandle === undefined ? {} : { userHandle }) } };
 }
 
 /** Why the library refused an answer, in words (its own messages quote values; these do not). */
