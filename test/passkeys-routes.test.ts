@@ -9,7 +9,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addDischargeCaveat } from '../src/client/index.js';
-import { hashPassword, requiresPasskey } from '../src/discharge/web/index.js';
+import { Hono } from 'hono';
+import { approvalPages, hashPassword, requiresPasskey } from '../src/discharge/web/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey } from '../src/storage/index.js';
@@ -107,6 +108,18 @@ describe('passkeys on the approval pages (in process)', () => {
     const script = await system.app.request('/approve/passkey.js');
     expect(script.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(await script.text()).toContain('parseRequestOptionsFromJSON');
+  });
+
+  it('no passkeys where WebAuthn cannot work: a public URL whose host is an IP address', async () => {
+    const app = new Hono().route('/approve', approvalPages({ service: system.discharge, store: system.store, publicUrl: 'http://127.0.0.1:8470', log: () => undefined }));
+    const login = await app.request('/approve/login');
+    expect(login.headers.get('content-security-policy')).toContain("script-src 'none'");
+    expect(await login.text()).not.toContain('passkey');
+    expect((await app.request('/approve/passkey.js')).status).toBe(404);
+    const client = new PageClient(app);
+    const signedIn = await client.login('carol', PASSWORD); // passkey-only, but no passkeys here
+    expect(signedIn.headers.get('location')).toBe('/approve/');
+    expect(await (await client.get('/approve/')).text()).not.toContain('/approve/passkeys');
   });
 
   it('register with a password session, then sign in with the passkey: the session says passkey', async () => {

@@ -188,7 +188,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
 
   const passkeys = passkeysPossible(options.publicUrl) ? new Passkeys({ store, publicUrl: options.publicUrl, clock }) : undefined;
 
-  const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken });
+  const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken, passkeys: passkeys !== undefined });
 
   /** GET pages for signed-in people: the approver, or a redirect to sign in and come back. */
   const toLogin = (c: Context): Response => c.redirect(`${paths.login}?next=${encodeURIComponent(safeNext(c.req.path))}`, 303);
@@ -308,7 +308,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     await sessions.revoke(c); // a previous session in this browser does not outlive a new sign-in
     await sessions.start(c, user.name, 'password');
     deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
-    return c.redirect(enrolling ? paths.passkeys : next, 303);
+    return c.redirect(enrolling && passkeys !== undefined ? paths.passkeys : next, 303);
   });
 
   app.post('/logout', async (c) => {

@@ -36,6 +36,8 @@ export const paths = {
 export interface Viewer {
   readonly name: string;
   readonly csrfToken: string;
+  /** The system offers passkeys (a link to the passkeys page). */
+  readonly passkeys?: boolean;
 }
 
 const time = (date: Date | undefined): Html =>
@@ -57,7 +59,7 @@ export function layout(title: string, body: Html, viewer?: Viewer, script = fals
       <a href="${paths.home}">Pending</a>
       <a href="${paths.history}">History</a>
       <a href="${paths.activity}">Activity</a>
-      <a href="${paths.passkeys}">Passkeys</a>
+      ${viewer.passkeys === true ? html`<a href="${paths.passkeys}">Passkeys</a>` : ''}
       <span class="who">Signed in as <strong>${viewer.name}</strong></span>
       <form method="post" action="${paths.logout}" class="inline">${csrfField(viewer.csrfToken)}<button type="submit">Log out</button></form>
     </nav>`;
