@@ -456,6 +456,12 @@ describe('every operation answers what the document says', () => {
     expect(request.status).toBe(200);
     expect((await post(visitor, '/approve/login/passkey', { csrf: loginCsrf, credential: 'x' })).status).toBe(400);
     expect((await post(visitor, '/approve/login/passkey', { csrf: loginCsrf, credential: key.assert(request.body.options) })).body).toEqual({ next: '/approve/' });
+    const remove = async (id: string) => {
+      const res = await visitor.post('/approve/passkeys/remove', { csrf: await visitor.csrfFrom('/approve/passkeys'), id });
+      return { status: res.status, body: await expectDocumented('POST', '/approve/passkeys/remove', res) };
+    };
+    expect((await remove('no-such-passkey')).status).toBe(404);
+    expect((await remove(key.id)).status).toBe(303);
   });
 
   it('covered every operation: a success each, and an error each where errors are documented', () => {

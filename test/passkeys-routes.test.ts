@@ -261,6 +261,17 @@ describe('passkeys on the approval pages (in process)', () => {
     expect((await passkeySignIn(withPasskey, carolKey)).answer.status).toBe(200);
     const approved = await withPasskey.post(`${carolRequest}/approve`, { csrf: await withPasskey.csrfFrom(carolRequest) });
     expect(approved.status).toBe(303);
+
+    // Her passkeys are hers to remove, but only from a passkey session (the enrolling password session cannot).
+    const fromPassword = await carol.post('/approve/passkeys/remove', { csrf: await carol.csrfFrom('/approve/passkeys'), id: carolKey.id });
+    expect(fromPassword.status).toBe(403);
+    const others = await withPasskey.post('/approve/passkeys/remove', { csrf: await withPasskey.csrfFrom('/approve/passkeys'), id: bobKey.id });
+    expect(others.status).toBe(404);
+    expect(await system.store.passkeys.get(bobKey.id)).toBeDefined();
+    const removed = await withPasskey.post('/approve/passkeys/remove', { csrf: await withPasskey.csrfFrom('/approve/passkeys'), id: carolKey.id });
+    expect(removed.status).toBe(303);
+    expect(await system.store.passkeys.countForUser('carol')).toBe(0);
+    expect((await system.store.audit.list({ action: 'passkey-remove' })).map((e) => e.actor)).toEqual(['carol']);
   });
 
   it('a request to a passkey-only group cannot be approved from a password session; requiresPasskey says why', async () => {

@@ -449,6 +449,16 @@ const PATHS = {
       responses: { 200: json(PASSKEY_NEXT, 'registered'), ...errors(400, 401, 403, 409, 500) },
     },
   },
+  '/approve/passkeys/remove': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approvePasskeyRemove',
+      summary: "remove one of one's passkeys (a passkey-only user: from a passkey session)",
+      ...approver,
+      ...formBody(object({ csrf: { type: 'string' }, id: { type: 'string' } }, ['csrf', 'id'])),
+      responses: { 303: redirect('to the passkeys page'), ...htmlErrors(400, 401, 403, 404) },
+    },
+  },
   '/approve/login/passkey/options': {
     post: {
       tags: PAGES_TAG,

@@ -400,6 +400,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       sameSecret,
       safeNext,
       viewer,
+      signedInPost,
       optionsLimiter: new WindowLimiter(PASSKEY_OPTIONS_PER_IP, now),
       clientKey: (c) => `ip:${clientIp(c) ?? 'unknown'}`,
     });

@@ -5,6 +5,7 @@
  *   GET  /approve/passkeys                  the signed-in person's passkeys; register one
  *   POST /approve/passkeys/options          JSON { csrf }: creation options (a new challenge)
  *   POST /approve/passkeys/register         JSON { csrf, credential }: store the passkey
+ *   POST /approve/passkeys/remove           form { csrf, id }: remove one of one's passkeys
  *   POST /approve/login/passkey/options     JSON { csrf }: sign-in options (a new challenge)
  *   POST /approve/login/passkey             JSON { csrf, next, credential }: sign in
  *
@@ -28,11 +29,13 @@ import type { Store } from '../../storage/index.js';
 export interface PasskeyRouteDeps {
   readonly passkeys: Passkeys;
   readonly sessions: BrowserSessions;
-  readonly store: SessionStore & Pick<Store, 'passkeys'>;
+  readonly store: SessionStore & Pick<Store, 'passkeys' | 'audit' | 'transaction'>;
   /** Constant-time equality of a cookie and a posted token. */
   readonly sameSecret: (a: string, b: string | undefined) => boolean;
   readonly safeNext: (raw: unknown) => string;
   readonly viewer: (me: SignedIn) => Viewer;
+  /** A signed-in form POST whose CSRF token checked out (pages.ts). */
+  readonly signedInPost: (c: Context) => Promise<{ me: SignedIn; form: Readonly<Record<string, string | undefined>> }>;
   /** Sign-in option requests per client. */
   readonly optionsLimiter: WindowLimiter;
   readonly clientKey: (c: Context) => string;
@@ -74,7 +77,10 @@ export function installPasskeyRoutes(app: Hono, deps: PasskeyRouteDeps): void {
     return { binding: cookie, body };
   }
 
-  /** The user behind a session, who may register: a passkey-only user with passkeys only from a passkey session. */
+  /**
+   * The user behind a session, who may register or remove passkeys: a passkey-only user who
+   * has one already, only from a passkey session.
+   */
   async function registrant(me: SignedIn) {
     const user = await store.users.get(me.approver.name);
     if (user === undefined) throw new TesseraError('ERR_UNAUTHENTICATED', 'Your session has ended; sign in again.');
@@ -109,6 +115,19 @@ export function installPasskeyRoutes(app: Hono, deps: PasskeyRouteDeps): void {
     const user = await registrant(me);
     await passkeys.register(user.name, me.sessionId, body.credential);
     return c.json({ next: paths.passkeys });
+  });
+
+  app.post('/passkeys/remove', async (c) => {
+    const { me, form } = await deps.signedInPost(c);
+    const user = await registrant(me);
+    const id = form.id ?? '';
+    const removed = id !== '' && id.length <= 1400 && (await store.transaction(async (tx) => {
+      if (!(await tx.passkeys.remove(id, user.name))) return false;
+      await tx.audit.append({ actor: user.name, action: 'passkey-remove', subject: user.name, details: { credential: id.slice(0, 16) } });
+      return true;
+    }));
+    if (!removed) throw new TesseraError('ERR_NOT_FOUND', 'You have no such passkey.');
+    return c.redirect(paths.passkeys, 303);
   });
 
   app.post('/login/passkey/options', async (c) => {

@@ -23,6 +23,7 @@ export const paths = {
   passkeys: `${BASE}/passkeys`,
   passkeyOptions: `${BASE}/passkeys/options`,
   passkeyRegister: `${BASE}/passkeys/register`,
+  passkeyRemove: `${BASE}/passkeys/remove`,
   passkeyLoginOptions: `${BASE}/login/passkey/options`,
   passkeyLogin: `${BASE}/login/passkey`,
   passkeyScript: `${BASE}/passkey.js`,
@@ -136,8 +137,10 @@ export function passkeysPage(viewer: Viewer, input: PasskeysPageInput): Html {
     input.passkeys.length === 0
       ? html`<p class="empty">You have no passkey yet.</p>`
       : html`<table>
-<thead><tr><th>Passkey</th><th>Registered</th><th>Last used</th></tr></thead>
-<tbody>${input.passkeys.map((p) => html`<tr><td><code>${p.id.slice(0, 16)}…</code></td><td>${time(p.createdAt)}</td><td>${time(p.lastUsedAt ?? undefined)}</td></tr>`)}</tbody>
+<thead><tr><th>Passkey</th><th>Registered</th><th>Last used</th><th></th></tr></thead>
+<tbody>${input.passkeys.map(
+          (p) => html`<tr><td><code>${p.id.slice(0, 16)}…</code></td><td>${time(p.createdAt)}</td><td>${time(p.lastUsedAt ?? undefined)}</td><td><form method="post" action="${paths.passkeyRemove}" class="inline">${csrfField(viewer.csrfToken)}<input type="hidden" name="id" value="${p.id}"><button type="submit">Remove</button></form></td></tr>`,
+        )}</tbody>
 </table>`;
   const body = html`${notice}
 ${list}
