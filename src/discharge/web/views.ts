@@ -1,7 +1,8 @@
 /**
  * The approval pages' HTML, built with hono's `html` tagged template: every interpolated value
- * is escaped, and nested templates are not escaped twice. No page has a script or an inline
- * style (the content security policy forbids both); the pages work without JavaScript.
+ * is escaped, and nested templates are not escaped twice. No page has an inline script or
+ * style (the content security policy forbids both); the pages work without JavaScript, except
+ * the passkey buttons, which the one same-origin script (passkey-script.ts) shows and drives.
  */
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
