@@ -22,6 +22,7 @@ import { createSystem, type System } from '../src/server/system.js';
 import { MasterKey, type Database } from '../src/storage/index.js';
 import { openMemoryDatabase } from './support/databases.js';
 import { PageClient } from './support/page-client.js';
+import { SoftAuthenticator } from './support/soft-authenticator.js';
 
 const PUBLIC_URL = 'http://tessera.test';
 const doc = openApiDocument();
@@ -511,6 +512,45 @@ describe('every operation answers what the document says', () => {
     expect((await tokens('POST', { csrf: sessionCsrf, days: '7' })).status).toBe(401);
     const again = await browser.csrfFrom('/approve/login');
     expect((await enrolPage('POST', link, { csrf: again, password: 'ginas password', passwordAgain: 'ginas password' })).status).toBe(409);
+  });
+
+  it('the passkey routes (a software authenticator plays the browser)', async () => {
+    await system.store.users.create({ name: 'pat', passwordHash: await hashPassword('pat-password-1', FAST_SCRYPT), groups: ['ops'] });
+    const key = new SoftAuthenticator(PUBLIC_URL, new URL(PUBLIC_URL).hostname);
+    const get = async (client: PageClient, path: string) => {
+      const res = await client.get(path);
+      return { status: res.status, body: await expectDocumented('GET', path, res) };
+    };
+    const post = async (client: PageClient, path: string, body: unknown) => {
+      const res = await client.request(path, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
+      expect(res.status, path).toBeLessThan(500);
+      return { status: res.status, body: await expectDocumented('POST', path, res) };
+    };
+    const owner = new PageClient(system.app, { accept: 'text/html' });
+    expect((await get(owner, '/approve/passkey.js')).status).toBe(200);
+    expect((await get(owner, '/approve/passkeys')).status).toBe(303);
+    expect((await post(owner, '/approve/passkeys/options', { csrf: 'x' })).status).toBe(401);
+    expect((await owner.login('pat', 'pat-password-1')).status).toBe(303);
+    expect((await get(owner, '/approve/passkeys')).status).toBe(200);
+    const csrf = await owner.csrfFrom('/approve/passkeys');
+    const creation = await post(owner, '/approve/passkeys/options', { csrf });
+    expect(creation.status).toBe(200);
+    expect((await post(owner, '/approve/passkeys/register', { csrf, credential: 'x' })).status).toBe(400);
+    expect((await post(owner, '/approve/passkeys/register', { csrf, credential: key.register(creation.body.options) })).status).toBe(200);
+
+    const visitor = new PageClient(system.app, { accept: 'text/html' });
+    const loginCsrf = await visitor.csrfFrom('/approve/login');
+    expect((await post(visitor, '/approve/login/passkey/options', { csrf: 'forged' })).status).toBe(403);
+    const request = await post(visitor, '/approve/login/passkey/options', { csrf: loginCsrf });
+    expect(request.status).toBe(200);
+    expect((await post(visitor, '/approve/login/passkey', { csrf: loginCsrf, credential: 'x' })).status).toBe(400);
+    expect((await post(visitor, '/approve/login/passkey', { csrf: loginCsrf, credential: key.assert(request.body.options) })).body).toEqual({ next: '/approve/' });
+    const remove = async (id: string) => {
+      const res = await visitor.post('/approve/passkeys/remove', { csrf: await visitor.csrfFrom('/approve/passkeys'), id });
+      return { status: res.status, body: await expectDocumented('POST', '/approve/passkeys/remove', res) };
+    };
+    expect((await remove('no-such-passkey')).status).toBe(404);
+    expect((await remove(key.id)).status).toBe(303);
   });
 
   it('covered every operation: a success each, and an error each where errors are documented', () => {

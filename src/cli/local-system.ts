@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError } from '../errors.js';
 import type { System } from '../server/system.js';
-import { MASTER_KEY_ENV, MASTER_KEY_FILE, resolveMasterKey } from '../storage/keyring.js';
+import { MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, resolveMasterKey } from '../storage/keyring.js';
+import type { Store } from '../storage/index.js';
 import type { CliIO } from './io.js';
 import { storageLayer, systemLayer } from './layers.js';
 
@@ -31,6 +32,22 @@ export async function withLocalSystem<T>(io: CliIO, dataDir: string, publicUrl: 
     } finally {
       await system.close();
     }
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * Run `fn` with a store over the local database, for actions on what holds nothing sealed
+ * (users' groups and settings): the store gets a throwaway master key it never uses, so these
+ * actions never need the real one (and never create one in the data directory).
+ */
+export async function withLocalStore<T>(io: CliIO, dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
+  const { createStore, openDatabase } = await storageLayer();
+  const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
+  const database = await openDatabase({ url, dataDir });
+  try {
+    return await fn(createStore(database, MasterKey.generate()));
   } finally {
     await database.close();
   }

@@ -35,6 +35,8 @@ export interface NewUser {
   readonly name: string;
   readonly groups: readonly string[];
   readonly password: string;
+  /** The user signs in and approves only with a passkey (the password lets them in once, to register one). */
+  readonly requirePasskey?: boolean;
 }
 
 /** An invitation just made: `token` is the link's secret, shown this once. */
@@ -112,9 +114,9 @@ export function createAccounts(options: AccountsOptions): Accounts {
     ({ actor: by.actor, action, subject, details, ...(by.channel !== undefined ? { channel: by.channel } : {}) }) as const;
 
   /** Create the user unless the name is taken (checked inside the transaction, and by the key). */
-  const create = async (tx: Store, name: string, groups: readonly string[], passwordHash: string): Promise<User> => {
+  const create = async (tx: Store, name: string, groups: readonly string[], passwordHash: string, requirePasskey = false): Promise<User> => {
     if ((await tx.users.get(name)) !== undefined) throw new TesseraError('ERR_CONFLICT', `there is already a user ${name}`, { field: 'name' });
-    return tx.users.create({ name, groups, passwordHash });
+    return tx.users.create({ name, groups, passwordHash, requirePasskey });
   };
 
   const accounts: Accounts = {
@@ -123,8 +125,8 @@ export function createAccounts(options: AccountsOptions): Accounts {
       const groups = checkGroups(user.groups);
       const passwordHash = await hash(user.password);
       const created = await store.transaction(async (tx) => {
-        const u = await create(tx, name, groups, passwordHash);
-        await tx.audit.append(audited(by, 'user-add', name, { groups }));
+        const u = await create(tx, name, groups, passwordHash, user.requirePasskey === true);
+        await tx.audit.append(audited(by, 'user-add', name, { groups, ...(user.requirePasskey === true ? { requirePasskey: 'true' } : {}) }));
         return u;
       });
       return viewOf(created);

@@ -1,7 +1,8 @@
 /**
  * What every HTML page the system serves shares (the approval pages, the front door): security
- * headers with a content security policy that allows no script at all, no inline style and no
- * framing, and the content negotiation that answers programs with JSON instead.
+ * headers with a content security policy that allows no inline script or style and no framing
+ * (and no script at all unless a page set asks for its own same-origin scripts), and the
+ * content negotiation that answers programs with JSON instead.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
@@ -17,10 +18,25 @@ const CSP = {
   objectSrc: ["'none'"],
 };
 
-/** The pages' security headers; `hsts` when the system is reached over https. */
-export function pageSecurityHeaders(options: { readonly hsts: boolean }): MiddlewareHandler {
+/**
+ * With same-origin scripts (the approval pages' passkey script): scripts and fetches only from
+ * this origin, never inline or eval, and Trusted Types required so no script can write HTML.
+ */
+const CSP_WITH_SCRIPTS = {
+  ...CSP,
+  scriptSrc: ["'self'"],
+  connectSrc: ["'self'"],
+  requireTrustedTypesFor: ["'script'"],
+  trustedTypes: ["'none'"],
+};
+
+/**
+ * The pages' security headers; `hsts` when the system is reached over https, `scripts` to allow
+ * the pages' own same-origin script files (default: no script at all).
+ */
+export function pageSecurityHeaders(options: { readonly hsts: boolean; readonly scripts?: boolean }): MiddlewareHandler {
   return secureHeaders({
-    contentSecurityPolicy: CSP,
+    contentSecurityPolicy: options.scripts === true ? CSP_WITH_SCRIPTS : CSP,
     xFrameOptions: 'DENY',
     referrerPolicy: 'no-referrer',
     crossOriginResourcePolicy: 'same-origin',

@@ -19,7 +19,7 @@ import { mintApproverToken } from '../discharge/approver-tokens.js';
 import { checkAccountName, inviteUrl, type Accounts, type UserView } from '../discharge/accounts.js';
 import { TesseraError } from '../errors.js';
 import type { ClientIpSource } from '../hono/index.js';
-import { durationField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
+import { booleanField, durationField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
 import type { Verifier } from '../verifier/index.js';
 import { TTL_BOUNDS, type Issuer } from './issuer.js';
 import { ADMIN_OPS, actorOf, adminGuards, mintedJson } from './routes.js';
@@ -53,12 +53,13 @@ export function usersRoutes(options: UsersRoutesOptions): Hono {
   });
 
   app.post('/v1/users', auth(ADMIN_OPS.usersWrite), sized(MAX_BODY), async (c) => {
-    const body = await readJsonObject(c, ['name', 'groups', 'password']);
+    const body = await readJsonObject(c, ['name', 'groups', 'password', 'requirePasskey']);
     const user = await accounts.add(
       {
         name: stringField(body, 'name', { max: MAX_NAME }),
         groups: stringArrayField(body, 'groups', MAX_GROUPS, MAX_NAME),
         password: stringField(body, 'password', { max: MAX_PASSWORD_LENGTH }),
+        requirePasskey: booleanField(body, 'requirePasskey') ?? false,
       },
       by(c),
     );

@@ -96,6 +96,9 @@ const htmlErrors = (...statuses: number[]): Record<string, Schema> =>
   );
 const TO_LOGIN = redirect('not signed in: to the sign-in page, `next` naming this page');
 const PAGES_TAG = ['approval pages (HTML)'];
+/** The passkey ceremonies' answers (WebAuthn Level 3 JSON options, and where to go next). */
+const PASSKEY_OPTIONS = object({ options: { type: 'object', description: 'WebAuthn options JSON, for PublicKeyCredential.parse*OptionsFromJSON' } }, ['options']);
+const PASSKEY_NEXT = object({ next: { type: 'string', description: 'a page under /approve/ to go to' } }, ['next']);
 
 const RECOLLECT_SECONDS = RECOLLECT_WINDOW_MS / 1000;
 
@@ -598,6 +601,62 @@ const PATHS = {
       ...open,
       ...formBody({ type: 'object', properties: { name: { type: 'string' }, password: { type: 'string' }, csrf: { type: 'string' }, next: { type: 'string' } }, required: ['csrf'] }),
       responses: { 303: redirect(`signed in: the ${SESSION_COOKIE} cookie is set`), ...htmlErrors(400, 401, 403, 429) },
+    },
+  },
+  '/approve/passkey.js': {
+    get: { tags: PAGES_TAG, operationId: 'approvePasskeyScript', summary: "the pages' passkey script (the only script; same origin, under the pages' CSP)", ...open, responses: { 200: { description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } } } },
+  },
+  '/approve/passkeys': {
+    get: { tags: PAGES_TAG, operationId: 'approvePasskeysPage', summary: "the signed-in person's passkeys, and a button to register one", ...approver, responses: { 200: htmlPage('the passkeys'), 303: TO_LOGIN } },
+  },
+  '/approve/passkeys/options': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approvePasskeyRegistrationOptions',
+      summary: "start registering a passkey: WebAuthn creation options with a new challenge bound to the session (application/json, the session's csrf)",
+      ...approver,
+      ...jsonBody(object({ csrf: { type: 'string' } }, ['csrf'])),
+      responses: { 200: json(PASSKEY_OPTIONS, 'PublicKeyCredentialCreationOptionsJSON'), ...errors(400, 401, 403, 500) },
+    },
+  },
+  '/approve/passkeys/register': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approvePasskeyRegister',
+      summary: "finish registering: the browser's credential.toJSON() for that challenge (user verification required)",
+      ...approver,
+      ...jsonBody(object({ csrf: { type: 'string' }, next: { type: 'string' }, credential: { type: 'object' } }, ['csrf', 'credential'])),
+      responses: { 200: json(PASSKEY_NEXT, 'registered'), ...errors(400, 401, 403, 409, 500) },
+    },
+  },
+  '/approve/passkeys/remove': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approvePasskeyRemove',
+      summary: "remove one of one's passkeys (a passkey-only user: from a passkey session)",
+      ...approver,
+      ...formBody(object({ csrf: { type: 'string' }, id: { type: 'string' } }, ['csrf', 'id'])),
+      responses: { 303: redirect('to the passkeys page'), ...htmlErrors(400, 401, 403, 404) },
+    },
+  },
+  '/approve/login/passkey/options': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approvePasskeySignInOptions',
+      summary: `start a passkey sign-in: WebAuthn request options (discoverable credentials) with a new challenge bound to the ${LOGIN_CSRF_COOKIE} cookie, which csrf repeats`,
+      ...open,
+      ...jsonBody(object({ csrf: { type: 'string' } }, ['csrf'])),
+      responses: { 200: json(PASSKEY_OPTIONS, 'PublicKeyCredentialRequestOptionsJSON'), ...errors(400, 403, 429, 500) },
+    },
+  },
+  '/approve/login/passkey': {
+    post: {
+      tags: PAGES_TAG,
+      operationId: 'approvePasskeySignIn',
+      summary: "sign in with the browser's credential.toJSON() for that challenge; each challenge is answered once",
+      ...open,
+      ...jsonBody(object({ csrf: { type: 'string' }, next: { type: 'string' }, credential: { type: 'object' } }, ['csrf', 'credential'])),
+      responses: { 200: json(PASSKEY_NEXT, `signed in: the ${SESSION_COOKIE} cookie is set; go to next`), ...errors(400, 401, 403, 500) },
     },
   },
   '/approve/logout': {

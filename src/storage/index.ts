@@ -47,7 +47,6 @@ export type { CreateSessionInput, Session, SessionRepository } from './sessions.
 export type { DischargerKey, DischargerKeyRepository } from './discharger-keys.js';
 export type { CreateInviteInput, Invite, InviteRepository, InviteState } from './invites.js';
 export type { CountInput, RateLimitRepository, WindowCount } from './rate-limits.js';
-export type { JsonValue } from './schema.js';
 export type {
   ClaimOptions,
   ClaimedDelivery,
@@ -63,3 +62,5 @@ export type {
   WebhookPayload,
   WebhookRepository,
 } from './webhooks.js';
+export type { AddPasskeyInput, ChallengePurpose, PasskeyCredential, PasskeyRepository, PutChallengeInput, TakenChallenge } from './passkeys.js';
+export type { AuthMethod, JsonValue } from './schema.js';

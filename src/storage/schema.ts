@@ -170,6 +170,8 @@ export const users = pgTable('users', {
   // No column default: drizzle-kit 0.31 misreads array defaults (drizzle-orm#4231); we always set it.
   groups: text('groups').array().notNull(),
   createdAt: at('created_at').notNull().defaultNow(),
+  /** Sign in and approve only with a passkey (see src/discharge/web/passkey-policy.ts). */
+  requirePasskey: boolean('require_passkey').notNull().default(false),
 });
 
 /** Browser sessions of the approval page. Only hashes of the session id and CSRF token are kept. */
@@ -184,8 +186,13 @@ export const sessions = pgTable(
     createdAt: at('created_at').notNull().defaultNow(),
     expiresAt: at('expires_at').notNull(),
     revokedAt: at('revoked_at'),
+    /** How the person signed in: a password or a passkey (what may be approved depends on it). */
+    authMethod: text('auth_method').$type<AuthMethod>().notNull().default('password'),
   },
-  (t) => [index('sessions_user_name_idx').on(t.userName)],
+  (t) => [
+    index('sessions_user_name_idx').on(t.userName),
+    check('sessions_auth_method_check', sql`${t.authMethod} in ('password', 'passkey')`),
+  ],
 );
 
 /**
@@ -206,6 +213,59 @@ export const invites = pgTable(
   },
   (t) => [index('invites_user_name_idx').on(t.userName)],
 );
+
+/** How a browser session was signed in. */
+export type AuthMethod = 'password' | 'passkey';
+
+/**
+ * Approvers' WebAuthn passkeys. The public key is public (nothing sealed); `counter` is the
+ * authenticator's signature counter, which only grows (a clone shows as a counter going back).
+ */
+export const passkeyCredentials = pgTable(
+  'passkey_credentials',
+  {
+    /** The credential id, base64url as WebAuthn JSON carries it. */
+    id: text('id').primaryKey(),
+    userName: text('user_name')
+      .notNull()
+      .references(() => users.name, { onDelete: 'cascade' }),
+    /** The COSE-encoded public key. */
+    publicKey: bytea('public_key').notNull(),
+    counter: bigint('counter', { mode: 'number' }).notNull(),
+    transports: text('transports').array().notNull(),
+    createdAt: at('created_at').notNull().defaultNow(),
+    lastUsedAt: at('last_used_at'),
+  },
+  (t) => [index('passkey_credentials_user_name_idx').on(t.userName), check('passkey_credentials_counter_check', sql`${t.counter} >= 0`)],
+);
+
+/**
+ * WebAuthn challenges in flight: one per browser binding (SHA-256 of the session id, or of the
+ * sign-in form's CSRF cookie before there is a session), replaced by a newer one,
+ * deleted when used (single use) and useless after `expires_at`.
+ */
+export const passkeyChallenges = pgTable(
+  'passkey_challenges',
+  {
+    bindingHash: bytea('binding_hash').primaryKey(),
+    purpose: text('purpose').$type<'register' | 'authenticate'>().notNull(),
+    challenge: text('challenge').notNull(),
+    /** The user registering (purpose register); null for a sign-in, whose user is not known yet. */
+    userName: text('user_name').references(() => users.name, { onDelete: 'cascade' }),
+    createdAt: at('created_at').notNull().defaultNow(),
+    expiresAt: at('expires_at').notNull(),
+  },
+  (t) => [
+    index('passkey_challenges_expires_at_idx').on(t.expiresAt),
+    check('passkey_challenges_purpose_check', sql`${t.purpose} in ('register', 'authenticate')`),
+  ],
+);
+
+/** Groups whose members sign in and approve only with a passkey. */
+export const passkeyGroups = pgTable('passkey_groups', {
+  name: text('name').primaryKey(),
+  createdAt: at('created_at').notNull().defaultNow(),
+});
 
 /** The discharge service's X25519 key pair; the private half is sealed. */
 export const dischargerKeys = pgTable('discharger_keys', {

@@ -5,8 +5,8 @@
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { and, eq, gt, isNotNull, isNull, lte, or } from 'drizzle-orm';
-import { TesseraError } from '../errors.js';
-import { sessions } from './schema.js';
+import { TesseraError, invalidArgument } from '../errors.js';
+import { sessions, type AuthMethod } from './schema.js';
 import type { TesseraDb } from './types.js';
 import { checkDate, checkSecret, checkText, guard, hashSecret } from './util.js';
 
@@ -15,6 +15,8 @@ export interface Session {
   readonly createdAt: Date;
   readonly expiresAt: Date;
   readonly revokedAt: Date | null;
+  /** How the person signed in. */
+  readonly authMethod: AuthMethod;
 }
 
 export interface CreateSessionInput {
@@ -24,6 +26,8 @@ export interface CreateSessionInput {
   /** The CSRF token bound to this session (at least 16 characters, unguessable). */
   readonly csrfToken: string;
   readonly expiresAt: Date;
+  /** How the person signed in (default password). */
+  readonly authMethod?: AuthMethod;
 }
 
 export interface SessionRepository {
@@ -51,7 +55,16 @@ const publicFields = {
   createdAt: sessions.createdAt,
   expiresAt: sessions.expiresAt,
   revokedAt: sessions.revokedAt,
+  authMethod: sessions.authMethod,
 };
+
+const AUTH_METHODS: readonly AuthMethod[] = ['password', 'passkey'];
+
+function checkAuthMethod(value: unknown): AuthMethod {
+  if (value === undefined) return 'password';
+  if (!AUTH_METHODS.includes(value as AuthMethod)) throw invalidArgument('authMethod must be password or passkey', { field: 'authMethod' });
+  return value as AuthMethod;
+}
 
 export function sessionRepository(db: TesseraDb): SessionRepository {
   const active = (sessionId: string, now: Date) =>
@@ -68,6 +81,7 @@ export function sessionRepository(db: TesseraDb): SessionRepository {
             csrfHash: hashSecret(checkSecret('csrfToken', input.csrfToken)),
             createdAt: now,
             expiresAt: checkDate('expiresAt', input.expiresAt),
+            authMethod: checkAuthMethod(input.authMethod),
           })
           .returning(publicFields);
         if (row === undefined) throw new TesseraError('ERR_STORAGE', 'create session returned no row');

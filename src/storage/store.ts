@@ -16,6 +16,7 @@ import { inviteRepository, type InviteRepository } from './invites.js';
 import { keyRepository, type KeyRepository } from './keys.js';
 import type { MasterKey } from './keyring.js';
 import { rateLimitRepository, type RateLimitRepository } from './rate-limits.js';
+import { passkeyRepository, type PasskeyRepository } from './passkeys.js';
 import { revocationRepository, type RevocationRepository } from './revocations.js';
 import { sessionRepository, type SessionRepository } from './sessions.js';
 import { tokenRepository, type TokenRepository } from './tokens.js';
@@ -50,6 +51,8 @@ export interface Store {
   readonly invites: InviteRepository;
   /** Event counts in fixed windows shared by every instance (sign-in throttles). */
   readonly rateLimits: RateLimitRepository;
+  /** Approvers' passkeys, ceremonies in flight, passkey-only groups. */
+  readonly passkeys: PasskeyRepository;
   /**
    * Run `fn` with these repositories bound to one transaction: everything it writes commits
    * when it resolves and is rolled back when it throws (its error is rethrown unchanged; a
@@ -81,6 +84,7 @@ function bind(db: TesseraDb, masterKey: MasterKey): Store {
     webhooks: webhookRepository(db, masterKey),
     invites: inviteRepository(db),
     rateLimits: rateLimitRepository(db),
+    passkeys: passkeyRepository(db),
     transaction: <T>(fn: (tx: Store) => Promise<T>): Promise<T> => inTransaction(db, masterKey, fn),
   });
 }

@@ -7,7 +7,7 @@ import { asc, eq } from 'drizzle-orm';
 import { TesseraError } from '../errors.js';
 import { users } from './schema.js';
 import type { TesseraDb } from './types.js';
-import { checkText, guard } from './util.js';
+import { checkFlag, checkText, guard } from './util.js';
 
 export interface User {
   readonly name: string;
@@ -15,17 +15,22 @@ export interface User {
   readonly passwordHash: string;
   readonly groups: readonly string[];
   readonly createdAt: Date;
+  /** Signs in and approves only with a passkey (src/discharge/web/passkey-policy.ts). */
+  readonly requirePasskey: boolean;
 }
 
 export interface CreateUserInput {
   readonly name: string;
   readonly passwordHash: string;
   readonly groups?: readonly string[];
+  /** Default false. */
+  readonly requirePasskey?: boolean;
 }
 
 export interface UpdateUserInput {
   readonly passwordHash?: string;
   readonly groups?: readonly string[];
+  readonly requirePasskey?: boolean;
 }
 
 export interface UserRepository {
@@ -61,6 +66,7 @@ export function userRepository(db: TesseraDb): UserRepository {
             name: checkText('name', input.name),
             passwordHash: checkText('passwordHash', input.passwordHash),
             groups: checkGroups(input.groups),
+            requirePasskey: checkFlag('requirePasskey', input.requirePasskey),
           })
           .returning();
         if (row === undefined) throw new TesseraError('ERR_STORAGE', 'create user returned no row');
@@ -78,9 +84,10 @@ export function userRepository(db: TesseraDb): UserRepository {
     update: (name, changes) =>
       guard('update user', async () => {
         checkText('name', name);
-        const set: { passwordHash?: string; groups?: string[] } = {};
+        const set: { passwordHash?: string; groups?: string[]; requirePasskey?: boolean } = {};
         if (changes.passwordHash !== undefined) set.passwordHash = checkText('passwordHash', changes.passwordHash);
         if (changes.groups !== undefined) set.groups = checkGroups(changes.groups);
+        if (changes.requirePasskey !== undefined) set.requirePasskey = checkFlag('requirePasskey', changes.requirePasskey);
         const [row] =
           Object.keys(set).length === 0
             ? await db.select().from(users).where(eq(users.name, name))

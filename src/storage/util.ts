@@ -43,6 +43,13 @@ export function checkSecret(field: string, value: unknown): string {
   return s;
 }
 
+/** An optional boolean (default false). */
+export function checkFlag(field: string, value: unknown): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidArgument(`${field} must be true or false`, { field });
+  return value;
+}
+
 export function checkDate(field: string, value: unknown): Date {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalidArgument(`${field} must be a valid Date`, { field });
   return value;

@@ -109,5 +109,5 @@ export async function launchChromium(): Promise<Browser | undefined> {
 export async function signIn(page: Page, name: string, password: string): Promise<void> {
   await page.getByLabel('User name').fill(name);
   await page.getByLabel('Password').fill(password);
-  await Promise.all([page.waitForURL((u) => !u.pathname.endsWith('/login')), page.getByRole('button', { name: 'Sign in' }).click()]);
+  await Promise.all([page.waitForURL((u) => !u.pathname.endsWith('/login')), page.getByRole('button', { name: 'Sign in', exact: true }).click()]);
 }

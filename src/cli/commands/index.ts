@@ -9,6 +9,7 @@ import { attenuate } from './attenuate.js';
 import { audit } from './audit.js';
 import { completion } from './completion.js';
 import { discharge } from './discharge.js';
+import { groups } from './groups.js';
 import { inspect } from './inspect.js';
 import { keys } from './keys.js';
 import { mint } from './mint.js';
@@ -22,6 +23,6 @@ import { version } from './version.js';
 import { webhooks } from './webhooks.js';
 
 export const COMMANDS: readonly Command[] = Object.freeze([
-  serve, mint, attenuate, discharge, inspect, verify, revoke, status, tokens, audit, keys, webhooks, adminToken, users, version,
+  serve, mint, attenuate, discharge, inspect, verify, revoke, status, tokens, audit, keys, webhooks, adminToken, users, groups, version,
   completion(() => COMMANDS),
 ]);

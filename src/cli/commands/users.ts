@@ -116,7 +116,7 @@ interface ApproverToken {
 
 /** What each action does, against a server or on the database. */
 interface Backend {
-  add(name: string, groups: readonly string[], password: string): Promise<void>;
+  add(name: string, groups: readonly string[], password: string, requirePasskey: boolean): Promise<void>;
   passwd(name: string, password: string): Promise<number>;
   list(): Promise<readonly UserRow[]>;
   remove(name: string): Promise<void>;
@@ -128,7 +128,7 @@ interface Backend {
 function serverBackend(server: ApiOptions): Backend {
   const path = (name: string, action: string): string => `/v1/users/${encodeURIComponent(name)}/${action}`;
   return {
-    add: async (name, groups, password) => void (await api(server, 'POST', '/v1/users', { name, groups, password })),
+    add: async (name, groups, password, requirePasskey) => void (await api(server, 'POST', '/v1/users', { name, groups, password, ...(requirePasskey ? { requirePasskey } : {}) })),
     passwd: async (name, password) => (await api<{ sessionsEnded: number }>(server, 'POST', path(name, 'password'), { password })).sessionsEnded,
     list: async () => (await api<{ users: UserRow[] }>(server, 'GET', '/v1/users')).users,
     remove: async (name) => void (await api(server, 'POST', path(name, 'remove'), {})),
@@ -150,7 +150,7 @@ function localBackend(database: Database, store: Store, io: CliIO, dataDir: stri
   };
   const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
   return {
-    add: async (name, groups, password) => void (await accounts.add({ name, groups, password }, CLI_ACTOR)),
+    add: async (name, groups, password, requirePasskey) => void (await accounts.add({ name, groups, password, requirePasskey }, CLI_ACTOR)),
     passwd: async (name, password) => (await accounts.setPassword(name, password, CLI_ACTOR)).sessionsEnded,
     list: async () => (await accounts.list()).map((u) => ({ name: u.name, groups: u.groups, createdAt: u.createdAt.toISOString() })),
     remove: (name) => accounts.remove(name, CLI_ACTOR),
@@ -216,7 +216,7 @@ type Action = (typeof ACTIONS)[number];
 export const users: Command = {
   name: 'users',
   summary: 'add, list or remove the people who approve requests; invite them; approver tokens',
-  help: `Usage: tessera users add <name> --group <group> [--group <group>...] [--password-stdin]
+  help: `Usage: tessera users add <name> --group <group> [--group <group>...] [--password-stdin] [--require-passkey]
        tessera users passwd <name> [--password-stdin]
        tessera users list [--json]
        tessera users remove <name>
@@ -249,6 +249,8 @@ Passwords: at least 8 characters, hashed with scrypt; never given on the command
 Options:
   -g, --group <group>  a group the user belongs to (repeatable; add and invite need at least one)
   --password-stdin     read the password from stdin (one trailing newline is removed)
+  --require-passkey    users add: the user signs in and approves only with a passkey (the
+                       password lets them in once, to register one; see tessera groups)
   --ttl <duration>     users token: its lifetime (e.g. 12h, 30d; default 30d)
   --json               list: [{ name, groups, createdAt }]; invite: { url, expiresAt };
                        token: { token, identifier, expiresAt }
@@ -268,6 +270,7 @@ Examples:
     ...SERVER_OPTIONS,
     group: { type: 'string', multiple: true, short: 'g' },
     'password-stdin': { type: 'boolean' },
+    'require-passkey': { type: 'boolean' },
     ttl: { type: 'string' },
     json: { type: 'boolean' },
   },
@@ -290,6 +293,8 @@ Examples:
     if (groups.length > 0) only('group', ['add', 'invite']);
     if (fromStdin) only('password-stdin', ['add', 'passwd']);
     if (str(args, 'ttl') !== undefined) only('ttl', ['token']);
+    const requirePasskey = bool(args, 'require-passkey');
+    if (requirePasskey) only('require-passkey', ['add']);
     const user = name === undefined ? '' : checkAccountName('user', name);
     if (action === 'add' || action === 'invite') {
       if (groups.length === 0) throw new UsageError(`users ${action} needs at least one --group`);
@@ -299,7 +304,7 @@ Examples:
     const password = action === 'add' || action === 'passwd' ? await newPassword(io, fromStdin) : undefined;
     const backend = await connect(args, io);
     try {
-      await act(action, { backend, io, user, groups, password: password ?? '', json: bool(args, 'json'), ttl: str(args, 'ttl') });
+      await act(action, { backend, io, user, groups, password: password ?? '', json: bool(args, 'json'), ttl: str(args, 'ttl'), requirePasskey });
     } finally {
       await backend.close();
     }
@@ -315,13 +320,14 @@ interface ActInput {
   readonly password: string;
   readonly json: boolean;
   readonly ttl: string | undefined;
+  readonly requirePasskey: boolean;
 }
 
-async function act(action: Action, { backend, io, user, groups, password, json, ttl }: ActInput): Promise<void> {
+async function act(action: Action, { backend, io, user, groups, password, json, ttl, requirePasskey }: ActInput): Promise<void> {
   switch (action) {
     case 'add':
-      await backend.add(user, groups, password);
-      io.out(`added user ${user} (groups: ${[...new Set(groups)].join(', ')})`);
+      await backend.add(user, groups, password, requirePasskey);
+      io.out(`added user ${user} (groups: ${[...new Set(groups)].join(', ')})${requirePasskey ? '; signs in only with a passkey' : ''}`);
       return;
     case 'passwd':
       io.out(`changed the password of ${user}; ended ${await backend.passwd(user, password)} session(s)`);

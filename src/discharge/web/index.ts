@@ -1,10 +1,13 @@
 /**
  * The approval pages of the discharge service: sign-in, pending requests, approve / deny,
- * history (server-rendered hono, no JavaScript), with approver passwords and browser sessions.
+ * history (server-rendered hono; JavaScript only for passkeys), with approver passwords, passkeys
+ * and browser sessions.
  * `approvalPages(options)` is a hono app to mount at `/approve`.
  */
 export { approvalPages, safeNext } from './pages.js';
-export type { ApprovalPagesOptions } from './pages.js';
+export type { ApprovalPagesOptions, PagesStore } from './pages.js';
+export { requiresPasskey, userRequiresPasskey } from './passkey-policy.js';
+export type { PasskeyPolicyStore } from './passkey-policy.js';
 export { describeCaveat, formatTime } from './describe.js';
 export {
   DEFAULT_SCRYPT,

@@ -15,9 +15,11 @@
  *   POST /approve/tokens                 mint one; shown once
  *   GET  /approve/enrol/:token           an invitation link (`tessera users invite`): choose a password
  *   POST /approve/enrol/:token           create the account, spend the link, sign in
+ *   …/passkeys, …/login/passkey, …/passkey.js   passkeys (see passkey-pages.ts), with a public URL
  *
  * Defences, in order on every request: security headers with a strict content security policy
- * (no script at all, no inline style, no framing); `Cache-Control: no-store` on pages; a 16 KiB
+ * (no inline script or style, no framing, no script at all except the same-origin file
+ * /approve/passkey.js on the two pages with passkey buttons, sign-in and passkeys); `Cache-Control: no-store` on pages; a 16 KiB
  * body limit; hono's `csrf()` origin / Sec-Fetch-Site check on every POST; then, on every POST,
  * a synchronizer token in a hidden field: the session's token (see session.ts), or for the
  * sign-in form, which has no session yet, a random `tessera_login_csrf` cookie that the form
@@ -30,6 +32,10 @@
  * out of that account, the owner elsewhere is not), or 20 from one address, within 15 minutes,
  * sign-ins from there answer 429 ERR_RATE_LIMITED saying how long to wait. The counts are in
  * the database, shared by every instance (see throttle.ts).
+ *
+ * Passkeys (passkey-policy.ts): a passkey-only user's right password is refused once they have
+ * a passkey (before that it lets them in only to register one), and approving a request that
+ * needs a passkey (`requiresPasskey`) from a password session is refused (403).
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
 import { Hono, type Context } from 'hono';
@@ -41,8 +47,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { utf8 } from '../../crypto/bytes.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../../errors.js';
 import { dummyVerify, verifyPassword } from './passwords.js';
-import { ConcurrencyGate, type WindowLimit } from '../../http/rate-limit.js';
-import type { Store } from '../../storage/index.js';
+import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
 import { pageSecurityHeaders, wantsJson } from '../../http/html.js';
 import { httpStatus } from '../../http/status.js';
 import { toLogger, type LogOption } from '../../log.js';
@@ -50,8 +55,11 @@ import { BrowserSessions, LOGIN_CSRF_COOKIE, looksLikeSecret, newSecret, type Se
 import { SignInThrottle, waitText } from './throttle.js';
 import type { ApprovalService, Decision } from './types.js';
 import type { Accounts, UserView } from '../accounts.js';
-import type { Invite } from '../../storage/index.js';
+import type { Invite, Store } from '../../storage/index.js';
 import { nodeClientIp } from '../../hono/node.js';
+import { installPasskeyRoutes } from './passkey-pages.js';
+import { requiresPasskey, userRequiresPasskey } from './passkey-policy.js';
+import { Passkeys } from './passkeys.js';
 import {
   BASE,
   STYLESHEET,
@@ -71,15 +79,17 @@ import {
 export interface ApprovalPagesOptions {
   /** The discharge service's approver API. */
   readonly service: ApprovalService;
-  /** Users, sessions and rate-limit repositories (`createStore(...)` fits). */
-  readonly store: SessionStore & Pick<Store, 'rateLimits'>;
+  /** Users, sessions, passkeys and rate-limit repositories (`createStore(...)` fits). */
+  readonly store: PagesStore;
   /** The time sessions and rate limits are judged at (default: the system clock). */
   readonly clock?: () => Date;
   /** Mark cookies `Secure` (default: true when `publicUrl` is https). */
   readonly secureCookies?: boolean;
   /**
    * The system's public URL. Its origin is accepted by the CSRF origin check besides the
-   * request's own (they differ behind a TLS-terminating proxy).
+   * request's own (they differ behind a TLS-terminating proxy). It is also the passkeys'
+   * relying party (host name = RP ID, origin = the only accepted origin): without it, or when
+   * its host is an IP address (which WebAuthn does not accept), the pages offer no passkeys.
    */
   readonly publicUrl?: string;
   /** The client IP for the per-IP sign-in limit (default: the TCP peer under @hono/node-server). */
@@ -106,6 +116,12 @@ export interface ApprovalPagesOptions {
 /** What the enrolment pages need of the accounts. */
 export type EnrolAccounts = Pick<Accounts, 'pendingInvite' | 'enrol'>;
 
+
+/** What the pages read and write: users, sessions, passkeys, and the audit of passkey events. */
+export type PagesStore = SessionStore & Pick<Store, 'passkeys' | 'audit' | 'transaction' | 'rateLimits'>;
+
+/** Passkey sign-in ceremonies one client may start per 15 minutes. */
+const PASSKEY_OPTIONS_PER_IP: WindowLimit = { max: 100, windowSeconds: 15 * 60 };
 const DEFAULT_PER_USER: WindowLimit = { max: 5, windowSeconds: 15 * 60 };
 const DEFAULT_PER_IP: WindowLimit = { max: 20, windowSeconds: 15 * 60 };
 const MAX_BODY = 16 * 1024;
@@ -165,6 +181,13 @@ function asTesseraError(err: unknown): TesseraError | undefined {
   return undefined;
 }
 
+/** WebAuthn needs a domain name for its RP ID (`localhost` included), never an IP address. */
+function passkeysPossible(publicUrl: string | undefined): publicUrl is string {
+  if (publicUrl === undefined) return false;
+  const host = new URL(publicUrl).hostname;
+  return !host.startsWith('[') && !/^[0-9.]+$/.test(host);
+}
+
 /** Build the approval pages' hono app (mount it at `/approve`). */
 export function approvalPages(options: ApprovalPagesOptions): Hono {
   const { service, store } = options;
@@ -183,7 +206,9 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const throttle = new SignInThrottle(store, { perAccount: options.loginLimits?.perUser ?? DEFAULT_PER_USER, perAddress: options.loginLimits?.perIp ?? DEFAULT_PER_IP }, clock);
   const gate = new ConcurrencyGate(options.maxConcurrentLogins ?? 4);
 
-  const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken });
+  const passkeys = passkeysPossible(options.publicUrl) ? new Passkeys({ store, publicUrl: options.publicUrl, clock }) : undefined;
+
+  const viewer = (me: SignedIn): Viewer => ({ name: me.approver.name, csrfToken: me.csrfToken, passkeys: passkeys !== undefined });
 
   /** GET pages for signed-in people: the approver, or a redirect to sign in and come back. */
   const toLogin = (c: Context): Response => c.redirect(`${paths.login}?next=${encodeURIComponent(safeNext(c.req.path))}`, 303);
@@ -222,7 +247,11 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
 
   const app = new Hono();
 
-  app.use('*', pageSecurityHeaders({ hsts: secureCookies }));
+  // Only the two pages with passkey buttons load a script; every other page allows none.
+  const plainHeaders = pageSecurityHeaders({ hsts: secureCookies });
+  const scriptHeaders = pageSecurityHeaders({ hsts: secureCookies, scripts: true });
+  const scripted = new Set(passkeys === undefined ? [] : [paths.login, paths.passkeys]);
+  app.use('*', (c, next) => (scripted.has(c.req.path) ? scriptHeaders : plainHeaders)(c, next));
   app.use('*', async (c, next) => {
     await next();
     if (c.req.path !== `${BASE}/style.css`) c.header('Cache-Control', 'no-store');
@@ -246,7 +275,8 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     if (status >= 500) log.error(`tessera: approval pages: ${c.req.method} ${c.req.routePath}: ${e.code}: ${e.message}`);
     if (wantsJson(c)) return c.json(e.toJSON(), status);
     const message = status >= 500 ? 'Something went wrong on the server; try again later.' : e.message;
-    return c.html(errorPage(TITLES[e.code] ?? 'Something went wrong', message, e.code), status);
+    const title = e.details.reason === 'passkey-required' ? 'Passkey required' : (TITLES[e.code] ?? 'Something went wrong');
+    return c.html(errorPage(title, message, e.code), status);
   });
 
   app.get('/style.css', (c) => {
@@ -257,7 +287,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   app.get('/login', async (c) => {
     const next = safeNext(c.req.query('next'));
     if ((await sessions.current(c)) !== undefined) return c.redirect(next, 303);
-    return c.html(loginPage({ csrfToken: loginCsrf(c), next }));
+    return c.html(loginPage({ csrfToken: loginCsrf(c), next, passkeys: passkeys !== undefined }));
   });
 
   app.post('/login', async (c) => {
@@ -267,7 +297,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const name = form.name ?? '';
     const password = form.password ?? '';
     const again = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
-      c.html(loginPage({ csrfToken: cookieToken, next, name: name.slice(0, MAX_NAME), error }), status);
+      c.html(loginPage({ csrfToken: cookieToken, next, name: name.slice(0, MAX_NAME), error, passkeys: passkeys !== undefined }), status);
     if (name === '' || password === '') return again(400, 'Enter your user name and password.');
 
     const account = name.slice(0, MAX_NAME);
@@ -292,10 +322,16 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       return again(401, 'Wrong user name or password.');
     }
     await throttle.succeeded(account, address);
+    // Passkey-only: the password (checked above, so this tells nothing to a guesser) is refused
+    // once a passkey exists; before that it only lets the person in to register one.
+    const enrolling = await userRequiresPasskey(store, user);
+    if (enrolling && (await store.passkeys.countForUser(user.name)) > 0) {
+      return again(403, 'Your account signs in only with a passkey: use "Sign in with a passkey". (ERR_FORBIDDEN)');
+    }
     await sessions.revoke(c); // a previous session in this browser does not outlive a new sign-in
-    await sessions.start(c, user.name);
+    await sessions.start(c, user.name, 'password');
     deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
-    return c.redirect(next, 303);
+    return c.redirect(enrolling && passkeys !== undefined ? paths.passkeys : next, 303);
   });
 
   app.post('/logout', async (c) => {
@@ -335,6 +371,13 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   app.post('/requests/:id/approve', async (c) => {
     const { me, form } = await signedInPost(c);
     const id = requestId(c);
+    if (me.authMethod !== 'passkey') {
+      // A request this person may not see is refused by the service below, as before.
+      const view = await service.get(id, me.approver);
+      if (view !== undefined && (await requiresPasskey(store, me.approver.name, view.who))) {
+        throw new TesseraError('ERR_FORBIDDEN', 'This request can be approved only after signing in with a passkey: log out and use "Sign in with a passkey".', { reason: 'passkey-required' });
+      }
+    }
     const minutes = (form.validityMinutes ?? '').trim();
     let decision: Decision = { approve: true };
     if (minutes !== '') {
@@ -443,6 +486,20 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       const days = TOKEN_DAYS.find((d) => String(d) === form.days);
       if (days === undefined) throw invalidArgument(`Choose ${TOKEN_DAYS.join(', ')} days.`, { field: 'days' });
       return c.html(tokensPage(viewer(me), await mintToken(me.approver.name, days * 86_400)));
+    });
+  }
+
+  if (passkeys !== undefined) {
+    installPasskeyRoutes(app, {
+      passkeys,
+      sessions,
+      store,
+      sameSecret,
+      safeNext,
+      viewer,
+      signedInPost,
+      optionsLimiter: new WindowLimiter(PASSKEY_OPTIONS_PER_IP, () => clock().getTime()),
+      clientKey: (c) => `ip:${clientIp(c) ?? 'unknown'}`,
     });
   }
 

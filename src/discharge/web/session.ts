@@ -16,7 +16,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { base64url, utf8 } from '../../crypto/bytes.js';
-import type { Store } from '../../storage/index.js';
+import type { AuthMethod, Store } from '../../storage/index.js';
 import type { Approver } from './types.js';
 
 export const SESSION_COOKIE = 'tessera_session';
@@ -50,6 +50,8 @@ export interface SignedIn {
   readonly sessionId: string;
   readonly csrfToken: string;
   readonly approver: Approver;
+  /** How this session was signed in (a passkey-only request needs 'passkey'). */
+  readonly authMethod: AuthMethod;
 }
 
 /** Extending the expiry writes to the database, so do it at most once a minute per session. */
@@ -71,11 +73,11 @@ export class BrowserSessions {
   }
 
   /** Start a session for `userName` and set its cookie. Always a fresh id (no fixation). */
-  async start(c: Context, userName: string): Promise<void> {
+  async start(c: Context, userName: string, authMethod: AuthMethod = 'password'): Promise<void> {
     const sessionId = newSecret();
     const now = this.#options.clock();
     const expiresAt = new Date(now.getTime() + Math.min(this.#options.idleSeconds, this.#options.maxSeconds) * 1000);
-    await this.#store.sessions.create({ sessionId, userName, csrfToken: csrfTokenFor(sessionId), expiresAt }, now);
+    await this.#store.sessions.create({ sessionId, userName, csrfToken: csrfTokenFor(sessionId), expiresAt, authMethod }, now);
     // No Max-Age: the browser forgets the cookie when it closes; the server enforces expiry.
     setCookie(c, SESSION_COOKIE, sessionId, this.cookieOptions());
   }
@@ -98,7 +100,7 @@ export class BrowserSessions {
     }
     // Groups are read from the user on every request, so removing someone from a group takes
     // effect at once, not at their next login.
-    return { sessionId, csrfToken: csrfTokenFor(sessionId), approver: { name: user.name, groups: [...user.groups] } };
+    return { sessionId, csrfToken: csrfTokenFor(sessionId), approver: { name: user.name, groups: [...user.groups] }, authMethod: session.authMethod };
   }
 
   /** True when `token` is the CSRF token of the signed-in session (constant-time, in the repository). */

@@ -1,7 +1,8 @@
 /**
  * The approval pages' HTML, built with hono's `html` tagged template: every interpolated value
- * is escaped, and nested templates are not escaped twice. No page has a script or an inline
- * style (the content security policy forbids both); the pages work without JavaScript.
+ * is escaped, and nested templates are not escaped twice. No page has an inline script or
+ * style (the content security policy forbids both); the pages work without JavaScript, except
+ * the passkey buttons, which the one same-origin script (passkey-script.ts) shows and drives.
  */
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
@@ -22,6 +23,13 @@ export const paths = {
   logout: `${BASE}/logout`,
   history: `${BASE}/history`,
   activity: `${BASE}/activity`,
+  passkeys: `${BASE}/passkeys`,
+  passkeyOptions: `${BASE}/passkeys/options`,
+  passkeyRegister: `${BASE}/passkeys/register`,
+  passkeyRemove: `${BASE}/passkeys/remove`,
+  passkeyLoginOptions: `${BASE}/login/passkey/options`,
+  passkeyLogin: `${BASE}/login/passkey`,
+  passkeyScript: `${BASE}/passkey.js`,
   request: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}`,
   approve: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/approve`,
   deny: (id: string): string => `${BASE}/requests/${encodeURIComponent(id)}/deny`,
@@ -34,6 +42,8 @@ export const paths = {
 export interface Viewer {
   readonly name: string;
   readonly csrfToken: string;
+  /** The system offers passkeys (a link to the passkeys page). */
+  readonly passkeys?: boolean;
 }
 
 const time = (date: Date | undefined): Html =>
@@ -41,7 +51,13 @@ const time = (date: Date | undefined): Html =>
 
 const csrfField = (token: string): Html => html`<input type="hidden" name="csrf" value="${token}">`;
 
-export function layout(title: string, body: Html, viewer?: Viewer): Html {
+/** The passkey script (same origin; see passkey-script.ts), for pages with passkey buttons. */
+const passkeyScript = html`<script src="${paths.passkeyScript}" defer></script>`;
+
+/** Where the passkey script writes what went wrong. */
+const passkeyStatus = html`<p id="passkey-status" class="error" role="alert"></p>`;
+
+export function layout(title: string, body: Html, viewer?: Viewer, script = false): Html {
   const nav =
     viewer === undefined
       ? ''
@@ -50,6 +66,7 @@ export function layout(title: string, body: Html, viewer?: Viewer): Html {
       <a href="${paths.history}">History</a>
       <a href="${paths.activity}">Activity</a>
       <a href="${paths.tokens}">Bot token</a>
+      ${viewer.passkeys === true ? html`<a href="${paths.passkeys}">Passkeys</a>` : ''}
       <span class="who">Signed in as <strong>${viewer.name}</strong></span>
       <form method="post" action="${paths.logout}" class="inline">${csrfField(viewer.csrfToken)}<button type="submit">Log out</button></form>
     </nav>`;
@@ -61,6 +78,7 @@ export function layout(title: string, body: Html, viewer?: Viewer): Html {
 <meta name="referrer" content="no-referrer">
 <title>${title} · Tessera approvals</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
+${script ? passkeyScript : ''}
 </head>
 <body>
 <header><a class="brand" href="${paths.home}">Tessera approvals</a>${nav}</header>
@@ -77,10 +95,19 @@ export interface LoginPageInput {
   readonly next: string;
   readonly name?: string;
   readonly error?: string;
+  /** Offer "Sign in with a passkey" (the system has a public URL for WebAuthn). */
+  readonly passkeys?: boolean;
 }
 
 export function loginPage(input: LoginPageInput): Html {
   const error = input.error === undefined ? '' : html`<p class="error" role="alert">${input.error}</p>`;
+  const passkey =
+    input.passkeys === true
+      ? html`<section class="stack passkey">
+  ${passkeyStatus}
+  <button type="button" hidden data-passkey="sign-in" data-options="${paths.passkeyLoginOptions}" data-verify="${paths.passkeyLogin}" data-csrf="${input.csrfToken}" data-next="${input.next}">Sign in with a passkey</button>
+</section>`
+      : '';
   return layout(
     'Sign in',
     html`${error}
@@ -90,7 +117,10 @@ export function loginPage(input: LoginPageInput): Html {
   <label>User name <input name="name" autocomplete="username" required maxlength="128" value="${input.name ?? ''}" autofocus></label>
   <label>Password <input name="password" type="password" autocomplete="current-password" required maxlength="1024"></label>
   <button type="submit">Sign in</button>
-</form>`,
+</form>
+${passkey}`,
+    undefined,
+    input.passkeys === true,
   );
 }
 
@@ -164,6 +194,39 @@ or to one request with <code>--caveat "resource /v1/approvals/&lt;id&gt;"</code>
 </form>`,
     viewer,
   );
+}
+
+export interface PasskeysPageInput {
+  readonly passkeys: readonly { readonly id: string; readonly createdAt: Date; readonly lastUsedAt: Date | null }[];
+  /** This person may sign in and approve only with a passkey. */
+  readonly required: boolean;
+  /** How the current session was signed in. */
+  readonly signedInWith: 'password' | 'passkey';
+}
+
+/** The signed-in person's passkeys, and a button to register one. */
+export function passkeysPage(viewer: Viewer, input: PasskeysPageInput): Html {
+  const notice = input.required
+    ? input.signedInWith === 'passkey'
+      ? html`<p>Your account signs in and approves only with a passkey.</p>`
+      : html`<p class="error">Your account signs in and approves only with a passkey. Register one here, then log out and use <strong>Sign in with a passkey</strong>: until then you cannot approve.</p>`
+    : html`<p>A passkey signs you in without a password (your device checks your PIN, fingerprint or face).</p>`;
+  const list =
+    input.passkeys.length === 0
+      ? html`<p class="empty">You have no passkey yet.</p>`
+      : html`<table>
+<thead><tr><th>Passkey</th><th>Registered</th><th>Last used</th><th></th></tr></thead>
+<tbody>${input.passkeys.map(
+          (p) => html`<tr><td><code>${p.id.slice(0, 16)}…</code></td><td>${time(p.createdAt)}</td><td>${time(p.lastUsedAt ?? undefined)}</td><td><form method="post" action="${paths.passkeyRemove}" class="inline">${csrfField(viewer.csrfToken)}<input type="hidden" name="id" value="${p.id}"><button type="submit">Remove</button></form></td></tr>`,
+        )}</tbody>
+</table>`;
+  const body = html`${notice}
+${list}
+<section class="stack passkey">
+  ${passkeyStatus}
+  <button type="button" hidden data-passkey="register" data-options="${paths.passkeyOptions}" data-verify="${paths.passkeyRegister}" data-csrf="${viewer.csrfToken}" data-next="${paths.passkeys}">Register a passkey</button>
+</section>`;
+  return layout('Passkeys', body, viewer, true);
 }
 
 const STATUS_WORDS: Readonly<Record<PendingView['status'], string>> = {
