@@ -267,8 +267,8 @@ describe('GET / (the front door)', () => {
     }
   });
 
-  it('carries the approval pages\' security headers, and only on its own route', async () => {
-    const [door, approve, health] = await Promise.all(['/', '/approve/login', '/healthz'].map((p) => system.app.request(p, { headers: { accept: BROWSER } })));
+  it('carries the approval pages\' security headers (of a page without script), and only on its own route', async () => {
+    const [door, approve, health] = await Promise.all(['/', '/approve/history', '/healthz'].map((p) => system.app.request(p, { headers: { accept: BROWSER } })));
     const csp = door!.headers.get('content-security-policy');
     expect(csp).toContain("script-src 'none'");
     expect(csp).toContain("frame-ancestors 'none'");

@@ -241,6 +241,7 @@ describe.each(backends)('storage on $name', (backend) => {
     'passkey_challenges',
     'passkey_credentials',
     'passkey_groups',
+    'rate_limits',
     'revocations',
     'root_keys',
     'sessions',
