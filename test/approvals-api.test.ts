@@ -194,3 +194,31 @@ describe('bad input is a clear 4xx, never a 5xx', () => {
     expect((await call('GET', '/v1/approvals', daves)).status).toBe(403);
   });
 });
+
+describe('a passkey-only group', () => {
+  it("refuses approvals by approver token unless the group allows them; a user passkey-only by their own setting never decides by token", async () => {
+    const store = served.system.store;
+    await served.addApprover('erin', 'erin-password', ['sec']);
+    const erin = (await mintApproverToken(served.system.issuer, { name: 'erin', actor: 'test' })).token;
+    await store.passkeys.setGroupRequirement('sec', true);
+
+    const first = await ask('approve group:sec open the vault');
+    const refused = await call('POST', `/v1/approvals/${first}/approve`, erin, {});
+    expect(refused.status).toBe(403);
+    expect(refused.body).toMatchObject({ error: { code: 'ERR_FORBIDDEN', message: expect.stringContaining('needs a passkey') } });
+    expect((await call('GET', `/v1/approvals/${first}`, erin)).body.status).toBe('pending');
+    // A denial needs no passkey (as on the pages).
+    expect((await call('POST', `/v1/approvals/${first}/deny`, erin, { reason: 'not by a bot' })).body.status).toBe('denied');
+
+    await expect(store.passkeys.setGroupApproverTokens('nonesuch', true)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    expect(await store.passkeys.setGroupApproverTokens('sec', true)).toBe(true);
+    const second = await ask('approve group:sec open the vault');
+    expect((await call('POST', `/v1/approvals/${second}/approve`, erin, {})).body.status).toBe('approved');
+
+    // Erin herself passkey-only: the group's allowance does not cover her.
+    await store.users.update('erin', { requirePasskey: true });
+    const third = await ask('approve group:sec open the vault');
+    expect((await call('POST', `/v1/approvals/${third}/approve`, erin, {})).status).toBe(403);
+    expect(await store.passkeys.setGroupApproverTokens('sec', false)).toBe(true);
+  });
+});

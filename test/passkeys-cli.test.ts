@@ -69,6 +69,11 @@ describe('passkey settings in the CLI', { timeout: 60_000 }, () => {
       expect((await store.audit.list({ action: 'group-require-passkey' })).map((e) => e.subject)).toEqual(expect.arrayContaining(['group:dev', 'group:later']));
     });
 
+    expect(await tessera(['groups', 'allow-approver-tokens', 'later'])).toMatchObject({ code: 0, out: 'group later: approver tokens now approve its requests' });
+    expect(await tessera(['groups', 'allow-approver-tokens', 'dev'])).toMatchObject({ code: 0 });
+    await withStore(async (store) => expect(await store.passkeys.approverTokenGroups()).toEqual(['dev', 'later']));
+    expect(await tessera(['groups', 'refuse-approver-tokens', 'dev'])).toMatchObject({ code: 0, out: 'group dev: approver tokens now refused for its requests (a passkey sign-in approves)' });
+    expect((await tessera(['groups', 'allow-approver-tokens', 'nobody'])).err).toContain('not passkey-only');
     expect(await tessera(['groups', 'allow-password', 'dev'])).toMatchObject({ code: 0, out: 'group dev now may use passwords' });
     expect((await tessera(['groups', 'list'])).out).toBe('dev\tpassword or passkey\tcarol,dave\nlater\tpasskey only\t');
   });

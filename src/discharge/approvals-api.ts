@@ -30,6 +30,7 @@ import type { Store } from '../storage/index.js';
 import type { Verifier } from '../verifier/index.js';
 import type { Approver, PendingView } from './service.js';
 import type { ApprovalService } from './web/types.js';
+import { requiresPasskey } from './web/passkey-policy.js';
 import { APPROVALS_CHANNEL, APPROVAL_OPS, APPROVER_AUDIENCE, APPROVER_SUBJECT_PREFIX } from './approver-tokens.js';
 
 export { APPROVALS_CHANNEL, APPROVAL_OPS, APPROVER_AUDIENCE, APPROVER_TOKEN_TTL_SECONDS, approverCaveats, mintApproverToken } from './approver-tokens.js';
@@ -42,7 +43,7 @@ const MAX_VALIDITY_SECONDS = 86_400;
 
 export interface ApprovalsRoutesOptions {
   readonly service: Pick<ApprovalService, 'listPending' | 'get' | 'decide'>;
-  readonly store: Pick<Store, 'users' | 'tokens'>;
+  readonly store: Pick<Store, 'users' | 'tokens' | 'passkeys'>;
   /** Verifies approver tokens (purpose 'approver', audience APPROVER_AUDIENCE). */
   readonly verifier: Verifier;
   readonly clientIp?: ClientIpSource;
@@ -123,6 +124,10 @@ export function approvalsRoutes(options: ApprovalsRoutesOptions): Hono {
     const approver = await approverOf(c);
     const body = await readJsonObject(c, ['validity'], { emptyOk: true, maxBytes: MAX_BODY });
     const validitySeconds = durationField(body, 'validity', { min: 1, max: MAX_VALIDITY_SECONDS });
+    const request = await service.get(requestId(c), approver);
+    if (request !== undefined && (await requiresPasskey(store, approver.name, request.who, { approverToken: true }))) {
+      throw forbidden(`approving for ${request.who} needs a passkey: approve it on the approval pages (or the group allows approver tokens: tessera groups allow-approver-tokens <group>)`);
+    }
     const view = await service.decide(requestId(c), approver, { approve: true, ...(validitySeconds !== undefined ? { validitySeconds } : {}) }, { channel: APPROVALS_CHANNEL });
     return c.json(approvalJson(view));
   });

@@ -75,6 +75,13 @@ export interface PasskeyRepository {
   passkeyGroups(): Promise<string[]>;
   /** Mark a group passkey-only (true) or not; true when that changed anything. */
   setGroupRequirement(group: string, required: boolean): Promise<boolean>;
+  /** The passkey-only groups whose members' approver tokens may decide anyway. */
+  approverTokenGroups(): Promise<string[]>;
+  /**
+   * Let a passkey-only group's approver tokens decide (true) or not; true when that changed
+   * anything; ERR_NOT_FOUND when the group is not passkey-only.
+   */
+  setGroupApproverTokens(group: string, allowed: boolean): Promise<boolean>;
 }
 
 /** WebAuthn allows credential ids up to 1023 bytes: 1364 base64url characters. */
@@ -190,6 +197,21 @@ export function passkeyRepository(db: TesseraDb): PasskeyRepository {
           ? await db.insert(passkeyGroups).values({ name }).onConflictDoNothing().returning({ name: passkeyGroups.name })
           : await db.delete(passkeyGroups).where(eq(passkeyGroups.name, name)).returning({ name: passkeyGroups.name });
         return rows.length > 0;
+      }),
+
+    approverTokenGroups: () =>
+      guard('list passkey groups', async () =>
+        (await db.select({ name: passkeyGroups.name }).from(passkeyGroups).where(eq(passkeyGroups.allowApproverTokens, true)).orderBy(asc(passkeyGroups.name))).map((r) => r.name),
+      ),
+
+    setGroupApproverTokens: (group, allowed) =>
+      guard('set passkey group', async () => {
+        const name = checkText('group', group);
+        const [row] = await db.select({ allowed: passkeyGroups.allowApproverTokens }).from(passkeyGroups).where(eq(passkeyGroups.name, name));
+        if (row === undefined) throw new TesseraError('ERR_NOT_FOUND', `group ${name} is not passkey-only: its approver tokens decide already`, { field: 'group' });
+        if (row.allowed === allowed) return false;
+        await db.update(passkeyGroups).set({ allowApproverTokens: allowed }).where(eq(passkeyGroups.name, name));
+        return true;
       }),
   };
 }

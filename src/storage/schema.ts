@@ -261,9 +261,13 @@ export const passkeyChallenges = pgTable(
   ],
 );
 
-/** Groups whose members sign in and approve only with a passkey. */
+/**
+ * Groups whose members sign in and approve only with a passkey; `allowApproverTokens` lets
+ * their approver tokens (the approvals API, for bots) decide anyway, when a group chooses so.
+ */
 export const passkeyGroups = pgTable('passkey_groups', {
   name: text('name').primaryKey(),
+  allowApproverTokens: boolean('allow_approver_tokens').notNull().default(false),
   createdAt: at('created_at').notNull().defaultNow(),
 });
 

@@ -19,6 +19,8 @@ export const groups: Command = {
   help: `Usage: tessera groups list [--json]
        tessera groups require-passkey <group>
        tessera groups allow-password <group>
+       tessera groups allow-approver-tokens <group>
+       tessera groups refuse-approver-tokens <group>
 
 Members of a passkey-only group sign in to the approval pages and approve only with a
 passkey: their password is refused once they have registered one (before that it lets them in
@@ -29,6 +31,9 @@ addressed to the group. A single user can be made passkey-only with
 list             Lists every group with its members, and which are passkey-only.
 require-passkey  Makes a group passkey-only.
 allow-password   Lets the group's members use passwords again.
+allow-approver-tokens   Lets the members' approver tokens (the approvals API, for chat bots)
+                 approve the passkey-only group's requests; refused unless allowed.
+refuse-approver-tokens  Takes that back.
 
 Options:
   --json            groups list: print [{ name, members, requirePasskey }] as JSON
@@ -45,7 +50,7 @@ Example:
     json: { type: 'boolean' },
   },
   positionals: { min: 1, max: 2 },
-  actions: ['list', 'require-passkey', 'allow-password'],
+  actions: ['list', 'require-passkey', 'allow-password', 'allow-approver-tokens', 'refuse-approver-tokens'],
   async run(args, io) {
     const [action, name] = args.positionals;
     const dataDir = dataDirOf(str(args, 'data-dir'), io);
@@ -80,8 +85,22 @@ Example:
         io.out(`group ${group} ${changed ? 'now' : 'already'} ${now}`);
         return 0;
       }
+      case 'allow-approver-tokens':
+      case 'refuse-approver-tokens': {
+        const group = checkAccountName('group', name);
+        const allowed = action === 'allow-approver-tokens';
+        const changed = await withLocalStore(io, dataDir, (store) =>
+          store.transaction(async (tx) => {
+            const did = await tx.passkeys.setGroupApproverTokens(group, allowed);
+            if (did) await tx.audit.append({ actor: 'cli', action: `group-${action}`, subject: `group:${group}` });
+            return did;
+          }),
+        );
+        io.out(`group ${group}: approver tokens ${changed ? 'now' : 'already'} ${allowed ? 'approve its requests' : 'refused for its requests (a passkey sign-in approves)'}`);
+        return 0;
+      }
       default:
-        throw new UsageError(`unknown groups action "${String(action).slice(0, 20)}": use list, require-passkey or allow-password`);
+        throw new UsageError(`unknown groups action "${String(action).slice(0, 20)}": use list, require-passkey, allow-password, allow-approver-tokens or refuse-approver-tokens`);
     }
   },
 };

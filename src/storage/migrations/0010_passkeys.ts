@@ -1,7 +1,8 @@
 /**
  * Migration 10: WebAuthn passkeys for approvers. Their credentials, the challenges of
  * ceremonies in flight (single use, short-lived), whether a user or a group must use a passkey,
- * and how each browser session was signed in (password or passkey).
+ * and how each browser session was signed in (password or passkey). A passkey-only group may
+ * let its members' approver tokens decide (`allow_approver_tokens`, off unless set).
  */
 import type { Migration } from './types.js';
 
@@ -37,6 +38,7 @@ export const migration0010: Migration = {
     `CREATE INDEX "passkey_challenges_expires_at_idx" ON "passkey_challenges" USING btree ("expires_at");`,
     `CREATE TABLE "passkey_groups" (
 	"name" text PRIMARY KEY NOT NULL,
+	"allow_approver_tokens" boolean DEFAULT false NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );`,
   ],
