@@ -7,6 +7,11 @@
  * Passwords arrive in the clear, are checked (length) and hashed here (scrypt), and go nowhere
  * else: not into the audit log, not into an answer. Invitation secrets are 256 random bits,
  * handed out once and stored only as their SHA-256 (storage/invites.ts).
+ *
+ * Someone enrolling with a passkey instead gets an account that is passkey-only and has no
+ * usable password: its password hash is that of 256 random bits nobody ever sees, so no
+ * password verifies, and a sign-in attempt costs the same scrypt as for anyone else (a
+ * password sign-in does not tell such accounts apart).
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { base64url } from '../crypto/bytes.js';
@@ -73,7 +78,7 @@ export interface Accounts {
   /** Remove a user (their sessions end with them). ERR_NOT_FOUND for an unknown user. */
   remove(name: string, by: Actor): Promise<void>;
   /**
-   * A one-time link for `name` to set their own password, valid INVITE_TTL_SECONDS. ERR_CONFLICT
+   * A one-time link for `name` to set their own password or passkey, valid INVITE_TTL_SECONDS. ERR_CONFLICT
    * when the user already exists.
    */
   invite(user: { readonly name: string; readonly groups: readonly string[] }, by: Actor): Promise<NewInvite>;
@@ -84,6 +89,12 @@ export interface Accounts {
    * transaction (a refused password or a taken name leaves the link usable).
    */
   enrol(token: string, password: string): Promise<UserView>;
+  /**
+   * Use the link to enrol with a passkey: the user is created passkey-only (`requirePasskey`)
+   * with no usable password and the invitation is spent, in one transaction. The caller signs
+   * them in to register their passkey.
+   */
+  enrolWithPasskey(token: string): Promise<UserView>;
 }
 
 const MAX_GROUPS = 100;
@@ -117,6 +128,18 @@ export function createAccounts(options: AccountsOptions): Accounts {
   const create = async (tx: Store, name: string, groups: readonly string[], passwordHash: string, requirePasskey = false): Promise<User> => {
     if ((await tx.users.get(name)) !== undefined) throw new TesseraError('ERR_CONFLICT', `there is already a user ${name}`, { field: 'name' });
     return tx.users.create({ name, groups, passwordHash, requirePasskey });
+  };
+
+  /** Spend the invitation and create its user, with the audit row, in one transaction. */
+  const redeem = async (token: string, passwordHash: string, method: 'password' | 'passkey'): Promise<UserView> => {
+    const now = clock();
+    const created = await store.transaction(async (tx) => {
+      const invite = await tx.invites.redeem(token, now);
+      const u = await create(tx, invite.userName, invite.groups, passwordHash, method === 'passkey');
+      await tx.audit.append({ actor: u.name, action: 'user-enrol', subject: u.name, details: { groups: [...u.groups], invitedBy: invite.createdBy, method }, channel: 'approval-page' });
+      return u;
+    });
+    return viewOf(created);
   };
 
   const accounts: Accounts = {
@@ -187,15 +210,12 @@ export function createAccounts(options: AccountsOptions): Accounts {
     },
 
     async enrol(token: string, password: string) {
-      const passwordHash = await hash(password);
-      const now = clock();
-      const created = await store.transaction(async (tx) => {
-        const invite = await tx.invites.redeem(token, now);
-        const u = await create(tx, invite.userName, invite.groups, passwordHash);
-        await tx.audit.append({ actor: u.name, action: 'user-enrol', subject: u.name, details: { groups: [...u.groups], invitedBy: invite.createdBy }, channel: 'approval-page' });
-        return u;
-      });
-      return viewOf(created);
+      return redeem(token, await hash(password), 'password');
+    },
+
+    async enrolWithPasskey(token: string) {
+      // A real scrypt hash of a secret that is dropped here: never verifies, and costs a guesser the same time.
+      return redeem(token, await hash(base64url(randomBytes(32))), 'passkey');
     },
   };
   return Object.freeze(accounts);

@@ -469,7 +469,7 @@ const PATHS = {
     post: {
       tags: ['users'],
       operationId: 'inviteUser',
-      summary: `a one-time enrolment link, valid ${INVITE_TTL_SECONDS / 3600} h: the person chooses their own password`,
+      summary: `a one-time enrolment link, valid ${INVITE_TTL_SECONDS / 3600} h: the person chooses their own password or passkey`,
       ...admin(ADMIN_OPS.usersWrite),
       ...jsonBody(object({ name: ref('Name'), groups: ref('Groups') }, ['name', 'groups'])),
       responses: {
@@ -677,7 +677,7 @@ const PATHS = {
     get: {
       tags: PAGES_TAG,
       operationId: 'enrolPage',
-      summary: 'an invitation link: the form to choose a password',
+      summary: 'an invitation link: the form to choose a password (or, where the system offers passkeys, to set up with a passkey)',
       ...open,
       parameters: [pathParam('token', "the invitation's secret, from its link")],
       responses: { 200: htmlPage('the form'), ...htmlErrors(404, 409) },
@@ -685,11 +685,11 @@ const PATHS = {
     post: {
       tags: PAGES_TAG,
       operationId: 'enrol',
-      summary: `create the account and sign in; the link is spent (the form's csrf must match the ${LOGIN_CSRF_COOKIE} cookie)`,
+      summary: `create the account and sign in; the link is spent (the form's csrf must match the ${LOGIN_CSRF_COOKIE} cookie). method=passkey (only where passkeys are offered, else 400): a passkey-only account with no usable password, on to /approve/passkeys to register it`,
       ...open,
       parameters: [pathParam('token', "the invitation's secret, from its link")],
-      ...formBody(object({ csrf: { type: 'string' }, username: { type: 'string' }, password: { type: 'string' }, passwordAgain: { type: 'string' } }, ['csrf', 'password', 'passwordAgain'])),
-      responses: { 303: redirect(`enrolled and signed in: the ${SESSION_COOKIE} cookie is set`), ...htmlErrors(400, 403, 404, 409, 429) },
+      ...formBody(object({ csrf: { type: 'string' }, method: { enum: ['password', 'passkey'] }, username: { type: 'string' }, password: { type: 'string' }, passwordAgain: { type: 'string' } }, ['csrf'])),
+      responses: { 303: redirect(`enrolled and signed in: the ${SESSION_COOKIE} cookie is set; to /approve/ (password) or /approve/passkeys (passkey)`), ...htmlErrors(400, 403, 404, 409, 429) },
     },
   },
   '/approve/history': {

@@ -13,8 +13,9 @@
  *   GET  /approve/style.css              the stylesheet
  *   GET  /approve/tokens                 an approver token for a bot (the approvals API)
  *   POST /approve/tokens                 mint one; shown once
- *   GET  /approve/enrol/:token           an invitation link (`tessera users invite`): choose a password
- *   POST /approve/enrol/:token           create the account, spend the link, sign in
+ *   GET  /approve/enrol/:token           an invitation link (`tessera users invite`): choose a password (or a passkey)
+ *   POST /approve/enrol/:token           create the account, spend the link, sign in (`method=passkey`:
+ *                                        passkey-only, no usable password; on to /approve/passkeys to register it)
  *   …/passkeys, …/login/passkey, …/passkey.js   passkeys (see passkey-pages.ts), with a public URL
  *
  * Defences, in order on every request: security headers with a strict content security policy
@@ -114,7 +115,7 @@ export interface ApprovalPagesOptions {
 }
 
 /** What the enrolment pages need of the accounts. */
-export type EnrolAccounts = Pick<Accounts, 'pendingInvite' | 'enrol'>;
+export type EnrolAccounts = Pick<Accounts, 'pendingInvite' | 'enrol' | 'enrolWithPasskey'>;
 
 
 /** What the pages read and write: users, sessions, passkeys, and the audit of passkey events. */
@@ -442,7 +443,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     const found = await invitation(c);
     if (found instanceof Response) return found;
     const { invite, token } = found;
-    return c.html(enrolPage({ csrfToken: loginCsrf(c), token, name: invite.userName, groups: invite.groups, expiresAt: invite.expiresAt }));
+    return c.html(enrolPage({ csrfToken: loginCsrf(c), token, name: invite.userName, groups: invite.groups, expiresAt: invite.expiresAt, passkeys: passkeys !== undefined }));
   });
 
   app.post('/enrol/:token', async (c) => {
@@ -452,12 +453,17 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     if (found instanceof Response) return found;
     const { invite, token, accounts } = found;
     const again = (status: ContentfulStatusCode, error: string): Response | Promise<Response> =>
-      c.html(enrolPage({ csrfToken: cookieToken, token, name: invite.userName, groups: invite.groups, expiresAt: invite.expiresAt, error }), status);
+      c.html(enrolPage({ csrfToken: cookieToken, token, name: invite.userName, groups: invite.groups, expiresAt: invite.expiresAt, error, passkeys: passkeys !== undefined }), status);
+    const method = form.method ?? 'password';
+    if (method !== 'password' && method !== 'passkey') return again(400, 'Choose a password or a passkey.');
+    if (method === 'passkey' && passkeys === undefined) {
+      return again(400, 'This server offers no passkeys (its public URL has no domain name): choose a password.');
+    }
     const password = form.password ?? '';
-    if (password !== (form.passwordAgain ?? '')) return again(400, 'The two passwords differ.');
+    if (method === 'password' && password !== (form.passwordAgain ?? '')) return again(400, 'The two passwords differ.');
     let enrolled: { value: UserView } | undefined;
     try {
-      enrolled = await gate.tryRun(() => accounts.enrol(token, password));
+      enrolled = await gate.tryRun(() => (method === 'passkey' ? accounts.enrolWithPasskey(token) : accounts.enrol(token, password)));
     } catch (e) {
       // A password the policy refuses leaves the link usable: say why, on the same form.
       if (isTesseraError(e) && e.details.field === 'password') return again(400, e.message);
@@ -468,9 +474,11 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
       return again(429, 'Too many sign-ins at this moment. Try again in a second. (ERR_RATE_LIMITED)');
     }
     await sessions.revoke(c);
-    await sessions.start(c, enrolled.value.name);
+    // Not a passkey session, even for a passkey enrolment: it may register the first passkey
+    // (passkey-pages.ts `registrant`) and cannot approve for the passkey-only account.
+    await sessions.start(c, enrolled.value.name, 'password');
     deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
-    return c.redirect(paths.home, 303);
+    return c.redirect(method === 'passkey' ? paths.passkeys : paths.home, 303);
   });
 
   const mintToken = options.approverTokens;

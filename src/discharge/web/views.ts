@@ -133,14 +133,26 @@ export interface EnrolPageInput {
   readonly groups: readonly string[];
   readonly expiresAt: Date;
   readonly error?: string;
-  /**
-   * Other ways to set up the account, shown after the password form: where a passkey
-   * registration (issue #11, passkeys) adds its own section.
-   */
-  readonly otherMethods?: Html;
+  /** The system offers passkeys: a second form sets the account up with one instead. */
+  readonly passkeys?: boolean;
 }
 
-/** The enrolment page of an invitation link: the invited person chooses their password. */
+/**
+ * The passkey way to enrol: a plain form (no script on this page) posting `method=passkey` to
+ * the link; the server creates the account and leads to the passkeys page, which registers it.
+ */
+const enrolWithPasskey = (input: EnrolPageInput): Html => html`<section class="enrol-passkey">
+<h2>With a passkey</h2>
+<form method="post" action="${paths.enrol(input.token)}" class="stack">
+  ${csrfField(input.csrfToken)}
+  <input type="hidden" name="method" value="passkey">
+  <button type="submit">Set up with a passkey instead</button>
+</form>
+<p class="note">No password: your device keeps the passkey and checks your PIN, fingerprint or face. The next page registers it;
+your account then signs in and approves only with a passkey. Register it before you leave that page: the link works only once.</p>
+</section>`;
+
+/** The enrolment page of an invitation link: the invited person chooses their password, or a passkey. */
 export function enrolPage(input: EnrolPageInput): Html {
   const error = input.error === undefined ? '' : html`<p class="error" role="alert">${input.error}</p>`;
   return layout(
@@ -159,7 +171,7 @@ ${error}
 </form>
 <p class="note">At least ${MIN_PASSWORD_LENGTH} characters. Nobody else sees it: Tessera keeps only a salted hash.</p>
 </section>
-${input.otherMethods ?? ''}`,
+${input.passkeys === true ? enrolWithPasskey(input) : ''}`,
   );
 }
 
