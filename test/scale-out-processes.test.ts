@@ -7,7 +7,10 @@
  * - five wrong passwords spread over the three lock the guessing address out of the account on
  *   all three, while the owner from another address signs in and the page says how long to
  *   wait. The instances run as behind a load balancer (`--trusted-proxies 1`): the client
- *   address is the last X-Forwarded-For entry.
+ *   address is the last X-Forwarded-For entry;
+ * - an approval decided on the second (through the approvals API, with alice's approver token)
+ *   answers a long-poll waiting on the third, for a request made on the first (LISTEN/NOTIFY;
+ *   target < 100 ms p95, printed; asserted: median < 100 ms, p95 < 250 ms under the suite's load).
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,10 +18,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDischargeCaveat } from '../src/client/index.js';
 import { hashPassword } from '../src/discharge/web/index.js';
+import { Macaroon } from '../src/macaroon/macaroon.js';
 import { createStore, MasterKey, openDatabase } from '../src/storage/index.js';
 import { runCli, spawnCli } from './support/cli.js';
 import { POSTGRES_URL } from './support/databases.js';
+import { summarize } from './support/latency.js';
 import { createScratchDatabase } from './support/scratch-database.js';
 
 const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
@@ -153,6 +159,37 @@ if (POSTGRES_URL === undefined) {
       const owner = await signIn(instances[1]!.url, '198.51.100.60', 'alice', PASSWORD);
       expect(owner.status).toBe(303);
       expect(owner.headers.getSetCookie().join('\n')).toContain('tessera_session=');
+    });
+
+    it('an approval decided on the second answers a long-poll waiting on the third at once (NOTIFY; target < 100 ms p95, printed)', async () => {
+      const [first, second, third] = instances as [Instance, Instance, Instance];
+      const approver = await post(`${first.url}/v1/users/alice/approver-token`, admin, { ttl: '1h' }); // alice: added by the test before
+      expect(approver.status).toBe(201);
+      const discharger = (await (await fetch(`${first.url}/.well-known/tessera/discharger`)).json()) as { location: string; publicKey: string };
+      const samples: number[] = [];
+      for (let round = 0; round < 10; round++) {
+        const minted = await post(`${first.url}/v1/tokens`, admin, { caveats: ['ops read'] });
+        const token = addDischargeCaveat(minted.json.token as string, { ...discharger, condition: `approve group:ops deploy round ${round}` });
+        const id = Buffer.from(token.caveats.find((c) => c.location !== undefined)!.identifier).toString('base64url');
+        const asked = await fetch(`${first.url}/v1/discharge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+        expect(asked.status).toBe(202);
+        const { pollUrl, approvalUrl } = (await asked.json()) as { pollUrl: string; approvalUrl: string };
+        const poll = fetch(`${third.url}${new URL(pollUrl).pathname}?wait=20`);
+        const t0 = performance.now();
+        const decided = await post(`${second.url}/v1/approvals/${new URL(approvalUrl).pathname.split('/').pop()}/approve`, approver.json.token as string, {});
+        expect(decided.json).toMatchObject({ status: 'approved' });
+        const answer = await poll;
+        samples.push(performance.now() - t0);
+        expect(answer.status).toBe(200);
+        expect(Macaroon.decode(((await answer.json()) as { discharge: string }).discharge)).toBeInstanceOf(Macaroon);
+      }
+      // From sending the approval (its own round trip included) to the poll's answer. The target is
+      // < 100 ms p95 on a quiet machine (printed); with the rest of the suite running beside it the
+      // test asserts what only NOTIFY achieves: the 1 s re-read alone puts the median near 500 ms.
+      const { p50, p95, text } = summarize(samples, 100);
+      console.log(`scale-out-processes: approval sent to the second → long-poll on the third answered: ${text}`);
+      expect(p50, text).toBeLessThan(100);
+      expect(p95, text).toBeLessThan(250);
     });
   });
 }
