@@ -3,11 +3,14 @@
  * (two systems in one process count apart), with verifications by result, verify latency,
  * revocation propagation, revoked-set size, pending approvals and (PostgreSQL) connections.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addDischargeCaveat } from '../src/client/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey, type Database } from '../src/storage/index.js';
+import { addWebhook } from '../src/webhooks/endpoints.js';
 import { testBackends } from './support/databases.js';
 
 const systems: System[] = [];
@@ -83,7 +86,11 @@ describe.each(testBackends('metrics'))('GET /metrics on $name', { timeout: 120_0
     await s.issuer.revoke({ identifier: minted.identifier, actor: 'test' });
     expect(await verify(minted.token)).toBe(false);
 
-    // A pending approval request.
+    // A pending approval request, announced to a receiver that keeps failing (503): its event
+    // waits in the outbox for a retry.
+    const receiver = createServer((_req, res) => res.writeHead(503).end());
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    await addWebhook(s.store, { url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook` }, 'test');
     const app = await s.issuer.mint({ caveats: ['ops read'] });
     const withCaveat = addDischargeCaveat(Macaroon.decode(app.token), { location: 'http://localhost', publicKey: s.discharge.publicKey, condition: 'approve group:ops deploy' });
     const third = withCaveat.caveats.find((c) => c.location !== undefined);
@@ -113,6 +120,8 @@ describe.each(testBackends('metrics'))('GET /metrics on $name', { timeout: 120_0
     expect(value(samples, 'tessera_revoked_set_size')).toBe(1);
     expect(value(samples, 'tessera_revocation_log_position')).toBeGreaterThanOrEqual(0);
     expect(value(samples, 'tessera_pending_approvals')).toBe(1);
+    expect(value(samples, 'tessera_webhook_backlog')).toBe(1);
+    receiver.close();
     if (backend.name === 'postgres') {
       const connections = samples.filter((x) => x.name === 'tessera_database_connections');
       expect(connections.reduce((n, x) => n + x.value, 0)).toBeGreaterThan(0);

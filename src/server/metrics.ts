@@ -11,6 +11,7 @@
  *   tessera_revoked_set_size                     identifiers in this instance's revoked set
  *   tessera_revocation_log_position              the revocation log position loaded
  *   tessera_pending_approvals                    pending, unexpired discharge requests (all instances)
+ *   tessera_webhook_backlog                      notifications waiting in the outbox (all instances)
  *   tessera_database_connections{state}          PostgreSQL: connections to this database by state
  *                                                (every client's: postgres.js does not expose its pool)
  *
@@ -96,6 +97,14 @@ export async function createMetrics(sources: MetricsSources): Promise<SystemMetr
     registers,
     async collect() {
       this.set(await store.discharges.countAllPending(sources.clock()));
+    },
+  });
+  new client.Gauge({
+    name: 'tessera_webhook_backlog',
+    help: 'Webhook notifications waiting in the outbox for delivery or a retry (shared by every instance)',
+    registers,
+    async collect() {
+      this.set((await store.webhooks.counts()).pending);
     },
   });
   if (database.kind === 'postgres') {

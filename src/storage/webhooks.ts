@@ -128,8 +128,8 @@ export interface WebhookRepository {
   release(ids: readonly number[]): Promise<void>;
   /** The latest attempts for an endpoint, newest first. */
   attempts(endpointId: string, limit?: number): Promise<WebhookAttempt[]>;
-  /** How many of an endpoint's outbox rows wait, were delivered, were given up on. */
-  counts(endpointId: string): Promise<DeliveryCounts>;
+  /** How many of an endpoint's outbox rows (or every endpoint's) wait, were delivered, were given up on. */
+  counts(endpointId?: string): Promise<DeliveryCounts>;
 }
 
 type EndpointRow = typeof webhookEndpoints.$inferSelect;
@@ -337,7 +337,7 @@ export function webhookRepository(db: TesseraDb, masterKey: MasterKey): WebhookR
         const rows = await db
           .select({ status: webhookOutbox.status, n: sql<number>`count(*)::int` })
           .from(webhookOutbox)
-          .where(eq(webhookOutbox.endpointId, checkText('endpointId', endpointId)))
+          .where(endpointId === undefined ? undefined : eq(webhookOutbox.endpointId, checkText('endpointId', endpointId)))
           .groupBy(webhookOutbox.status);
         const of = (s: WebhookDeliveryStatus): number => Number(rows.find((r) => r.status === s)?.n ?? 0);
         return { pending: of('pending'), delivered: of('delivered'), failed: of('failed') };
