@@ -10,7 +10,8 @@
  */
 import { bool, str, type Command } from '../command.js';
 import { checkAccountName } from '../../discharge/accounts.js';
-import { UsageError, dataDirOf, pretty } from '../io.js';
+import type { Store } from '../../storage/index.js';
+import { UsageError, dataDirOf, pretty, type CliIO } from '../io.js';
 import { withLocalStore } from '../local-system.js';
 
 export const groups: Command = {
@@ -74,28 +75,15 @@ Example:
       case 'allow-password': {
         const group = checkAccountName('group', name);
         const required = action === 'require-passkey';
-        const changed = await withLocalStore(io, dataDir, (store) =>
-          store.transaction(async (tx) => {
-            const did = await tx.passkeys.setGroupRequirement(group, required);
-            if (did) await tx.audit.append({ actor: 'cli', action: required ? 'group-require-passkey' : 'group-allow-password', subject: `group:${group}` });
-            return did;
-          }),
-        );
-        const now = required ? 'signs in and approves only with a passkey' : 'may use passwords';
-        io.out(`group ${group} ${changed ? 'now' : 'already'} ${now}`);
+        const changed = await changeGroup(io, dataDir, group, action, (passkeys) => passkeys.setGroupRequirement(group, required));
+        io.out(`group ${group} ${changed ? 'now' : 'already'} ${required ? 'signs in and approves only with a passkey' : 'may use passwords'}`);
         return 0;
       }
       case 'allow-approver-tokens':
       case 'refuse-approver-tokens': {
         const group = checkAccountName('group', name);
         const allowed = action === 'allow-approver-tokens';
-        const changed = await withLocalStore(io, dataDir, (store) =>
-          store.transaction(async (tx) => {
-            const did = await tx.passkeys.setGroupApproverTokens(group, allowed);
-            if (did) await tx.audit.append({ actor: 'cli', action: `group-${action}`, subject: `group:${group}` });
-            return did;
-          }),
-        );
+        const changed = await changeGroup(io, dataDir, group, action, (passkeys) => passkeys.setGroupApproverTokens(group, allowed));
         io.out(`group ${group}: approver tokens ${changed ? 'now' : 'already'} ${allowed ? 'approve its requests' : 'refused for its requests (a passkey sign-in approves)'}`);
         return 0;
       }
@@ -104,3 +92,14 @@ Example:
     }
   },
 };
+
+/** Change a group's setting and audit it (`group-<action>`, actor cli) in one transaction; true when it changed. */
+function changeGroup(io: CliIO, dataDir: string, group: string, action: string, change: (passkeys: Store['passkeys']) => Promise<boolean>): Promise<boolean> {
+  return withLocalStore(io, dataDir, (store) =>
+    store.transaction(async (tx) => {
+      const did = await change(tx.passkeys);
+      if (did) await tx.audit.append({ actor: 'cli', action: `group-${action}`, subject: `group:${group}` });
+      return did;
+    }),
+  );
+}
