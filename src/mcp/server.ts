@@ -187,7 +187,6 @@ function rpcCode(code: ErrorCode): number {
     case 'ERR_INVALID_ARGUMENT':
     case 'ERR_LIMIT':
     case 'ERR_MALFORMED':
-    case 'ERR_INVALID_ARGUMENT':
       return MCP_ERRORS.invalidParams;
     case 'ERR_SIGNATURE':
     case 'ERR_KEY_UNKNOWN':
