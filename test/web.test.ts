@@ -104,6 +104,12 @@ const cookieLine = (res: Response, name: string): string | undefined => res.head
 // ---------------------------------------------------------------------------------------------
 
 describe('passwords', () => {
+  it('verifies hashes made by a JavaScript scrypt (@noble/hashes, used before): the same bytes', async () => {
+    const stored = 'scrypt$1024$8$1$AQIDBAUGBwgJCgsMDQ4PEA$wqhcY1IAtuprw97MI10gnV4FUc1BzWfpQBu035asZTA';
+    expect(await verifyPassword('a long passphrase', stored)).toBe(true);
+    expect(await verifyPassword('a long passphrasE', stored)).toBe(false);
+  });
+
   it('hashes to scrypt$N$r$p$salt$hash with a fresh salt and verifies', async () => {
     const a = await hashPassword('a long passphrase', FAST);
     const b = await hashPassword('a long passphrase', FAST);

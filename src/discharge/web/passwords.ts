@@ -1,15 +1,17 @@
 /**
- * Approver passwords, hashed with scrypt from @noble/hashes.
+ * Approver passwords, hashed with scrypt: Node's own (`node:crypto`, OpenSSL), which runs on
+ * libuv's thread pool, so a login never stalls the event loop, at ~40% of the CPU of a
+ * JavaScript scrypt (the same bytes for the same parameters: hashes made before still verify).
+ * This module is server-side (the pages, the CLI), never part of the portable core.
  *
  * Stored form: `scrypt$N$r$p$salt$hash` (salt and hash unpadded base64url), so the cost can be
- * raised later without breaking existing hashes. Hashing runs `scryptAsync`, which yields to
- * the event loop, so a login does not stall other requests. Parameters read back from the
+ * raised later without breaking existing hashes. Parameters read back from the
  * database are bounded: a tampered row cannot make one login take gigabytes of memory.
  * Passwords are NFC-normalised so the same password typed in a terminal and in a browser
  * matches whatever composition each produced.
  */
 import { equalBytes } from '@noble/ciphers/utils.js';
-import { scryptAsync } from '@noble/hashes/scrypt.js';
+import { scrypt } from 'node:crypto';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { base64Decode, base64url, utf8 } from '../../crypto/bytes.js';
 import { TesseraError, invalidArgument } from '../../errors.js';
@@ -44,7 +46,9 @@ function checkParams(params: ScryptParams): ScryptParams {
 }
 
 const derive = (password: string, salt: Uint8Array, { N, r, p }: ScryptParams): Promise<Uint8Array> =>
-  scryptAsync(utf8(password.normalize('NFC')), salt, { N, r, p, dkLen: HASH_BYTES, maxmem: MAX_MEMORY + 1024 * 1024 });
+  new Promise((resolve, reject) =>
+    scrypt(utf8(password.normalize('NFC')), salt, HASH_BYTES, { N, r, p, maxmem: MAX_MEMORY + 1024 * 1024 }, (e, key) => (e === null ? resolve(new Uint8Array(key)) : reject(e))),
+  );
 
 /** Throws ERR_INVALID_ARGUMENT unless `password` is acceptable as a new password. */
 export function checkNewPassword(password: unknown): string {
