@@ -6,6 +6,10 @@ export default defineConfig({
     // Makes the migrated PGlite template every test database loads (test/support/pglite-template.ts).
     // Also compiles the sources once for the child processes tests start (test/support/child-build.ts).
     globalSetup: ['test/support/global-setup.ts', 'test/support/child-build.ts'],
+    // Files run in a worker one after another without a fresh module graph each: the sources and
+    // packages load once per worker. What a file opens goes back when it ends (test/support/per-file.ts).
+    isolate: false,
+    setupFiles: ['test/support/per-file.ts'],
     // vitest's default on 2 cores is one file at a time; files spend much of their time waiting
     // (child processes, long-polls, PostgreSQL, Chromium), so one more worker than cores.
     maxWorkers: 3,

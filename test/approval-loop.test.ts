@@ -18,7 +18,7 @@ import { pgliteBackend } from './support/databases.js';
 import {
   CHROMIUM_PATH,
   closeServer,
-  launchChromium,
+  sharedChromium,
   listen,
   requestDischarge,
   serveApprovalSystem,
@@ -27,11 +27,8 @@ import {
   type ServedSystem,
 } from './support/web-system.js';
 
-const browser: Browser | undefined = await launchChromium();
+const browser: Browser | undefined = await sharedChromium();
 if (browser === undefined) console.warn(`approval loop test not run: Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium)`);
-afterAll(async () => {
-  await browser?.close();
-});
 
 const PASSWORD = 'correct horse battery';
 

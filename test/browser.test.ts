@@ -19,7 +19,7 @@ import { testBackends } from './support/databases.js';
 import {
   CHROMIUM_PATH,
   closeServer,
-  launchChromium,
+  sharedChromium,
   listen,
   requestDischarge,
   serveApprovalSystem,
@@ -28,11 +28,8 @@ import {
   type ServedSystem,
 } from './support/web-system.js';
 
-const browser: Browser | undefined = await launchChromium();
+const browser: Browser | undefined = await sharedChromium();
 if (browser === undefined) console.warn(`browser tests not run: Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium)`);
-afterAll(async () => {
-  await browser?.close();
-});
 
 const PASSWORD = 'correct horse battery';
 

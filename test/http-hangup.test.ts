@@ -5,7 +5,8 @@
  */
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type Database } from '../src/storage/index.js';
+import { type Database } from '../src/storage/index.js';
+import { pgliteBackend } from './support/databases.js';
 import { serveApprovalSystem, type ServedSystem } from './support/web-system.js';
 
 let database: Database;
@@ -14,7 +15,7 @@ const lines: string[] = [];
 let heard: () => void = () => undefined;
 
 beforeAll(async () => {
-  database = await openDatabase({ memory: true });
+  database = await pgliteBackend.open();
   // The system's one logger: every line it writes, whatever its level.
   served = await serveApprovalSystem(database, {
     log: (line) => {
@@ -25,7 +26,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await served.close();
-  await database.close();
 });
 
 describe('client hang-up mid-body', () => {

@@ -18,7 +18,7 @@ import { hashPassword } from '../src/discharge/web/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { APPROVAL_HEADER, MCP_ERRORS, canonicalJson, delegate, protectMcp, tesseraFetch, type McpFetch, type TesseraFetchOptions, type ToolPolicy } from '../src/mcp/index.js';
 import { pgliteBackend } from './support/databases.js';
-import { CHROMIUM_PATH, launchChromium, signIn } from './support/web-system.js';
+import { CHROMIUM_PATH, sharedChromium, signIn } from './support/web-system.js';
 
 const OPS = { name: 'olivia', groups: ['ops'] };
 const PASSWORD = 'correct horse battery';
@@ -299,11 +299,8 @@ describe('tessera/mcp: tools behind Tessera, with the SDK client over HTTP', () 
   });
 });
 
-const browser: Browser | undefined = await launchChromium();
+const browser: Browser | undefined = await sharedChromium();
 if (browser === undefined) console.warn(`MCP browser test not run: Chromium not found at ${CHROMIUM_PATH}`);
-afterAll(async () => {
-  await browser?.close();
-});
 
 describe.runIf(browser !== undefined)('tessera/mcp: a person approves a deploy in Chromium', () => {
   it('the approval page names the tool and its arguments; after Approve the waiting call runs once', async () => {

@@ -17,20 +17,17 @@
  * Without Chromium at CHROMIUM_PATH (default /usr/bin/chromium) nothing runs, and it says so.
  */
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addDischargeCaveat } from '../src/client/index.js';
 import { hashPassword } from '../src/discharge/web/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey } from '../src/storage/index.js';
 import { testBackends } from './support/databases.js';
-import { CHROMIUM_PATH, closeServer, launchChromium, listen, requestDischarge, signIn, waitForDischarge, type ServedSystem } from './support/web-system.js';
+import { CHROMIUM_PATH, closeServer, sharedChromium, listen, requestDischarge, signIn, waitForDischarge, type ServedSystem } from './support/web-system.js';
 
-const browser: Browser | undefined = await launchChromium();
+const browser: Browser | undefined = await sharedChromium();
 if (browser === undefined) console.warn(`passkey browser tests not run: Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium)`);
-afterAll(async () => {
-  await browser?.close();
-});
 
 const PASSWORD = 'correct horse battery';
 

@@ -16,11 +16,11 @@
  */
 import { build, type Metafile } from 'esbuild';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadOptionalPackage } from '../src/util/optional-package.js';
 import type { PortableReport } from './support/portable-page.js';
 import { vectors } from './support/vectors.js';
-import { CHROMIUM_PATH, launchChromium } from './support/web-system.js';
+import { CHROMIUM_PATH, sharedChromium } from './support/web-system.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -35,11 +35,8 @@ const PORTABLE_ENTRY_POINTS: Readonly<Record<string, string>> = {
   'tessera/tickets': 'src/tickets/index.ts',
 };
 
-const browser: Browser | undefined = await launchChromium();
+const browser: Browser | undefined = await sharedChromium();
 if (browser === undefined) console.warn(`portable browser test not run: Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium)`);
-afterAll(async () => {
-  await browser?.close();
-});
 
 const DATABASE_MODULE = /(^|\/)node_modules\/(@electric-sql\/pglite|drizzle-orm|drizzle-kit|postgres)\//;
 

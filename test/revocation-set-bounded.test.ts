@@ -3,9 +3,10 @@
  * expiry (plus the largest clock skew) has passed are not loaded and are pruned as time passes;
  * tokens without expiry, and identifiers not minted here, stay. Loading is incremental.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RevocationSet } from '../src/issuer/revocation-set.js';
-import { MasterKey, createStore, openDatabase, type Database, type Store } from '../src/storage/index.js';
+import { MasterKey, createStore, type Database, type Store } from '../src/storage/index.js';
+import { pgliteBackend } from './support/databases.js';
 
 const MINUTE = 60_000;
 const deaf = { listenRevocations: async () => async () => undefined };
@@ -25,12 +26,9 @@ async function revoked(expiresAt: Date | null): Promise<string> {
 }
 
 beforeAll(async () => {
-  database = await openDatabase({ memory: true });
+  database = await pgliteBackend.open();
   store = createStore(database, MasterKey.generate());
   keyId = (await store.keys.create()).id;
-});
-afterAll(async () => {
-  await database.close();
 });
 
 describe('RevocationSet: bounded by what can still verify', () => {

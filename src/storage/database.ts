@@ -39,6 +39,11 @@ export interface OpenDatabaseOptions {
    * initdb costs per database.
    */
   readonly loadDataDir?: Blob | undefined;
+  /**
+   * An embedded database you opened yourself (PGlite with your own options, file system or
+   * extensions): migrated on open, and closed by `close()`. Wins over `memory` and `dataDir`.
+   */
+  readonly pglite?: PGlite | undefined;
   /** Pool size for PostgreSQL (default 10). */
   readonly maxConnections?: number | undefined;
 }
@@ -84,8 +89,9 @@ export interface Database {
 /** Open (and migrate) the database: PostgreSQL if `url`, else PGlite in memory or in `dataDir`. */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.url !== undefined && options.url !== '') return openPostgres(options.url, options.maxConnections ?? 10);
-  if (options.memory === true) return openPglite(undefined, options.loadDataDir);
-  if (options.dataDir !== undefined && options.dataDir !== '') return openPglite(options.dataDir);
+  if (options.pglite !== undefined) return openPglite({ client: options.pglite });
+  if (options.memory === true) return openPglite({ loadDataDir: options.loadDataDir });
+  if (options.dataDir !== undefined && options.dataDir !== '') return openPglite({ dataDir: options.dataDir });
   throw new TesseraError('ERR_CONFIG', 'no database configured: give a DATABASE_URL, a data directory, or memory');
 }
 
@@ -162,7 +168,14 @@ async function openPostgres(url: string, max: number): Promise<Database> {
   };
 }
 
-async function openPglite(dataDir: string | undefined, loadDataDir?: Blob): Promise<Database> {
+/** Where the embedded database comes from: a client of the caller's, a data directory, or memory. */
+interface PgliteSource {
+  readonly client?: PGlite | undefined;
+  readonly dataDir?: string | undefined;
+  readonly loadDataDir?: Blob | undefined;
+}
+
+async function openPglite({ client: given, dataDir, loadDataDir }: PgliteSource): Promise<Database> {
   const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([
     loadOptionalPackage('@electric-sql/pglite', 'the embedded database', () => import('@electric-sql/pglite')),
     import('drizzle-orm/pglite'),
@@ -170,7 +183,9 @@ async function openPglite(dataDir: string | undefined, loadDataDir?: Blob): Prom
   let releaseLock = async (): Promise<void> => undefined;
   let pg: PGlite | undefined;
   try {
-    if (dataDir !== undefined) {
+    if (given !== undefined) {
+      pg = given;
+    } else if (dataDir !== undefined) {
       await mkdir(dataDir, { recursive: true, mode: 0o700 });
       releaseLock = await lockDataDir(dataDir);
       pg = new PGlite(join(dataDir, 'pglite'));
@@ -206,7 +221,8 @@ async function openPglite(dataDir: string | undefined, loadDataDir?: Blob): Prom
       },
     };
   } catch (e) {
-    await pg?.close().catch(() => undefined);
+    // A client of the caller's stays theirs to close when opening fails.
+    if (given === undefined) await pg?.close().catch(() => undefined);
     await releaseLock();
     throw storageError('cannot open the embedded database', e);
   }

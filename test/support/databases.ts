@@ -1,17 +1,22 @@
 /**
  * Test databases: PGlite in memory always, and real PostgreSQL when DATABASE_URL is set, each
  * PostgreSQL test database created fresh (`tessera_test_<random>`) and dropped after the file.
- * Each PGlite starts from one migrated template (./pglite-template.ts), not from initdb.
  *
  *   const backends = testBackends('issuer');   // logs plainly when PostgreSQL is not run
  *   describe.each(backends)('on $name', (backend) => { ... await backend.open() ... })
  *
- * A new PGlite costs ~1.3 s of CPU even from the template: a test that needs an empty database
- * but not a new one takes `backend.empty()`, the file's one shared database emptied again.
+ * Embedded databases are cheap to hand out: a new PGlite starts from one migrated template
+ * (./pglite-template.ts), not from initdb, and still costs ~1 s of CPU, so the PGlite clients a
+ * test file leaves open go back to its worker's pool when the file ends (vitest runs files
+ * without isolation, so the pool outlives them: ./per-file.ts) and the next `open()` takes one,
+ * emptied: every table truncated, sequences restarted, no listener left. A test that closes its
+ * database closes the client for good. `backend.empty()` is the file's one shared database
+ * emptied again, for tests that need an empty database but not another one.
  */
+import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { afterAll, inject } from 'vitest';
-import { openDatabase, type Database } from '../../src/storage/index.js';
+import { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL, openDatabase, type Database } from '../../src/storage/index.js';
 import { loadPgliteTemplate } from './pglite-template.js';
 import { createScratchDatabase } from './scratch-database.js';
 
@@ -61,48 +66,82 @@ async function emptyDatabase(database: Database): Promise<void> {
   });
 }
 
-/** `empty()` over one shared database opened by `open` and its other handles by `another`. */
+/** What to undo when the running test file ends (`releaseFileDatabases`). */
+const fileCleanups: (() => Promise<void>)[] = [];
+
+/** `empty()` over one shared database opened by `open` and its other handles by `another`, for the running file. */
 function sharedEmpty(open: () => Promise<DatabaseHandles>): TestBackend['empty'] {
   let shared: Promise<DatabaseHandles> | undefined;
   return async () => {
-    shared ??= open();
+    if (shared === undefined) {
+      shared = open();
+      fileCleanups.push(async () => {
+        shared = undefined;
+      });
+    }
     const opened = await shared;
     await emptyDatabase(opened.database);
     return opened;
   };
 }
 
-const toClose: Database[] = [];
-afterAll(async () => {
-  await Promise.all(toClose.splice(0).map((d) => d.close().catch(() => undefined)));
-});
-
 let template: Promise<Blob> | undefined;
 
-/**
- * A new in-memory PGlite, migrated (from the template), that the caller closes. Prefer
- * `pgliteBackend.open()`, which closes it after the file.
- */
-export async function openMemoryDatabase(): Promise<Database> {
+async function newPglite(): Promise<PGlite> {
   // The global setup provides the template's path; without it (another config), make it here.
   template ??= loadPgliteTemplate(inject('pgliteTemplate'));
-  return openDatabase({ memory: true, loadDataDir: await template });
+  const client = new PGlite({ loadDataDir: await template });
+  await client.waitReady;
+  return client;
+}
+
+/** A new in-memory PGlite, migrated (from the template), that the caller closes. */
+export async function openMemoryDatabase(): Promise<Database> {
+  return openDatabase({ pglite: await newPglite() });
+}
+
+const CHANNELS = [APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL];
+
+/** PGlite clients no test holds, kept for the next files this worker runs. */
+const idle: PGlite[] = [];
+
+/** A migrated, empty embedded database from the pool (or a new one) for the running file. */
+async function pooledDatabase(): Promise<Database> {
+  const reused = idle.pop();
+  const client = reused ?? (await newPglite());
+  const database = await openDatabase({ pglite: client });
+  if (reused !== undefined) await emptyDatabase(database);
+  fileCleanups.push(async () => {
+    if (client.closed) return;
+    // Nothing of this file's may hear the next file's notifications.
+    await Promise.all(CHANNELS.map((c) => client.unlisten(c)));
+    idle.push(client);
+  });
+  return database;
 }
 
 /** An in-memory PGlite. */
 export const pgliteBackend: TestBackend = {
   name: 'pglite',
-  async open() {
-    const d = await openMemoryDatabase();
-    toClose.push(d);
-    return d;
-  },
+  open: pooledDatabase,
   async fresh() {
     const database = await this.open();
     return { database, another: async () => database };
   },
   empty: sharedEmpty(() => pgliteBackend.fresh()),
 };
+
+/** Close PostgreSQL handles opened by `postgresBackend`, for the running file. */
+const toClose: Database[] = [];
+
+/**
+ * The running test file has ended (./per-file.ts): its PostgreSQL handles closed, its embedded
+ * databases back in the pool, its shared databases forgotten.
+ */
+export async function releaseFileDatabases(): Promise<void> {
+  await Promise.all(toClose.splice(0).map((d) => d.close().catch(() => undefined)));
+  for (const cleanup of fileCleanups.splice(0).reverse()) await cleanup();
+}
 
 /** Fresh databases on the PostgreSQL server at `adminUrl`, dropped after the file. */
 export function postgresBackend(adminUrl: string): TestBackend {

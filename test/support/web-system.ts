@@ -105,6 +105,18 @@ export async function launchChromium(): Promise<Browser | undefined> {
   });
 }
 
+let shared: Promise<Browser | undefined> | undefined;
+
+/**
+ * One Chromium for every browser test file a worker runs (files share their worker's modules):
+ * launched on first use, never closed by a file (each test opens and closes its own context),
+ * gone with the worker (playwright kills the browsers it launched when the process exits).
+ */
+export function sharedChromium(): Promise<Browser | undefined> {
+  shared ??= launchChromium();
+  return shared;
+}
+
 /** Fill in and submit the sign-in form the page is on. */
 export async function signIn(page: Page, name: string, password: string): Promise<void> {
   await page.getByLabel('User name').fill(name);

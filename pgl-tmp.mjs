@@ -1,0 +1,14 @@
+import { PGlite } from '@electric-sql/pglite';
+import { readFileSync } from 'node:fs';
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+let t = cpu();
+const a = new PGlite(); await a.waitReady; console.log('memory initdb', (cpu() - t).toFixed(0)); t = cpu();
+const b = new PGlite(); await b.waitReady; console.log('memory initdb again', (cpu() - t).toFixed(0)); t = cpu();
+const tar = new Blob([readFileSync(process.argv[2])]);
+const c = new PGlite({ loadDataDir: tar }); await c.waitReady; console.log('template', (cpu() - t).toFixed(0)); t = cpu();
+const d = new PGlite({ loadDataDir: tar }); await d.waitReady; console.log('template again', (cpu() - t).toFixed(0)); t = cpu();
+const dump = await a.dumpDataDir('none'); console.log('dump', (cpu() - t).toFixed(0), dump.size); t = cpu();
+const dumpgz = await a.dumpDataDir('gzip'); console.log('dump gz', (cpu() - t).toFixed(0), dumpgz.size); t = cpu();
+const e = new PGlite({ loadDataDir: dumpgz }); await e.waitReady; console.log('load gz', (cpu() - t).toFixed(0)); t = cpu();
+await c.query('select count(*) from tessera_migrations'); console.log('q', (cpu() - t).toFixed(0)); t = cpu();
+for (let i = 0; i < 100; i++) await c.query('select * from tessera_migrations where id = $1', [i]); console.log('100 q', (cpu() - t).toFixed(0)); t = cpu();
