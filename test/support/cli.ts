@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CliIO } from '../../src/cli/io.js';
 import { run } from '../../src/cli/run.js';
-import { nodeArgs } from './child-build.js';
+import { CHILD_V8_FLAGS, nodeArgs } from './child-build.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = 'src/cli/main.ts';
@@ -61,7 +61,7 @@ export function cliEntry(): readonly string[] {
   if (entry !== undefined) return entry;
   const built = join(ROOT, DIST_CLI);
   const current = existsSync(built) && statSync(built).mtimeMs >= Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'caveats')));
-  entry = current ? [built] : nodeArgs(CLI);
+  entry = current ? [...CHILD_V8_FLAGS, built] : nodeArgs(CLI);
   if (entry.includes('tsx')) console.warn(`cli: no current ${DIST_CLI} and no test build: child processes run the CLI through tsx (slower)`);
   return entry;
 }
