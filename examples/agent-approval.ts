@@ -4,8 +4,8 @@
  *   npx tsx examples/agent-approval.ts
  *
  * Self-contained: the whole Tessera system (issuer, discharge service, approval pages) runs in
- * this process on an in-memory PGlite, next to a small "deploy API" protected by
- * `macaroonAuth`. Requests go through `app.request` (no port), with the same answers as HTTP.
+ * this process on an in-memory PGlite (or your PostgreSQL when DATABASE_URL is set), next to a
+ * small "deploy API" protected by `macaroonAuth`. Requests go through `app.request` (no port), with the same answers as HTTP.
  *
  *  1. The agent holds a token from the issuer. Offline, it attenuates it to `tool deploy`,
  *     `resource /apps/web/**`, `time-before +30m`, and adds a third-party caveat
@@ -31,7 +31,7 @@ import { MasterKey, openDatabase } from '../src/storage/index.js';
 const PUBLIC_URL = 'http://tessera.local';
 const APPROVER = { name: 'olivia', groups: ['ops'] };
 
-const database = await openDatabase({ memory: true });
+const database = await openDatabase({ url: process.env.DATABASE_URL, memory: true });
 const system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: PUBLIC_URL, log: () => undefined });
 const tessera: FetchLike = async (url, init) => system.app.request(url, init);
 

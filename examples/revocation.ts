@@ -4,8 +4,8 @@
  *   npx tsx examples/revocation.ts
  *
  * Self-contained: the whole Tessera system runs in this process on an in-memory embedded
- * database, and requests go to its HTTP API through `app.request(...)` (the same routes and
- * answers as over a port, without one). The admin token protecting the API is the one a first
+ * database (or your PostgreSQL when DATABASE_URL is set), and requests go to its HTTP API
+ * through `app.request(...)` (the same routes and answers as over a port, without one). The admin token protecting the API is the one a first
  * `tessera serve` would print.
  *
  * What it shows: revoking a token's identifier kills the token *and every attenuation of it*
@@ -17,7 +17,7 @@ import { Macaroon } from '../src/index.js';
 import { createSystem } from '../src/server/system.js';
 import { MasterKey, openDatabase } from '../src/storage/index.js';
 
-const database = await openDatabase({ memory: true });
+const database = await openDatabase({ url: process.env.DATABASE_URL, memory: true });
 const system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: 'http://127.0.0.1:8470', log: () => undefined });
 const admin = (await system.mintAdminToken()).token;
 

@@ -1,10 +1,14 @@
-/** examples/agent-approval.ts run as a newcomer runs it (test/support/example.ts). */
+/**
+ * examples/agent-approval.ts run as a newcomer runs it (test/support/example.ts), on a scratch
+ * PostgreSQL database when the tests have a server (test/issuer-example.test.ts runs
+ * examples/revocation.ts on the embedded database).
+ */
 import { describe, expect, it } from 'vitest';
-import { runExample } from './support/example.js';
+import { exampleDatabaseEnv, runExample } from './support/example.js';
 
 describe('examples/agent-approval.ts', () => {
   it('refused without approval, approved by a person, succeeds once, second use refused', async () => {
-    const { code, stdout, stderr } = await runExample('agent-approval.ts');
+    const { code, stdout, stderr } = await runExample('agent-approval.ts', [], undefined, await exampleDatabaseEnv());
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const lines = stdout.split('\n').map((l) => l.trim());

@@ -1,21 +1,22 @@
 /**
  * The MCP examples run as a newcomer runs them (test/support/example.ts): examples/mcp/agent.ts
- * to completion, examples/mcp/server.ts until Ctrl-C. Each starts the whole system on an
- * in-memory PGlite in its process, the slowest of the examples: a file of their own, so that
- * they run beside the others.
+ * to completion, examples/mcp/server.ts until Ctrl-C. Each starts the whole system in its
+ * process, on a scratch PostgreSQL database when the tests have a server (DATABASE_URL; the
+ * embedded database's first start is most of an example's cost), else on the in-memory PGlite a
+ * newcomer gets. test/mcp.test.ts and test/mcp-elicitation.test.ts run the same server on PGlite.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
 import { tesseraFetch } from '../src/mcp/index.js';
-import { runExample, startService } from './support/example.js';
+import { exampleDatabaseEnv, runExample, startService } from './support/example.js';
 
-/** The MCP examples start the whole system on PGlite: slower to start than the others. */
+/** The MCP examples start the whole system: slower to start than the others (initdb without PostgreSQL). */
 const MCP_TIMEOUT_MS = 180_000; // 80 s seen on a loaded 2-core machine
 
 describe('examples/mcp', () => {
   it('agent.ts: narrowed tools/list, a refused read outside /docs, and a deploy that waits for approval and runs once', async () => {
-    const { code, stdout, stderr } = await runExample('mcp/agent.ts', [], MCP_TIMEOUT_MS);
+    const { code, stdout, stderr } = await runExample('mcp/agent.ts', [], MCP_TIMEOUT_MS, await exampleDatabaseEnv());
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain("1. Parent agent's tools/list: deploy, read_file, search\n");
@@ -30,7 +31,7 @@ describe('examples/mcp', () => {
   }, 2 * MCP_TIMEOUT_MS);
 
   it('server.ts: serves MCP on PORT with the printed agent token, and stops cleanly on Ctrl-C', async () => {
-    const service = await startService('mcp/server.ts', /one hour\):\n([A-Za-z0-9_-]+)\n/, MCP_TIMEOUT_MS);
+    const service = await startService('mcp/server.ts', /one hour\):\n([A-Za-z0-9_-]+)\n/, MCP_TIMEOUT_MS, await exampleDatabaseEnv());
     let stopped = false;
     try {
       expect(service.output()).toMatch(/Approver for deploys: olivia \/ \S+ at http/);

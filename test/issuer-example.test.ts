@@ -1,4 +1,7 @@
-/** examples/revocation.ts runs as a newcomer runs it (test/support/example.ts) and shows the refusal. */
+/**
+ * examples/revocation.ts runs as a newcomer runs it (test/support/example.ts), on the in-memory
+ * embedded database, and shows the refusal.
+ */
 import { describe, expect, it } from 'vitest';
 import { runExample } from './support/example.js';
 

@@ -4,7 +4,7 @@
  *   npx tsx examples/mcp/server.ts          (PORT=0 for any free port)
  *
  * One process, one port: the whole Tessera system (issuer, discharge service, approval pages)
- * on an in-memory PGlite, and an MCP server (official SDK) at /mcp with three tools:
+ * on an in-memory PGlite (your PostgreSQL when DATABASE_URL is set), and an MCP server (official SDK) at /mcp with three tools:
  *   search     read    finds documents under /docs           (resource /docs)
  *   read_file  read    returns a file                        (resource = the `path` argument)
  *   deploy     deploy  deploys an app: a person in group ops approves each call
@@ -85,7 +85,7 @@ export interface RunningExample {
 
 /** Listen on 127.0.0.1:`port` and serve the system and the MCP endpoint on it. */
 export async function startExample(options: { readonly port?: number; readonly database?: Database } = {}): Promise<RunningExample> {
-  const database = options.database ?? (await openDatabase({ memory: true }));
+  const database = options.database ?? (await openDatabase({ url: process.env.DATABASE_URL, memory: true }));
   let app: Hono | undefined;
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: (req, env) => (app === undefined ? new Response('starting', { status: 503 }) : app.fetch(req, env)), hostname: '127.0.0.1', port: options.port ?? 0 }, () => resolve(s as Server));

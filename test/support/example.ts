@@ -6,7 +6,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { onTestFinished } from 'vitest';
 import { nodeArgs } from './child-build.js';
+import { POSTGRES_URL } from './databases.js';
+import { createScratchDatabase } from './scratch-database.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -17,9 +20,33 @@ export interface ExampleResult {
   readonly stderr: string;
 }
 
-export function runExample(file: string, args: readonly string[] = [], timeoutMs = 110_000): Promise<ExampleResult> {
+/**
+ * Where an example keeps its data: the examples use PostgreSQL when DATABASE_URL is set, as every
+ * Tessera program does, and an in-memory embedded database otherwise. The examples' own
+ * environment: DATABASE_URL set only when given (never the tests' own server URL).
+ */
+function exampleEnv(env: ExampleEnv): NodeJS.ProcessEnv {
+  return { ...process.env, DATABASE_URL: '', ...env };
+}
+
+export type ExampleEnv = Readonly<Record<string, string>>;
+
+/**
+ * The environment of an example with a scratch PostgreSQL database of its own (DATABASE_URL),
+ * dropped when the calling test finishes, when the tests have a server: the embedded database's
+ * first start (initdb) is most of what an example costs. Without a server: no DATABASE_URL, the
+ * example runs on the in-memory embedded database a newcomer gets.
+ */
+export async function exampleDatabaseEnv(): Promise<ExampleEnv> {
+  if (POSTGRES_URL === undefined) return {};
+  const scratch = await createScratchDatabase(POSTGRES_URL);
+  onTestFinished(() => scratch.drop());
+  return { DATABASE_URL: scratch.url };
+}
+
+export function runExample(file: string, args: readonly string[] = [], timeoutMs = 110_000, env: ExampleEnv = {}): Promise<ExampleResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [...nodeArgs(`examples/${file}`), ...args], { cwd: ROOT, timeout: timeoutMs }, (error, stdout, stderr) => {
+    execFile(process.execPath, [...nodeArgs(`examples/${file}`), ...args], { cwd: ROOT, timeout: timeoutMs, env: exampleEnv(env) }, (error, stdout, stderr) => {
       resolve({ code: error === null ? 0 : typeof error.code === 'number' ? error.code : null, stdout, stderr });
     });
   });
@@ -45,8 +72,9 @@ export function startService(
   file = 'service.ts',
   tokenLine = /valid for one hour\):\n([A-Za-z0-9_-]+)\n/,
   timeoutMs = 60_000,
+  env: ExampleEnv = {},
 ): Promise<{ url: string; token: string; output: () => string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, nodeArgs(`examples/${file}`), { cwd: ROOT, detached: true, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, nodeArgs(`examples/${file}`), { cwd: ROOT, detached: true, env: exampleEnv({ PORT: '0', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
   const pgid = child.pid as number;
   let out = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
