@@ -19,7 +19,8 @@ import {
   type DischargeService,
 } from '../src/discharge/index.js';
 import { expectCode } from './support/expect-code.js';
-import { MasterKey, createStore, openDatabase, type Database } from '../src/storage/index.js';
+import { MasterKey, createStore, type Database } from '../src/storage/index.js';
+import { pgliteBackend } from './support/databases.js';
 import { ALICE } from './support/discharge.js';
 import { peers } from './support/bakery-peers.js';
 
@@ -54,7 +55,7 @@ let service: DischargeService;
 let app: Hono;
 
 beforeAll(async () => {
-  database = await openDatabase({ memory: true });
+  database = await pgliteBackend.open();
   service = await createDischargeService({
     store: createStore(database, MasterKey.generate()),
     location: LOCATION,
@@ -66,7 +67,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   service.close();
-  await database.close();
 });
 
 /** The discharge request id from an approval URL. */

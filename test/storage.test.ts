@@ -29,6 +29,7 @@ import {
 } from '../src/storage/index.js';
 import * as schema from '../src/storage/schema.js';
 import { POSTGRES_URL, pgliteBackend as sharedPglite, postgresBackend as postgresTestBackend, seedDataDir } from './support/databases.js';
+import { loadPgliteTemplate, pgliteClusterPath } from './support/pglite-template.js';
 import { expectCode } from './support/expect-code.js';
 
 
@@ -66,7 +67,8 @@ interface Backend {
    * An empty, migrated database: the file's shared one, emptied (test/support/databases.ts
    * `empty()`), unless the test needs one of its own: `persistent` (PGlite) a new one on disk,
    * copied from the migrated template, so it can be reopened; `initdb` a brand-new one that
-   * nothing migrated before (PGlite: made by initdb, in memory; PostgreSQL: created now).
+   * nothing migrated before (PGlite: in memory, from the cluster initdb left, test/support/
+   * pglite-template.ts; PostgreSQL: created now).
    */
   fresh(options?: { persistent?: boolean; initdb?: boolean }): Promise<Fresh>;
   /** PostgreSQL only: the URL of a brand-new database that nothing has opened yet. */
@@ -88,7 +90,7 @@ const noReopen = (): Promise<Database> => Promise.reject(new Error('an in-memory
 const pgliteBackend: Backend = {
   name: 'pglite',
   async fresh(options = {}) {
-    if (options.initdb === true) return { database: track(await openDatabase({ memory: true })), reopen: noReopen };
+    if (options.initdb === true) return { database: track(await openDatabase({ memory: true, loadDataDir: await loadPgliteTemplate(await pgliteClusterPath()) })), reopen: noReopen };
     if (options.persistent !== true) return { database: (await sharedPglite.empty()).database, reopen: noReopen };
     const dataDir = await seedDataDir(await tempDir());
     const database = track(await openDatabase({ dataDir }));
@@ -255,8 +257,8 @@ describe.each(backends)('storage on $name', (backend) => {
   ];
 
   describe('migrations', () => {
-    // The one database that nothing migrated before (PGlite: initdb, seconds of CPU); every
-    // other test starts from the migrated template or the shared database.
+    // The one database that nothing migrated before (PGlite: the empty cluster initdb left);
+    // every other test starts from the migrated template or the shared database.
     it('migrate a fresh database, and migrating it again (as every later open does) is a no-op', { timeout: 120_000 }, async () => {
       const { database } = await backend.fresh({ initdb: true });
       expect(database.kind).toBe(backend.name);

@@ -1,9 +1,9 @@
 /**
  * vitest global setup: runs once in the main process before any test file. Makes the migrated
- * PGlite template (./pglite-template.ts) so that workers only load it.
+ * PGlite template and the empty cluster (./pglite-template.ts) so that workers only load them.
  */
 import type { TestProject } from 'vitest/node';
-import { pgliteTemplatePath } from './pglite-template.js';
+import { pgliteClusterPath, pgliteTemplatePath } from './pglite-template.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -14,4 +14,5 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject): Promise<void> {
   project.provide('pgliteTemplate', await pgliteTemplatePath());
+  await pgliteClusterPath(); // made on the way to the template, or by an earlier run
 }

@@ -1,13 +1,13 @@
 /**
  * A migrated, empty PGlite data directory as a tarball, made once and loaded by every test
- * database: initdb costs ~3 s of CPU per embedded database (more under load), loading the
- * tarball ~0.6 s. vitest's global setup (test/support/global-setup.ts) makes it before the
- * workers start; a worker run without it makes (or finds) it itself.
+ * database: initdb costs ~4 s of CPU per embedded database (more under load), loading the
+ * tarball ~0.6 s. Beside it, the empty cluster initdb leaves (nothing migrated), for the tests
+ * of a first migration. vitest's global setup (test/support/global-setup.ts) makes both before
+ * the workers start; a worker run without it makes (or finds) them itself.
  *
- * The file lives in the temporary directory, named by a hash of the migrations and the PGlite
- * version, so a schema change or a PGlite upgrade makes a new one and an unchanged schema
- * reuses it across runs. Written to a unique name and renamed: concurrent runs never see half
- * a file.
+ * The files live in the temporary directory, named by a hash of the PGlite version (and of the
+ * migrations, for the template), so a schema change or a PGlite upgrade makes a new one and an
+ * unchanged schema reuses it across runs.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { cp, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
@@ -20,32 +20,53 @@ import { migrate } from '../../src/storage/migrate.js';
 import { MIGRATIONS } from '../../src/storage/migrations/index.js';
 import * as schema from '../../src/storage/schema.js';
 
-async function templateFile(): Promise<string> {
+async function pgliteVersion(): Promise<string> {
   const pglitePackage = join(dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite')), '../package.json');
-  const { version } = JSON.parse(await readFile(pglitePackage, 'utf8')) as { version: string };
-  const hash = createHash('sha256').update(JSON.stringify({ version, migrations: MIGRATIONS })).digest('hex').slice(0, 16);
-  return join(tmpdir(), `tessera-test-pglite-${hash}.tar`);
+  return (JSON.parse(await readFile(pglitePackage, 'utf8')) as { version: string }).version;
 }
 
-/** The path of the template tarball, made now when missing. */
-export async function pgliteTemplatePath(): Promise<string> {
-  const file = await templateFile();
+/**
+ * `<tmp>/tessera-test-<name>-<hash of key>.tar`, made by `make` when missing: written to a
+ * unique name and renamed, so that concurrent runs never see half a file.
+ */
+async function cachedTarball(name: string, key: unknown, make: () => Promise<Blob>): Promise<string> {
+  const hash = createHash('sha256').update(JSON.stringify(key)).digest('hex').slice(0, 16);
+  const file = join(tmpdir(), `tessera-test-${name}-${hash}.tar`);
   if (await stat(file).then((s) => s.size > 0, () => false)) return file;
-  const pg = new PGlite();
+  const tarball = await make();
+  const partial = `${file}.${randomBytes(6).toString('hex')}.partial`;
   try {
-    await migrate(drizzle({ client: pg, schema }));
-    const tarball = await pg.dumpDataDir('none');
-    const partial = `${file}.${randomBytes(6).toString('hex')}.partial`;
-    try {
-      await writeFile(partial, new Uint8Array(await tarball.arrayBuffer()));
-      await rename(partial, file);
-    } finally {
-      await rm(partial, { force: true });
-    }
+    await writeFile(partial, new Uint8Array(await tarball.arrayBuffer()));
+    await rename(partial, file);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  return file;
+}
+
+/** Dump what `fill` leaves in a new PGlite (started from `from`, else by initdb). */
+async function dumpOf(from: Blob | undefined, fill: (pg: PGlite) => Promise<unknown>): Promise<Blob> {
+  const pg = new PGlite(from !== undefined ? { loadDataDir: from } : {});
+  try {
+    await fill(pg);
+    return await pg.dumpDataDir('none');
   } finally {
     await pg.close();
   }
-  return file;
+}
+
+/**
+ * The path of an empty cluster's tarball, as initdb leaves it with nothing migrated (for the
+ * tests of a first migration), made now when missing.
+ */
+export async function pgliteClusterPath(): Promise<string> {
+  return cachedTarball('pglite-cluster', { version: await pgliteVersion() }, () => dumpOf(undefined, (pg) => pg.waitReady));
+}
+
+/** The path of the migrated template's tarball, made now (from the empty cluster) when missing. */
+export async function pgliteTemplatePath(): Promise<string> {
+  return cachedTarball('pglite', { version: await pgliteVersion(), migrations: MIGRATIONS }, async () =>
+    dumpOf(await loadPgliteTemplate(await pgliteClusterPath()), (pg) => migrate(drizzle({ client: pg, schema }))));
 }
 
 /**
