@@ -360,7 +360,7 @@ if (POSTGRES_URL === undefined) {
     });
 
     it('uses 1: of many concurrent verifications in several processes exactly one succeeds', async () => {
-      const rounds = await raceUses(url, { processes: 3, concurrency: 8, rounds: 3 });
+      const rounds = await raceUses(url, { processes: 2, concurrency: 12, rounds: 3 });
       expect(rounds).toHaveLength(3);
       for (const r of rounds) {
         expect(r.ok).toBe(1);
