@@ -16,6 +16,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { afterAll, inject } from 'vitest';
+import { EMBEDDED_SETTINGS } from '../../src/storage/database.js';
 import { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL, openDatabase, type Database } from '../../src/storage/index.js';
 import { loadPgliteTemplate } from './pglite-template.js';
 import { createScratchDatabase } from './scratch-database.js';
@@ -90,7 +91,7 @@ let template: Promise<Blob> | undefined;
 async function newPglite(): Promise<PGlite> {
   // The global setup provides the template's path; without it (another config), make it here.
   template ??= loadPgliteTemplate(inject('pgliteTemplate'));
-  const client = new PGlite({ loadDataDir: await template });
+  const client = new PGlite({ loadDataDir: await template, startParams: [...PGlite.defaultStartParams, ...EMBEDDED_SETTINGS] });
   await client.waitReady;
   return client;
 }
