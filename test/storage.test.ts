@@ -13,6 +13,7 @@ import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { pushSchema } from 'drizzle-kit/api';
 import postgres from 'postgres';
+import { PGlite } from '@electric-sql/pglite';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   MASTER_KEY_FILE,
@@ -746,6 +747,33 @@ describe.each(backends)('storage on $name', (backend) => {
 
 // ---------------------------------------------------------------------------------------------
 // Embedded-only behaviour
+
+describe('an embedded database of the caller\'s (openDatabase({ pglite }))', () => {
+  it('is checked against the migrations on open and closed by close(); when opening fails it stays open, the caller\'s to close', async () => {
+    const template = await loadPgliteTemplate();
+    const client = new PGlite({ loadDataDir: template });
+    const database = await openDatabase({ pglite: client });
+    expect(database.kind).toBe('pglite');
+    expect(database.appliedMigrations).toEqual([]); // the migrated template: nothing to apply
+    const store = createStore(database, MasterKey.generate());
+    expect((await store.keys.create()).id).toMatch(/\S/);
+    await database.close();
+    expect(client.closed).toBe(true);
+
+    // A migration log that lost its rows: the first migration fails on what it finds, the open
+    // fails naming the cause, and the client is untouched.
+    const broken = new PGlite({ loadDataDir: template });
+    try {
+      await broken.exec('set session_replication_role = replica; truncate tessera_migrations; set session_replication_role = origin');
+      const e = await expectCode(openDatabase({ pglite: broken }), 'ERR_STORAGE');
+      expect(e.message).toContain('cannot open the embedded database');
+      expect(broken.closed).toBe(false);
+      expect((await broken.query<{ n: number }>('select 1 as n')).rows).toEqual([{ n: 1 }]);
+    } finally {
+      await broken.close();
+    }
+  });
+});
 
 describe('embedded PGlite on disk', () => {
   it('keeps no root key bytes anywhere in its data files', async () => {
