@@ -11,35 +11,33 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliIO } from '../src/cli/io.js';
 import { run } from '../src/cli/run.js';
 import { userRequiresPasskey } from '../src/discharge/web/index.js';
-import { MasterKey, createStore, openDatabase, type Store } from '../src/storage/index.js';
+import type { Store } from '../src/storage/index.js';
+import { sharedDataDir, type SharedDataDir } from './support/cli.js';
 import { seedDataDir } from './support/databases.js';
 
 let dataDir: string;
+/** The commands and the checks share one open handle of the directory (test/support/cli.ts). */
+let shared: SharedDataDir;
 beforeAll(async () => {
   dataDir = await seedDataDir(await mkdtemp(join(tmpdir(), 'tessera-passkeys-cli-')));
+  shared = sharedDataDir(dataDir);
 });
 afterAll(async () => {
+  await shared.close();
   await rm(dataDir, { recursive: true, force: true });
 });
 
 async function tessera(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => stdin, env: {}, cwd: dataDir, stopSignal: () => new Promise(() => undefined) };
+  const io: CliIO = { out: (t) => out.push(t), err: (t) => err.push(t), readStdin: async () => stdin, env: {}, cwd: dataDir, stopSignal: () => new Promise(() => undefined), openDatabase: shared.openDatabase };
   const code = await run([...args, '--data-dir', dataDir], io);
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
-async function withStore<T>(fn: (store: Store) => Promise<T>): Promise<T> {
-  const database = await openDatabase({ dataDir });
-  try {
-    return await fn(createStore(database, MasterKey.generate()));
-  } finally {
-    await database.close();
-  }
-}
+const withStore = <T>(fn: (store: Store) => Promise<T>): Promise<T> => shared.withStore(fn);
 
-// Each command opens the embedded database, and users add hashes with the full scrypt cost: slow under load.
+// users add hashes with the full scrypt cost: slow under load.
 describe('passkey settings in the CLI', { timeout: 60_000 }, () => {
   it('users add --require-passkey makes one user passkey-only', async () => {
     const r = await tessera(['users', 'add', 'carol', '--group', 'dev', '--require-passkey', '--password-stdin'], 'correct horse battery\n');

@@ -11,27 +11,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { promptHidden, type PasswordPrompt, type UsersIO } from '../src/cli/commands/users.js';
 import { run } from '../src/cli/run.js';
 import { verifyPassword } from '../src/discharge/web/index.js';
-import { MasterKey, createStore, openDatabase, type Database, type OpenDatabaseOptions } from '../src/storage/index.js';
+import { MasterKey, createStore, openDatabase } from '../src/storage/index.js';
+import { sharedDataDir, type SharedDataDir } from './support/cli.js';
 import { seedDataDir } from './support/databases.js';
-
-/** The one handle of the data directory the commands share, while one is open. */
-const opened = vi.hoisted(() => ({ shared: undefined as Database | undefined }));
-vi.mock('../src/storage/index.js', async (importOriginal) => {
-  const storage = await importOriginal<typeof import('../src/storage/index.js')>();
-  return {
-    ...storage,
-    openDatabase: async (options: OpenDatabaseOptions): Promise<Database> => {
-      const shared = opened.shared;
-      if (shared === undefined) return storage.openDatabase(options);
-      expect([options.dataDir, options.url]).toEqual([dataDir, undefined]);
-      return { ...shared, close: async () => undefined };
-    },
-  };
-});
 
 let dataDir: string;
 beforeAll(async () => {
@@ -58,13 +44,18 @@ async function tessera(args: string[], input: { stdin?: string; prompt?: Passwor
     env: {},
     cwd: dataDir,
     stopSignal: () => new Promise(() => undefined),
+    ...(shared !== undefined ? { openDatabase: shared.openDatabase } : {}),
     ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
   };
   const code = await run(['users', ...args, '--data-dir', dataDir], io);
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
+/** The one handle of the data directory the commands and checks share, while one is open. */
+let shared: SharedDataDir | undefined;
+
 async function withStore<T>(fn: (store: ReturnType<typeof createStore>) => Promise<T>): Promise<T> {
+  if (shared !== undefined) return shared.withStore(fn);
   const database = await openDatabase({ dataDir });
   try {
     return await fn(createStore(database, MasterKey.generate()));
@@ -89,13 +80,12 @@ describe('tessera users', () => {
   });
 
   describe('with the data directory open once', () => {
-    beforeAll(async () => {
-      opened.shared = await openDatabase({ dataDir });
+    beforeAll(() => {
+      shared = sharedDataDir(dataDir);
     });
     afterAll(async () => {
-      const shared = opened.shared;
-      opened.shared = undefined;
       await shared?.close();
+      shared = undefined;
     });
 
     it('is listed in the command table', async () => {

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { TesseraError, isTesseraError } from '../errors.js';
 import { parseDuration as parseDurationValue, type DurationBounds } from '../util/duration.js';
 import { ADMIN_TOKEN_FILE, DEFAULT_DATA_DIR, DEFAULT_HOST, DEFAULT_PORT } from '../server/defaults.js';
+import type { Database, OpenDatabaseOptions } from '../storage/index.js';
 
 export interface CliIO {
   readonly out: (text: string) => void;
@@ -18,6 +19,11 @@ export interface CliIO {
   readonly cwd: string;
   /** Resolves when the user asks the process to stop (SIGINT / SIGTERM), for `serve`. */
   readonly stopSignal: () => Promise<string>;
+  /**
+   * How commands open the local database (default: `openDatabase` of tessera/storage). A
+   * program running several commands in-process can hand them a database it keeps open.
+   */
+  readonly openDatabase?: (options: OpenDatabaseOptions) => Promise<Database>;
 }
 
 /** A command line that cannot be run as given (exit status 2). */

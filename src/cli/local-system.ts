@@ -8,9 +8,16 @@ import { join } from 'node:path';
 import { TesseraError } from '../errors.js';
 import type { System } from '../server/system.js';
 import { MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, resolveMasterKey } from '../storage/keyring.js';
-import type { Store } from '../storage/index.js';
+import type { Database, Store } from '../storage/index.js';
 import type { CliIO } from './io.js';
 import { storageLayer, systemLayer } from './layers.js';
+
+/** The local database: DATABASE_URL, else the embedded one in `dataDir` (through `io.openDatabase` when given). */
+export async function openLocalDatabase(io: CliIO, dataDir: string): Promise<Database> {
+  const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
+  const open = io.openDatabase ?? (await storageLayer()).openDatabase;
+  return open({ url, dataDir });
+}
 
 /** Run `fn` with the system over the local database (DATABASE_URL, else the embedded one in `dataDir`). */
 export async function withLocalSystem<T>(io: CliIO, dataDir: string, publicUrl: string, fn: (system: System) => Promise<T>): Promise<T> {
@@ -19,9 +26,8 @@ export async function withLocalSystem<T>(io: CliIO, dataDir: string, publicUrl: 
     throw new TesseraError('ERR_CONFIG', `no master key in ${dataDir} and ${MASTER_KEY_ENV} is not set: is this the server's data directory?`);
   }
   const masterKey = await resolveMasterKey({ env: envKey, dataDir });
-  const [{ createStore, openDatabase }, { createSystem }] = await Promise.all([storageLayer(), systemLayer()]);
-  const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
-  const database = await openDatabase({ url, dataDir });
+  const [{ createStore }, { createSystem }] = await Promise.all([storageLayer(), systemLayer()]);
+  const database = await openLocalDatabase(io, dataDir);
   try {
     if ((await createStore(database, masterKey).keys.list()).length === 0) {
       throw new TesseraError('ERR_CONFIG', 'this database has no root keys yet: start the server once ("tessera serve"), which mints the first admin token');
@@ -43,9 +49,8 @@ export async function withLocalSystem<T>(io: CliIO, dataDir: string, publicUrl: 
  * actions never need the real one (and never create one in the data directory).
  */
 export async function withLocalStore<T>(io: CliIO, dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const { createStore, openDatabase } = await storageLayer();
-  const url = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
-  const database = await openDatabase({ url, dataDir });
+  const { createStore } = await storageLayer();
+  const database = await openLocalDatabase(io, dataDir);
   try {
     return await fn(createStore(database, MasterKey.generate()));
   } finally {

@@ -34,7 +34,7 @@ import { MasterKey } from '../../storage/keyring.js';
 import type { Database, Store } from '../../storage/index.js';
 import { api, type ApiOptions } from '../client.js';
 import { storageLayer } from '../layers.js';
-import { withLocalSystem } from '../local-system.js';
+import { openLocalDatabase, withLocalSystem } from '../local-system.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, strs, type Command, type ParsedArgs } from '../command.js';
 import { UsageError, adminTokenOf, dataDirOf, parseDuration, pretty, serverUrlOf, when, type CliIO } from '../io.js';
 
@@ -188,11 +188,10 @@ async function connect(args: ParsedArgs, io: CliIO): Promise<Backend> {
   const dataDir = dataDirOf(str(args, 'data-dir'), io);
   const publicUrl = io.env.TESSERA_PUBLIC_URL !== undefined && io.env.TESSERA_PUBLIC_URL !== '' ? io.env.TESSERA_PUBLIC_URL : serverUrlOf(str(args, 'url'), io);
   if (serverNamed(args, io)) return serverBackend(await serverOf(args, io, dataDir, serverUrlOf(str(args, 'url'), io)));
-  const databaseUrl = io.env.DATABASE_URL !== undefined && io.env.DATABASE_URL !== '' ? io.env.DATABASE_URL : undefined;
-  const { createStore, openDatabase } = await storageLayer();
+  const { createStore } = await storageLayer();
   let database: Database;
   try {
-    database = await openDatabase({ url: databaseUrl, dataDir });
+    database = await openLocalDatabase(io, dataDir);
   } catch (e) {
     if (!isTesseraError(e, 'ERR_CONFIG') || e.details.inUse !== true) throw e;
     const running = (await readFile(join(dataDir, SERVER_URL_FILE), 'utf8').catch(() => '')).trim();
