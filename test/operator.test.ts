@@ -12,7 +12,8 @@ import { run } from '../src/cli/run.js';
 import type { CliIO } from '../src/cli/io.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { createSystem, type System } from '../src/server/system.js';
-import { parseMasterKey } from '../src/storage/index.js';
+import { sql } from 'drizzle-orm';
+import { AUDIT_CHANNEL, parseMasterKey, type Database } from '../src/storage/index.js';
 import { runCli } from './support/cli.js';
 import { POSTGRES_URL, seedDataDir, testBackends } from './support/databases.js';
 import { createScratchDatabase } from './support/scratch-database.js';
@@ -21,6 +22,7 @@ type Json = Record<string, any>; // response bodies, read loosely in assertions
 
 describe.each(testBackends('operator'))('listing on $name', (backend) => {
   let system: System;
+  let database: Database;
   let admin: string;
   let now = new Date();
   const minted: { identifier: string; token: string; label: string }[] = [];
@@ -31,7 +33,8 @@ describe.each(testBackends('operator'))('listing on $name', (backend) => {
   };
 
   beforeAll(async () => {
-    system = await createSystem({ database: await backend.open(), masterKey: parseMasterKey(randomBytes(32).toString('hex')), publicUrl: 'http://tessera.test', clock: () => now, log: () => undefined });
+    database = await backend.open();
+    system = await createSystem({ database, masterKey: parseMasterKey(randomBytes(32).toString('hex')), publicUrl: 'http://tessera.test', clock: () => now, log: () => undefined });
     admin = (await system.mintAdminToken()).token;
     for (const [label, subject, ttlSeconds] of [['reader', 'agent-1', undefined], ['writer', 'agent-2', 60], ['reader', 'agent-3', 5], ['deployer', 'agent-1', undefined]] as const) {
       const m = await system.issuer.mint({ label, subject, ...(ttlSeconds !== undefined ? { ttlSeconds } : {}), actor: 'admin:test' });
@@ -148,6 +151,10 @@ describe.each(testBackends('operator'))('listing on $name', (backend) => {
     let settled = false;
     void waiting.then(() => (settled = true));
     await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    // A wake that brings no new event (a late notification of an earlier one) keeps it waiting.
+    await database.db.execute(sql`select pg_notify(${AUDIT_CHANNEL}, ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 100));
     expect(settled).toBe(false);
     const m = await system.issuer.mint({ label: 'while following', actor: 'admin:test' });
     const r = await waiting;

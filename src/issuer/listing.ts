@@ -187,6 +187,11 @@ export class AuditFeed {
     return { next, cancel: done };
   }
 
+  /** True once closing: waiters resolve at once. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   #wakeAll(): void {
     for (const w of [...this.#waiters]) w();
   }

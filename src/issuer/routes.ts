@@ -294,18 +294,23 @@ export function issuerRoutes(options: IssuerRoutesOptions): Hono {
       ...timeRange(q),
       limit: pageSize(q.limit),
     };
-    // Register before reading, so an event committed in between wakes the wait.
-    const waiter = waitMs > 0 && options.auditFeed !== undefined ? options.auditFeed.waiter(waitMs) : undefined;
-    try {
-      let page = await listAudit(options.store, query);
-      if (page.items.length === 0 && waiter !== undefined) {
+    const feed = waitMs > 0 ? options.auditFeed : undefined;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      // Register before reading, so an event committed in between wakes the wait.
+      const waiter = feed?.waiter(deadline - Date.now());
+      try {
+        const page = await listAudit(options.store, query);
+        // A wake may bring nothing (a late notification of an earlier event, a reconnect): wait
+        // on until the deadline, unless the feed is closing.
+        if (page.items.length > 0 || waiter === undefined || feed?.closed === true || Date.now() >= deadline) {
+          c.header('cache-control', 'no-store');
+          return c.json({ events: page.items, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) });
+        }
         await waiter.next;
-        page = await listAudit(options.store, query);
+      } finally {
+        waiter?.cancel();
       }
-      c.header('cache-control', 'no-store');
-      return c.json({ events: page.items, ...(page.nextCursor !== undefined ? { nextCursor: page.nextCursor } : {}) });
-    } finally {
-      waiter?.cancel();
     }
   });
 
