@@ -727,6 +727,55 @@ describe.each(backends)('storage on $name', (backend) => {
     });
   });
 
+  describe('passkeys', () => {
+    it('credentials: add, get, list, count, a compare-and-set counter, remove; groups and their approver tokens', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      await store.users.create({ name: 'alice', passwordHash: 'h', groups: ['ops'] });
+      const publicKey = new Uint8Array([0xa5, 1, 2, 3, 0xff]);
+      const added = await store.passkeys.add({ id: 'cred-1', userName: 'alice', publicKey, counter: 3, transports: ['usb', 'usb', 'internal'] });
+      expect(added).toMatchObject({ id: 'cred-1', userName: 'alice', counter: 3, transports: ['usb', 'internal'], lastUsedAt: null });
+      await expectCode(store.passkeys.add({ id: 'cred-1', userName: 'alice', publicKey, counter: 0 }), 'ERR_CONFLICT');
+      await expectCode(store.passkeys.add({ id: 'cred-2', userName: 'nobody', publicKey, counter: 0 }), 'ERR_NOT_FOUND');
+      expect((await store.passkeys.get('cred-1'))?.publicKey).toEqual(publicKey);
+      expect((await store.passkeys.listForUser('alice')).map((c) => c.id)).toEqual(['cred-1']);
+      expect(await store.passkeys.countForUser('alice')).toBe(1);
+
+      // Two sign-ins racing from the same counter: exactly one moves it.
+      const raced = await Promise.all([store.passkeys.recordUse('cred-1', 3, 4), store.passkeys.recordUse('cred-1', 3, 4)]);
+      expect(raced.filter(Boolean)).toHaveLength(1);
+      expect(await store.passkeys.get('cred-1')).toMatchObject({ counter: 4, lastUsedAt: expect.any(Date) });
+
+      expect(await store.passkeys.setGroupRequirement('ops', true)).toBe(true);
+      expect(await store.passkeys.setGroupRequirement('ops', true)).toBe(false);
+      expect(await store.passkeys.passkeyGroups()).toEqual(['ops']);
+      await expectCode(store.passkeys.setGroupApproverTokens('dev', true), 'ERR_NOT_FOUND');
+      expect(await store.passkeys.setGroupApproverTokens('ops', true)).toBe(true);
+      expect(await store.passkeys.approverTokenGroups()).toEqual(['ops']);
+
+      expect(await store.passkeys.remove('cred-1', 'bob')).toBe(false);
+      expect(await store.passkeys.remove('cred-1', 'alice')).toBe(true);
+      expect(await store.passkeys.countForUser('alice')).toBe(0);
+    });
+
+    it('challenges: one per binding, a newer one replaces it, taken once, gone after expiry', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      await store.users.create({ name: 'alice', passwordHash: 'h' });
+      const now = new Date();
+      const later = new Date(now.getTime() + 60_000);
+      const [SESSION_A, FORM_B] = ['a', 'b'].map((c) => c.repeat(43)) as [string, string];
+      await store.passkeys.putChallenge({ binding: SESSION_A, purpose: 'register', challenge: 'first', userName: 'alice', expiresAt: later }, now);
+      await store.passkeys.putChallenge({ binding: SESSION_A, purpose: 'register', challenge: 'second', userName: 'alice', expiresAt: later }, now);
+      expect(await store.passkeys.takeChallenge(SESSION_A, 'authenticate', now)).toBeUndefined();
+      expect(await store.passkeys.takeChallenge(SESSION_A, 'register', now)).toEqual({ challenge: 'second', userName: 'alice' });
+      expect(await store.passkeys.takeChallenge(SESSION_A, 'register', now)).toBeUndefined();
+
+      await store.passkeys.putChallenge({ binding: FORM_B, purpose: 'authenticate', challenge: 'sign-in', expiresAt: later }, now);
+      expect(await store.passkeys.takeChallenge(FORM_B, 'authenticate', new Date(later.getTime() + 1))).toBeUndefined();
+    });
+  });
+
   describe('discharger key', () => {
     it('is created once (even under concurrency), sealed, and survives reopening', async () => {
       const { database, reopen } = await backend.fresh({ persistent: true });
