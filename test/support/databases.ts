@@ -9,7 +9,7 @@
  * (./pglite-template.ts), not from initdb, and still costs ~1 s of CPU, so the PGlite clients a
  * test file leaves open go back to its worker's pool when the file ends (vitest runs files
  * without isolation, so the pool outlives them: ./per-file.ts) and the next `open()` takes one,
- * emptied: every table truncated, sequences restarted, no listener left. A test that closes its
+ * emptied: every table's rows deleted, sequences restarted, no listener left. A test that closes its
  * database closes the client for good. `backend.empty()` is the file's one shared database
  * emptied again, for tests that need an empty database but not another one.
  */
@@ -45,8 +45,8 @@ export interface TestBackend {
   url?(): Promise<string>;
   /**
    * The file's shared database (one per backend, made on first use), emptied now: every table
-   * but the migration log truncated, sequences restarted. As good as `fresh()` for a test that
-   * needs an empty database, at the cost of a TRUNCATE. Each call empties it again, so only one
+   * but the migration log emptied, sequences restarted. As good as `fresh()` for a test that
+   * needs an empty database, at the cost of a few DELETEs. Each call empties it again, so only one
    * test at a time may use it, and nothing from an earlier call's test may still be writing.
    */
   empty(): Promise<DatabaseHandles>;
@@ -54,16 +54,23 @@ export interface TestBackend {
 
 /**
  * Empty every table of `database` but the migration log, restarting sequences, as a new
- * migrated database would be. The append-only triggers refuse TRUNCATE (migration 2): triggers
- * are off for this one transaction (`session_replication_role`, which needs a superuser: PGlite's
- * user is one, and so is the test server's).
+ * migrated database would be. DELETE, not TRUNCATE: on the few rows a test leaves it costs a
+ * seventh (TRUNCATE gives every table new files). The append-only triggers refuse it
+ * (migration 2), and foreign keys are triggers too: both are off for this one transaction
+ * (`session_replication_role`, which needs a superuser: PGlite's user is one, and so is the
+ * test server's), so the order of the tables does not matter.
  */
 async function emptyDatabase(database: Database): Promise<void> {
   await database.db.transaction(async (tx) => {
-    const result: unknown = await tx.execute(sql`select tablename from pg_tables where schemaname = 'public' and tablename <> 'tessera_migrations'`);
-    const tables = ((Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { tablename: string }[]).map((r) => `"${r.tablename}"`);
+    const names = async (query: ReturnType<typeof sql>): Promise<string[]> => {
+      const result: unknown = await tx.execute(query);
+      return ((Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { name: string }[]).map((r) => r.name);
+    };
+    const tables = await names(sql`select tablename as name from pg_tables where schemaname = 'public' and tablename <> 'tessera_migrations'`);
+    const sequences = await names(sql`select sequencename as name from pg_sequences where schemaname = 'public'`);
     await tx.execute(sql`set local session_replication_role = replica`);
-    await tx.execute(sql.raw(`truncate ${tables.join(', ')} restart identity cascade`));
+    for (const table of tables) await tx.execute(sql.raw(`delete from "${table}"`));
+    for (const sequence of sequences) await tx.execute(sql.raw(`alter sequence "${sequence}" restart`));
   });
 }
 
