@@ -1,7 +1,8 @@
 /**
  * The approval pages in a real browser: Debian's Chromium driven by playwright-core against
- * the whole system (`createSystem`) served on 127.0.0.1, on PGlite (and PostgreSQL when
- * DATABASE_URL is set).
+ * the whole system (`createSystem`) served on 127.0.0.1, on PostgreSQL when DATABASE_URL is set,
+ * else PGlite: one backend, as the pages' storage is tested on both in storage.test (and the
+ * approval loop, the MCP approval and the passkey flows drive Chromium on PGlite).
  *
  *   1. a client asks for a discharge (202) and long-polls; a person signs in, sees the request,
  *      approves it; the client receives the discharge, it verifies once, and a second use is
@@ -15,7 +16,7 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
 import { Macaroon } from '../src/macaroon/macaroon.js';
-import { testBackends } from './support/databases.js';
+import { oneBackend } from './support/databases.js';
 import {
   CHROMIUM_PATH,
   closeServer,
@@ -33,7 +34,7 @@ if (browser === undefined) console.warn(`browser tests not run: Chromium not fou
 
 const PASSWORD = 'correct horse battery';
 
-describe.runIf(browser !== undefined).each(testBackends('browser'))('approval pages in Chromium on $name', (backend) => {
+describe.runIf(browser !== undefined).each(oneBackend('browser', 'postgres'))('approval pages in Chromium on $name', (backend) => {
   let system: ServedSystem;
   let context: BrowserContext;
 

@@ -3,7 +3,9 @@
  * with the DevTools virtual authenticator (CDP `WebAuthn.enable` / `addVirtualAuthenticator`:
  * CTAP2, internal, resident keys, user verification) against the whole system served on
  * loopback, reached as http://localhost:<port> (WebAuthn needs a domain for its RP ID, not an
- * IP address; localhost is a secure context).
+ * IP address; localhost is a secure context), on PGlite: one backend, as the passkey repository
+ * is tested on both in storage.test (and the approval pages drive Chromium on PostgreSQL in
+ * browser.test).
  *
  * alice is in `ops`, a passkey-only group. Her password lets her in once, to register a
  * passkey, and that password session cannot approve the request addressed to `ops`. She
@@ -23,7 +25,7 @@ import { hashPassword } from '../src/discharge/web/index.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey } from '../src/storage/index.js';
-import { testBackends } from './support/databases.js';
+import { oneBackend, type TestBackend } from './support/databases.js';
 import { CHROMIUM_PATH, closeServer, sharedChromium, listen, requestDischarge, signIn, waitForDischarge, type ServedSystem } from './support/web-system.js';
 
 const browser: Browser | undefined = await sharedChromium();
@@ -32,7 +34,7 @@ if (browser === undefined) console.warn(`passkey browser tests not run: Chromium
 const PASSWORD = 'correct horse battery';
 
 /** The system on 127.0.0.1, its public URL http://localhost:<port> (the browser's origin and the RP ID). */
-async function serveOnLocalhost(database: Awaited<ReturnType<ReturnType<typeof testBackends>[number]['open']>>): Promise<{ served: ServedSystem; publicUrl: string }> {
+async function serveOnLocalhost(database: Awaited<ReturnType<TestBackend['open']>>): Promise<{ served: ServedSystem; publicUrl: string }> {
   let system: System | undefined;
   const { server, port } = await listen((request, env) => (system === undefined ? new Response('starting', { status: 503 }) : system.app.fetch(request, env)));
   const publicUrl = `http://localhost:${port}`;
@@ -117,7 +119,7 @@ async function approveAndCollect(page: Page, served: ServedSystem, pending: Awai
   expect(verified.declared.get('approved-by')).toBe(name);
 }
 
-describe.runIf(browser !== undefined).each(testBackends('passkeys-browser'))('passkeys in Chromium on $name', (backend) => {
+describe.runIf(browser !== undefined).each(oneBackend('passkeys-browser', 'pglite'))('passkeys in Chromium on $name', (backend) => {
   let served: ServedSystem;
   let publicUrl: string;
   let context: BrowserContext;

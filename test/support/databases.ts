@@ -185,6 +185,17 @@ export function postgresBackend(adminUrl: string): TestBackend {
   };
 }
 
+/**
+ * One backend, for a flow whose storage is tested on both elsewhere (a browser driving the pages:
+ * every repository it reaches runs on both backends in storage.test, and the HTTP routes in
+ * their own suites): `prefer` when it is available, else PGlite, saying so plainly.
+ */
+export function oneBackend(suite: string, prefer: TestBackend['name']): TestBackend[] {
+  if (prefer === 'postgres' && POSTGRES_URL !== undefined) return [postgresBackend(POSTGRES_URL)];
+  if (prefer === 'postgres') console.warn(`${suite}: run on PGlite: DATABASE_URL not set`);
+  return [pgliteBackend];
+}
+
 /** PGlite, plus PostgreSQL when DATABASE_URL is set (saying plainly when it is not). */
 export function testBackends(suite: string): TestBackend[] {
   if (POSTGRES_URL === undefined) {
