@@ -17,6 +17,10 @@ export default defineConfig({
     // vitest's default on 2 cores is one file at a time; files spend much of their time waiting
     // (child processes, long-polls, PostgreSQL, Chromium), so one more worker than cores.
     maxWorkers: 3,
+    // vitest keeps what it compiled of each module in node_modules/.experimental-vitest-cache,
+    // keyed by the module's content: a later run compiles only what changed (measured: 7 s of
+    // transform and 18 s of import across the workers, against 1 s and 11 s).
+    experimental: { fsModuleCache: true },
     testTimeout: 20_000,
     hookTimeout: 60_000,
   },
