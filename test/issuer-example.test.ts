@@ -1,13 +1,16 @@
 /**
- * examples/revocation.ts runs as a newcomer runs it (test/support/example.ts), on the in-memory
- * embedded database, and shows the refusal.
+ * examples/revocation.ts runs as a newcomer runs it (test/support/example.ts) and shows the
+ * refusal: on a scratch PostgreSQL database when the tests have a server, as the other examples
+ * do, else on the in-memory embedded database a newcomer gets. (The embedded database's initdb
+ * is what that costs, ~5 s of CPU; it runs in the global setup whenever the migrated template
+ * is not cached yet, on every fresh machine.)
  */
 import { describe, expect, it } from 'vitest';
-import { runExample } from './support/example.js';
+import { exampleDatabaseEnv, runExample } from './support/example.js';
 
 describe('examples/revocation.ts', () => {
   it('mints, attenuates offline, verifies, revokes, and shows the refusal', { timeout: 120_000 }, async () => {
-    const { code, stdout, stderr } = await runExample('revocation.ts');
+    const { code, stdout, stderr } = await runExample('revocation.ts', [], undefined, await exampleDatabaseEnv());
     expect(code, stderr).toBe(0);
     expect(stdout).toMatch(/^1\. minted tsr1\./m);
     expect(stdout).toContain('2. attenuated offline');
