@@ -799,27 +799,27 @@ describe.each(backends)('storage on $name', (backend) => {
 
 describe('an embedded database of the caller\'s (openDatabase({ pglite }))', () => {
   it('is checked against the migrations on open and closed by close(); when opening fails it stays open, the caller\'s to close', async () => {
-    const template = await loadPgliteTemplate();
-    const client = new PGlite({ loadDataDir: template });
-    const database = await openDatabase({ pglite: client });
-    expect(database.kind).toBe('pglite');
-    expect(database.appliedMigrations).toEqual([]); // the migrated template: nothing to apply
-    const store = createStore(database, MasterKey.generate());
-    expect((await store.keys.create()).id).toMatch(/\S/);
-    await database.close();
-    expect(client.closed).toBe(true);
-
-    // A migration log that lost its rows: the first migration fails on what it finds, the open
-    // fails naming the cause, and the client is untouched.
-    const broken = new PGlite({ loadDataDir: template });
+    const client = new PGlite({ loadDataDir: await loadPgliteTemplate() });
     try {
-      await broken.exec('set session_replication_role = replica; truncate tessera_migrations; set session_replication_role = origin');
-      const e = await expectCode(openDatabase({ pglite: broken }), 'ERR_STORAGE');
+      // A migration log that lost its rows: the first migration fails on what it finds, the open
+      // fails naming the cause, and the client is untouched.
+      await client.exec('create temp table kept as select * from tessera_migrations; set session_replication_role = replica; truncate tessera_migrations; set session_replication_role = origin');
+      const e = await expectCode(openDatabase({ pglite: client }), 'ERR_STORAGE');
       expect(e.message).toContain('cannot open the embedded database');
-      expect(broken.closed).toBe(false);
-      expect((await broken.query<{ n: number }>('select 1 as n')).rows).toEqual([{ n: 1 }]);
+      expect(client.closed).toBe(false);
+      expect((await client.query<{ n: number }>('select count(*)::int as n from tessera_migrations')).rows).toEqual([{ n: 0 }]);
+
+      // The log given back: the migrated template, nothing to apply.
+      await client.exec('insert into tessera_migrations select * from kept');
+      const database = await openDatabase({ pglite: client });
+      expect(database.kind).toBe('pglite');
+      expect(database.appliedMigrations).toEqual([]);
+      const store = createStore(database, MasterKey.generate());
+      expect((await store.keys.create()).id).toMatch(/\S/);
+      await database.close();
+      expect(client.closed).toBe(true);
     } finally {
-      await broken.close();
+      if (!client.closed) await client.close();
     }
   });
 });
