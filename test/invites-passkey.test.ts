@@ -13,13 +13,14 @@ import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey } from '../src/storage/index.js';
 import { openMemoryDatabase } from './support/databases.js';
 import { ORIGIN, PageClient } from './support/page-client.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
 const INVITER = { actor: 'test' } as const;
 let system: System;
 
 beforeAll(async () => {
   const database = await openMemoryDatabase();
-  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, log: () => undefined });
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, log: () => undefined, passwordHashing: TEST_SCRYPT });
   return async () => {
     await system.close();
     await database.close();

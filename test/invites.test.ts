@@ -13,6 +13,7 @@ import { hashSecret } from '../src/storage/util.js';
 import { openMemoryDatabase, testBackends } from './support/databases.js';
 import type { Database } from '../src/storage/index.js';
 import { ORIGIN, PageClient } from './support/page-client.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
 let now = new Date('2026-12-01T09:00:00Z');
 let database: Database;
@@ -22,7 +23,7 @@ let admin: string;
 beforeAll(async () => {
   // Closed here, after the system (the backends' own cleanup may run first).
   database = await openMemoryDatabase();
-  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, clock: () => now, log: () => undefined });
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, clock: () => now, log: () => undefined, passwordHashing: TEST_SCRYPT });
   admin = (await system.mintAdminToken()).token;
 });
 afterAll(async () => {
@@ -159,7 +160,7 @@ describe('invitation links', () => {
 describe.each(testBackends('invites'))('one link, two people at once, on $name', (backend) => {
   it('exactly one of them enrols; the other is refused and nothing of theirs is kept', async () => {
     const store = createStore(await backend.open(), MasterKey.generate());
-    const accounts = createAccounts({ store, scrypt: { N: 2 ** 10, r: 8, p: 1 } });
+    const accounts = createAccounts({ store, scrypt: TEST_SCRYPT });
     const { token } = await accounts.invite({ name: 'hana', groups: ['ops'] }, { actor: 'test' });
     const results = await Promise.allSettled([accounts.enrol(token, 'first password'), accounts.enrol(token, 'second password')]);
     expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);

@@ -19,6 +19,7 @@ import { Macaroon } from '../src/macaroon/macaroon.js';
 import { APPROVAL_HEADER, MCP_ERRORS, canonicalJson, delegate, protectMcp, tesseraFetch, type McpFetch, type TesseraFetchOptions, type ToolPolicy } from '../src/mcp/index.js';
 import { pgliteBackend } from './support/databases.js';
 import { CHROMIUM_PATH, sharedChromium, signIn } from './support/web-system.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
 const OPS = { name: 'olivia', groups: ['ops'] };
 const PASSWORD = 'correct horse battery';
@@ -32,7 +33,7 @@ beforeAll(async () => {
   // is started by test/examples.test.ts.
   ex = await startExample({ database: await pgliteBackend.open() });
   mcpUrl = `${ex.url}/mcp`;
-  await ex.system.store.users.create({ name: OPS.name, passwordHash: await hashPassword(PASSWORD, { N: 2 ** 10, r: 8, p: 1 }), groups: OPS.groups });
+  await ex.system.store.users.create({ name: OPS.name, passwordHash: await hashPassword(PASSWORD, TEST_SCRYPT), groups: OPS.groups });
   subAgentToken = delegate(ex.agentToken, { tools: ['search', 'read_file'], resources: '/docs/**', ttl: 900 });
 });
 afterAll(async () => {

@@ -23,6 +23,7 @@ import { MasterKey, type Database } from '../src/storage/index.js';
 import { openMemoryDatabase } from './support/databases.js';
 import { PageClient } from './support/page-client.js';
 import { SoftAuthenticator } from './support/soft-authenticator.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
 const PUBLIC_URL = 'http://tessera.test';
 const doc = openApiDocument();
@@ -62,7 +63,7 @@ let skewMs = 0;
 
 beforeAll(async () => {
   database = await openMemoryDatabase(); // from the migrated template: initdb costs seconds
-  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: PUBLIC_URL, clock: () => new Date(Date.now() + skewMs), log: () => undefined });
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: PUBLIC_URL, clock: () => new Date(Date.now() + skewMs), log: () => undefined, passwordHashing: TEST_SCRYPT });
   admin = (await system.mintAdminToken()).token;
 });
 afterAll(async () => {
@@ -232,7 +233,6 @@ describe('the OpenAPI document', () => {
   });
 });
 
-const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const ALICE = { name: 'alice', groups: ['ops'] } as const;
 
 describe('every operation answers what the document says', () => {
@@ -323,7 +323,7 @@ describe('every operation answers what the document says', () => {
     expect((await poll('/v1/discharge/poll/nope')).status).toBe(404);
 
     // A person signs in and decides, through the pages.
-    await system.store.users.create({ name: 'alice', passwordHash: await hashPassword('alice-password-1', FAST_SCRYPT), groups: ALICE.groups });
+    await system.store.users.create({ name: 'alice', passwordHash: await hashPassword('alice-password-1', TEST_SCRYPT), groups: ALICE.groups });
     const browser = new PageClient(system.app, { accept: 'text/html' });
     const page = async (method: 'GET' | 'POST', path: string, url = path, fields?: Record<string, string>) => {
       const res = fields === undefined ? await browser.get(url) : await browser.post(url, fields);
@@ -515,7 +515,7 @@ describe('every operation answers what the document says', () => {
   });
 
   it('the passkey routes (a software authenticator plays the browser)', async () => {
-    await system.store.users.create({ name: 'pat', passwordHash: await hashPassword('pat-password-1', FAST_SCRYPT), groups: ['ops'] });
+    await system.store.users.create({ name: 'pat', passwordHash: await hashPassword('pat-password-1', TEST_SCRYPT), groups: ['ops'] });
     const key = new SoftAuthenticator(PUBLIC_URL, new URL(PUBLIC_URL).hostname);
     const get = async (client: PageClient, path: string) => {
       const res = await client.get(path);

@@ -27,6 +27,7 @@ import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey } from '../src/storage/index.js';
 import { oneBackend, type TestBackend } from './support/databases.js';
 import { CHROMIUM_PATH, closeServer, sharedChromium, listen, requestDischarge, signIn, waitForDischarge, type ServedSystem } from './support/web-system.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
 const browser: Browser | undefined = await sharedChromium();
 if (browser === undefined) console.warn(`passkey browser tests not run: Chromium not found at ${CHROMIUM_PATH} (apt-get install chromium)`);
@@ -38,7 +39,7 @@ async function serveOnLocalhost(database: Awaited<ReturnType<TestBackend['open']
   let system: System | undefined;
   const { server, port } = await listen((request, env) => (system === undefined ? new Response('starting', { status: 503 }) : system.app.fetch(request, env)));
   const publicUrl = `http://localhost:${port}`;
-  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl, log: () => undefined });
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl, log: () => undefined, passwordHashing: TEST_SCRYPT });
   const built = system;
   const served: ServedSystem = {
     baseUrl: `http://127.0.0.1:${port}`, // what this process fetches (no IPv6 guess for "localhost")
@@ -48,7 +49,7 @@ async function serveOnLocalhost(database: Awaited<ReturnType<TestBackend['open']
       return addDischargeCaveat(Macaroon.decode(minted.token), { location: publicUrl, publicKey: built.discharge.publicKey, condition });
     },
     async addApprover(name, password, groups) {
-      await built.store.users.create({ name, passwordHash: await hashPassword(password, { N: 2 ** 10, r: 8, p: 1 }), groups });
+      await built.store.users.create({ name, passwordHash: await hashPassword(password, TEST_SCRYPT), groups });
     },
     async close() {
       await closeServer(server);

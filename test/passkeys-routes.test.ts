@@ -17,9 +17,9 @@ import { MasterKey } from '../src/storage/index.js';
 import { openMemoryDatabase } from './support/databases.js';
 import { ORIGIN, PageClient } from './support/page-client.js';
 import { SoftAuthenticator, type Bend } from './support/soft-authenticator.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
 const PASSWORD = 'correct horse battery';
-const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const clock = { now: new Date() };
 
 let system: System;
@@ -27,7 +27,7 @@ let system: System;
 beforeAll(async () => {
   const database = await openMemoryDatabase();
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, clock: () => clock.now, log: () => undefined });
-  const passwordHash = await hashPassword(PASSWORD, FAST_SCRYPT);
+  const passwordHash = await hashPassword(PASSWORD, TEST_SCRYPT);
   await system.store.users.create({ name: 'alice', passwordHash, groups: ['ops'] });
   await system.store.users.create({ name: 'bob', passwordHash, groups: ['dev'] });
   await system.store.users.create({ name: 'carol', passwordHash, groups: ['dev'], requirePasskey: true });

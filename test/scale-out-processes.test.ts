@@ -27,8 +27,8 @@ import { runCli, spawnCli } from './support/cli.js';
 import { POSTGRES_URL } from './support/databases.js';
 import { summarize } from './support/latency.js';
 import { createScratchDatabase } from './support/scratch-database.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
-const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const PASSWORD = 'correct horse battery staple';
 
 interface Instance {
@@ -145,7 +145,7 @@ if (POSTGRES_URL === undefined) {
     it('five wrong passwords spread over the three lock the guessing address on all; the owner elsewhere signs in', async () => {
       const database = await openDatabase({ url: databaseUrl, maxConnections: 1 });
       try {
-        await createStore(database, MasterKey.generate()).users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT), groups: ['ops'] });
+        await createStore(database, MasterKey.generate()).users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORD, TEST_SCRYPT), groups: ['ops'] });
       } finally {
         await database.close();
       }

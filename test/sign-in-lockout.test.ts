@@ -12,8 +12,8 @@ import { createSystem, type System } from '../src/server/index.js';
 import { createStore, MasterKey, type Database } from '../src/storage/index.js';
 import { testBackends } from './support/databases.js';
 import { PageClient } from './support/page-client.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
-const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 const PASSWORD = 'correct horse battery staple';
 const systems: System[] = [];
 afterEach(async () => {
@@ -43,8 +43,8 @@ describe.each(testBackends('sign-in-lockout'))('sign-in lockout on $name', { tim
   it('five wrong passwords from one address lock that address out of the account; the owner elsewhere signs in; the page says how long to wait', async () => {
     const database = await backend.open();
     const s = await system(database, MasterKey.generate());
-    await s.store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT), groups: ['ops'] });
-    await s.store.users.create({ name: 'bob', passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT), groups: ['ops'] });
+    await s.store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORD, TEST_SCRYPT), groups: ['ops'] });
+    await s.store.users.create({ name: 'bob', passwordHash: await hashPassword(PASSWORD, TEST_SCRYPT), groups: ['ops'] });
 
     const guesser = from(s.app, '203.0.113.7');
     for (let i = 0; i < 5; i++) expect((await guesser.login('alice', `guess ${i}`)).status).toBe(401);
@@ -102,7 +102,7 @@ describe.each(testBackends('sign-in-lockout'))('sign-in lockout on $name', { tim
       const { database, another } = await backend.fresh();
       const masterKey = MasterKey.generate();
       const instances = [await system(database, masterKey), await system(await another(), masterKey), await system(await another(), masterKey)];
-      await instances[0]!.store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORD, FAST_SCRYPT), groups: ['ops'] });
+      await instances[0]!.store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORD, TEST_SCRYPT), groups: ['ops'] });
       for (let i = 0; i < 5; i++) expect((await from(instances[i % 3]!.app, '203.0.113.9').login('alice', `guess ${i}`)).status).toBe(401);
       for (const s of instances) expect((await from(s.app, '203.0.113.9').login('alice', PASSWORD)).status).toBe(429);
       expect((await from(instances[2]!.app, '198.51.100.21').login('alice', PASSWORD)).status).toBe(303);

@@ -27,11 +27,11 @@ import {
   type PendingView,
 } from '../src/discharge/web/index.js';
 import { ORIGIN, PageClient as Client } from './support/page-client.js';
+import { TEST_SCRYPT } from './support/passwords.js';
 
 // ---------------------------------------------------------------------------------------------
 // Fixture
 
-const FAST = { N: 2 ** 10, r: 8, p: 1 }; // cheap hashes keep the suite fast; the default is 2^15
 const PASSWORDS = { alice: 'correct horse battery', bob: 'bob-password-1', carol: 'carol-password-1' };
 
 let database: Database;
@@ -41,9 +41,9 @@ let store: Store;
 beforeAll(async () => {
   database = await openMemoryDatabase();
   store = createStore(database, masterKey);
-  await store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORDS.alice, FAST), groups: ['ops'] });
-  await store.users.create({ name: 'bob', passwordHash: await hashPassword(PASSWORDS.bob, FAST), groups: ['sales'] });
-  await store.users.create({ name: 'carol', passwordHash: await hashPassword(PASSWORDS.carol, FAST), groups: [] });
+  await store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORDS.alice, TEST_SCRYPT), groups: ['ops'] });
+  await store.users.create({ name: 'bob', passwordHash: await hashPassword(PASSWORDS.bob, TEST_SCRYPT), groups: ['sales'] });
+  await store.users.create({ name: 'carol', passwordHash: await hashPassword(PASSWORDS.carol, TEST_SCRYPT), groups: [] });
 });
 afterAll(async () => {
   await database.close();
@@ -111,8 +111,8 @@ describe('passwords', () => {
   });
 
   it('hashes to scrypt$N$r$p$salt$hash with a fresh salt and verifies', async () => {
-    const a = await hashPassword('a long passphrase', FAST);
-    const b = await hashPassword('a long passphrase', FAST);
+    const a = await hashPassword('a long passphrase', TEST_SCRYPT);
+    const b = await hashPassword('a long passphrase', TEST_SCRYPT);
     expect(a).toMatch(/^scrypt\$1024\$8\$1\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(a).not.toBe(b);
     expect(isPasswordHash(a)).toBe(true);
@@ -125,7 +125,7 @@ describe('passwords', () => {
   });
 
   it('treats composed and decomposed Unicode alike', async () => {
-    const h = await hashPassword('caf\u00e9-passw0rd', FAST);
+    const h = await hashPassword('caf\u00e9-passw0rd', TEST_SCRYPT);
     expect(await verifyPassword('cafe\u0301-passw0rd', h)).toBe(true);
   });
 
@@ -137,7 +137,7 @@ describe('passwords', () => {
   });
 
   it('answers false (never throws) for malformed or out-of-bounds stored hashes', async () => {
-    const good = await hashPassword('some password', FAST);
+    const good = await hashPassword('some password', TEST_SCRYPT);
     const parts = good.split('$');
     const bad = [
       '',
@@ -387,7 +387,7 @@ describe('sessions', () => {
   });
 
   it('a removed user is signed out at once', async () => {
-    await store.users.create({ name: 'temp', passwordHash: await hashPassword('temporary password', FAST), groups: ['ops'] });
+    await store.users.create({ name: 'temp', passwordHash: await hashPassword('temporary password', TEST_SCRYPT), groups: ['ops'] });
     const client = new Client(fx.app);
     expect((await client.login('temp', 'temporary password')).status).toBe(303);
     expect((await client.get('/approve/')).status).toBe(200);
@@ -704,6 +704,24 @@ describe('in the whole system', () => {
     } finally {
       for (const spy of consoleSpies) spy.mockRestore();
       await system.close().catch(() => undefined);
+    }
+  });
+
+  it('createSystem hashes new passwords at the passwordHashing cost given, and refuses one out of bounds at once', async () => {
+    const system = await createSystem({ database, masterKey, publicUrl: 'https://tessera.example', log: () => undefined, passwordHashing: { N: 2 ** 11, r: 4, p: 2 } });
+    try {
+      await system.accounts.add({ name: 'hashing-cost', password: 'correct horse battery', groups: ['ops'] }, { actor: 'test' });
+      expect((await system.store.users.get('hashing-cost'))?.passwordHash).toMatch(/^scrypt\$2048\$4\$2\$/);
+      await system.store.users.remove('hashing-cost');
+    } finally {
+      await system.close();
+    }
+    for (const passwordHashing of [{ N: 1000, r: 8, p: 1 }, { N: 2 ** 21, r: 8, p: 1 }, { N: 2 ** 10, r: 0, p: 1 }]) {
+      const e = await createSystem({ database, masterKey, publicUrl: 'https://tessera.example', log: () => undefined, passwordHashing }).then(
+        (s) => s.close().then(() => undefined),
+        (err: unknown) => err,
+      );
+      expect(e, JSON.stringify(passwordHashing)).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     }
   });
 

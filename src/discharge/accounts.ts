@@ -18,7 +18,7 @@ import { base64url } from '../crypto/bytes.js';
 import { TesseraError, invalidArgument } from '../errors.js';
 import type { AuditChannel, Invite, Store, User } from '../storage/index.js';
 import { NAME_PATTERN } from '../tickets/conditions.js';
-import { checkNewPassword, hashPassword, type ScryptParams } from './web/passwords.js';
+import { checkNewPassword, checkScryptParams, hashPassword, type ScryptParams } from './web/passwords.js';
 
 /** Where an invitation link leads: the enrolment page, under the approval pages. */
 export const ENROL_PATH = '/approve/enrol/';
@@ -63,7 +63,7 @@ export interface AccountsOptions {
   readonly store: Store;
   /** The time invitations are made and judged at (default: the system clock). */
   readonly clock?: () => Date;
-  /** Password hashing cost (default DEFAULT_SCRYPT; tests pass a cheaper one). */
+  /** Password hashing cost (default DEFAULT_SCRYPT), checked now: ERR_INVALID_ARGUMENT when out of bounds. */
   readonly scrypt?: ScryptParams;
 }
 
@@ -120,7 +120,8 @@ const noSuchUser = (name: string): TesseraError => new TesseraError('ERR_NOT_FOU
 export function createAccounts(options: AccountsOptions): Accounts {
   const { store } = options;
   const clock = options.clock ?? (() => new Date());
-  const hash = async (password: unknown): Promise<string> => hashPassword(checkNewPassword(password), options.scrypt);
+  const scrypt = options.scrypt !== undefined ? checkScryptParams(options.scrypt) : undefined;
+  const hash = async (password: unknown): Promise<string> => hashPassword(checkNewPassword(password), scrypt);
   const audited = (by: Actor, action: string, subject: string, details: Record<string, string | readonly string[]> = {}) =>
     ({ actor: by.actor, action, subject, details, ...(by.channel !== undefined ? { channel: by.channel } : {}) }) as const;
 

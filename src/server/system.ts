@@ -17,7 +17,7 @@ import { AuditFeed } from '../issuer/listing.js';
 import { ADMIN_AUDIENCE, ADMIN_CAVEATS, issuerRoutes } from '../issuer/routes.js';
 import { createVerifier } from '../issuer/verifier.js';
 import { bakeryRoutes, createDischargeService, dischargeRoutes, issuerPresentations, type DischargeService, type PresentationVerifier } from '../discharge/index.js';
-import { approvalPages } from '../discharge/web/index.js';
+import { approvalPages, checkScryptParams, type ScryptParams } from '../discharge/web/index.js';
 import { createAccounts, type Accounts } from '../discharge/accounts.js';
 import { approvalsRoutes } from '../discharge/approvals-api.js';
 import { APPROVER_AUDIENCE, mintApproverToken } from '../discharge/approver-tokens.js';
@@ -52,6 +52,12 @@ export interface SystemOptions {
   readonly log?: LogOption;
   /** Webhook delivery (timeouts, retries, polling); `false`: no worker in this process. */
   readonly webhooks?: WebhookWorkerOptions | false;
+  /**
+   * The scrypt cost of the password hashes this system makes (accounts, invitations). Default
+   * N 2^15, r 8, p 1: 32 MiB and a few hundred milliseconds per hash. Hashes carry their own
+   * parameters, so a change applies to new passwords and every stored one still verifies.
+   */
+  readonly passwordHashing?: ScryptParams;
 }
 
 export interface System {
@@ -85,6 +91,8 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   if (typeof options.publicUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(options.publicUrl)) {
     throw new TesseraError('ERR_CONFIG', 'publicUrl must be an http(s) URL', { field: 'publicUrl' });
   }
+  // Checked before anything starts (listeners, timers): nothing to undo.
+  const passwordHashing = options.passwordHashing !== undefined ? { scrypt: checkScryptParams(options.passwordHashing) } : {};
   const log = toLogger(options.log);
   const store = createStore(database, masterKey);
   let revocations: RevocationSet | undefined;
@@ -147,7 +155,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const verifier = createVerifier(common);
   const adminVerifier = createVerifier({ ...common, purpose: 'admin', audience: ADMIN_AUDIENCE });
   const approverVerifier = createVerifier({ ...common, purpose: 'approver', audience: APPROVER_AUDIENCE });
-  const accounts = createAccounts({ store, ...(clock !== undefined ? { clock } : {}) });
+  const accounts = createAccounts({ store, ...(clock !== undefined ? { clock } : {}), ...passwordHashing });
   const clientIp = options.clientIp !== undefined ? { clientIp: options.clientIp } : {};
   const issuer = new Issuer({ store, keyring, revocations, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) });
 

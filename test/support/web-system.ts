@@ -14,11 +14,11 @@ import { Macaroon } from '../../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../../src/server/index.js';
 import { MasterKey, type Database } from '../../src/storage/index.js';
 import type { LogOption } from '../../src/log.js';
+import { TEST_SCRYPT } from './passwords.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Cheap password hashes for fixtures (the default cost is 2^15). */
-const FAST_SCRYPT = { N: 2 ** 10, r: 8, p: 1 };
 
 export interface ServedSystem {
   /** `http://127.0.0.1:<port>`: the system's public URL and the pages' origin. */
@@ -51,7 +51,7 @@ export async function serveApprovalSystem(database: Database, options: { readonl
   const { server, port } = await listen((request, env) =>
     system === undefined ? new Response('starting', { status: 503 }) : system.app.fetch(request, env));
   const baseUrl = `http://127.0.0.1:${port}`;
-  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: baseUrl, log: options.log ?? (() => undefined) });
+  system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: baseUrl, log: options.log ?? (() => undefined), passwordHashing: TEST_SCRYPT });
   const built = system;
   return {
     baseUrl,
@@ -61,7 +61,7 @@ export async function serveApprovalSystem(database: Database, options: { readonl
       return addDischargeCaveat(Macaroon.decode(minted.token), { location: baseUrl, publicKey: built.discharge.publicKey, condition });
     },
     async addApprover(name, password, groups) {
-      await built.store.users.create({ name, passwordHash: await hashPassword(password, FAST_SCRYPT), groups });
+      await built.store.users.create({ name, passwordHash: await hashPassword(password, TEST_SCRYPT), groups });
     },
     async close() {
       await closeServer(server);

@@ -14,6 +14,7 @@ export {
   MAX_PASSWORD_LENGTH,
   MIN_PASSWORD_LENGTH,
   checkNewPassword,
+  checkScryptParams,
   hashPassword,
   isPasswordHash,
   verifyPassword,

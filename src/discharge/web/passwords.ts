@@ -34,7 +34,8 @@ const SALT_BYTES = 16;
 const HASH_BYTES = 32;
 const MAX_MEMORY = 256 * 1024 * 1024;
 
-function checkParams(params: ScryptParams): ScryptParams {
+/** `params` if they are in bounds, else ERR_INVALID_ARGUMENT. */
+export function checkScryptParams(params: ScryptParams): ScryptParams {
   const { N, r, p } = params;
   const ok =
     Number.isSafeInteger(N) && N >= 2 ** 10 && N <= 2 ** 20 && (N & (N - 1)) === 0 &&
@@ -62,7 +63,7 @@ export function checkNewPassword(password: unknown): string {
 /** Hash a new password with a fresh random salt. */
 export async function hashPassword(password: string, params: ScryptParams = DEFAULT_SCRYPT): Promise<string> {
   checkNewPassword(password);
-  const { N, r, p } = checkParams(params);
+  const { N, r, p } = checkScryptParams(params);
   const salt = randomBytes(SALT_BYTES);
   const hash = await derive(password, salt, { N, r, p });
   return `scrypt$${N}$${r}$${p}$${base64url(salt)}$${base64url(hash)}`;
@@ -82,7 +83,7 @@ function parseHash(encoded: string): Parsed | undefined {
   const [, n, r, p, salt, hash] = parts as [string, string, string, string, string, string];
   if (!DECIMAL.test(n) || !DECIMAL.test(r) || !DECIMAL.test(p)) return undefined;
   try {
-    const params = checkParams({ N: Number(n), r: Number(r), p: Number(p) });
+    const params = checkScryptParams({ N: Number(n), r: Number(r), p: Number(p) });
     const parsed = { params, salt: base64Decode(salt, 'salt'), hash: base64Decode(hash, 'hash') };
     return parsed.salt.length >= SALT_BYTES && parsed.hash.length === HASH_BYTES ? parsed : undefined;
   } catch {
