@@ -26,6 +26,7 @@ import {
   type Approver,
   type PendingView,
 } from '../src/discharge/web/index.js';
+import { dummyVerify } from '../src/discharge/web/passwords.js';
 import { ORIGIN, PageClient as Client } from './support/page-client.js';
 import { TEST_SCRYPT } from './support/passwords.js';
 
@@ -71,6 +72,7 @@ async function setup(options: Partial<ApprovalPagesOptions> = {}): Promise<Fixtu
     store,
     clock: () => clock.now,
     clientIp: (c) => c.req.header('x-test-ip'),
+    passwordHashing: TEST_SCRYPT, // the users' hashes are made at it
     ...options,
   });
   return {
@@ -118,6 +120,12 @@ describe('passwords', () => {
     expect(isPasswordHash(a)).toBe(true);
     expect(await verifyPassword('a long passphrase', a)).toBe(true);
     expect(await verifyPassword('a long passphrasE', a)).toBe(false);
+  });
+
+  it('an unknown name costs a check at the cost new hashes are made at (the pages refuse a cost out of bounds when made)', async () => {
+    await expect(dummyVerify('a long passphrase', TEST_SCRYPT)).resolves.toBe(false);
+    await expect(dummyVerify('a long passphrase', { N: 1000, r: 8, p: 1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    await expect(setup({ passwordHashing: { N: 2 ** 21, r: 8, p: 1 } })).rejects.toThrow(/scrypt parameters out of range/);
   });
 
   it('uses N=2^15, r=8, p=1 by default', async () => {

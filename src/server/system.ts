@@ -53,8 +53,9 @@ export interface SystemOptions {
   /** Webhook delivery (timeouts, retries, polling); `false`: no worker in this process. */
   readonly webhooks?: WebhookWorkerOptions | false;
   /**
-   * The scrypt cost of the password hashes this system makes (accounts, invitations). Default
-   * N 2^15, r 8, p 1: 32 MiB and a few hundred milliseconds per hash. Hashes carry their own
+   * The scrypt cost of the password hashes this system makes (accounts, invitations), and so of
+   * a sign-in for an unknown name (the same work as a real check). Default N 2^15, r 8, p 1:
+   * 32 MiB and a few hundred milliseconds per hash. Hashes carry their own
    * parameters, so a change applies to new passwords and every stored one still verifies.
    */
   readonly passwordHashing?: ScryptParams;
@@ -92,7 +93,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
     throw new TesseraError('ERR_CONFIG', 'publicUrl must be an http(s) URL', { field: 'publicUrl' });
   }
   // Checked before anything starts (listeners, timers): nothing to undo.
-  const passwordHashing = options.passwordHashing !== undefined ? { scrypt: checkScryptParams(options.passwordHashing) } : {};
+  const scrypt = options.passwordHashing !== undefined ? checkScryptParams(options.passwordHashing) : undefined;
   const log = toLogger(options.log);
   const store = createStore(database, masterKey);
   let revocations: RevocationSet | undefined;
@@ -155,7 +156,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const verifier = createVerifier(common);
   const adminVerifier = createVerifier({ ...common, purpose: 'admin', audience: ADMIN_AUDIENCE });
   const approverVerifier = createVerifier({ ...common, purpose: 'approver', audience: APPROVER_AUDIENCE });
-  const accounts = createAccounts({ store, ...(clock !== undefined ? { clock } : {}), ...passwordHashing });
+  const accounts = createAccounts({ store, ...(clock !== undefined ? { clock } : {}), ...(scrypt !== undefined ? { scrypt } : {}) });
   const clientIp = options.clientIp !== undefined ? { clientIp: options.clientIp } : {};
   const issuer = new Issuer({ store, keyring, revocations, location: options.publicUrl, ...(clock !== undefined ? { clock } : {}), ...(options.caveats !== undefined ? { caveats: options.caveats } : {}) });
 
@@ -187,7 +188,7 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   app.route('/', bakeryRoutes(discharge, { log, ...clientIp }));
   // An approver mints their own token on the pages: audited as theirs, through the pages.
   const approverTokens = (name: string, ttlSeconds: number) => mintApproverToken(issuer, { name, ttlSeconds, actor: name });
-  app.route('/approve', approvalPages({ service: discharge, store, accounts, approverTokens, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}) }));
+  app.route('/approve', approvalPages({ service: discharge, store, accounts, approverTokens, log, publicUrl: options.publicUrl, clientIp: clientIpReader(options.clientIp ?? nodeClientIp), ...(clock !== undefined ? { clock } : {}), ...(scrypt !== undefined ? { passwordHashing: scrypt } : {}) }));
 
   let closed = false;
   return Object.freeze({

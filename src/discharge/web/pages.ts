@@ -47,7 +47,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { utf8 } from '../../crypto/bytes.js';
 import { TesseraError, invalidArgument, isTesseraError, type ErrorCode } from '../../errors.js';
-import { dummyVerify, verifyPassword } from './passwords.js';
+import { DEFAULT_SCRYPT, checkScryptParams, dummyVerify, verifyPassword, type ScryptParams } from './passwords.js';
 import { ConcurrencyGate, WindowLimiter, type WindowLimit } from '../../http/rate-limit.js';
 import { pageSecurityHeaders, wantsJson } from '../../http/html.js';
 import { httpStatus } from '../../http/status.js';
@@ -106,6 +106,11 @@ export interface ApprovalPagesOptions {
   readonly loginLimits?: { readonly perUser?: WindowLimit; readonly perIp?: WindowLimit };
   /** Password checks running at once (default 4); more are refused with 429. */
   readonly maxConcurrentLogins?: number;
+  /**
+   * The cost new password hashes are made at (`createSystem({ passwordHashing })`; default N
+   * 2^15, r 8, p 1): a sign-in for an unknown name costs a check at this cost, as a real one does.
+   */
+  readonly passwordHashing?: ScryptParams;
   /** Where server-side failures are logged (default: the console; `createSystem` passes its logger). */
   readonly log?: LogOption;
   /** Approver accounts, for invitation links (`/approve/enrol/…`); without it those pages are not found. */
@@ -198,6 +203,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
   const publicOrigin = options.publicUrl === undefined ? undefined : new URL(options.publicUrl).origin;
   const secureCookies = options.secureCookies ?? options.publicUrl?.startsWith('https:') ?? false;
   const clientIp = options.clientIp ?? nodeClientIp;
+  const unknownUserCost = checkScryptParams(options.passwordHashing ?? DEFAULT_SCRYPT);
   const sessions = new BrowserSessions(store, {
     idleSeconds: options.sessionIdleSeconds ?? 30 * 60,
     maxSeconds: options.sessionMaxSeconds ?? 8 * 60 * 60,
@@ -310,7 +316,7 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     }
     const checked = await gate.tryRun(async () => {
       const user = name.length <= MAX_NAME ? await store.users.get(name) : undefined;
-      const ok = user === undefined ? await dummyVerify(password) : await verifyPassword(password, user.passwordHash);
+      const ok = user === undefined ? await dummyVerify(password, unknownUserCost) : await verifyPassword(password, user.passwordHash);
       return ok ? user : undefined;
     });
     if (checked === undefined) {

@@ -109,10 +109,10 @@ export async function verifyPassword(password: string, encoded: string): Promise
 const DUMMY_SALT = randomBytes(SALT_BYTES);
 
 /**
- * The same work as verifying against a default-cost hash, always false: run for unknown user
- * names so a login's timing does not tell which names exist.
+ * The same work as verifying against a hash of cost `params` (the cost new hashes are made at),
+ * always false: run for unknown user names so a login's timing does not tell which names exist.
  */
-export async function dummyVerify(password: string): Promise<false> {
-  await derive(typeof password === 'string' ? password.slice(0, MAX_PASSWORD_LENGTH) : '', DUMMY_SALT, DEFAULT_SCRYPT);
+export async function dummyVerify(password: string, params: ScryptParams = DEFAULT_SCRYPT): Promise<false> {
+  await derive(typeof password === 'string' ? password.slice(0, MAX_PASSWORD_LENGTH) : '', DUMMY_SALT, checkScryptParams(params));
   return false;
 }
