@@ -1,4 +1,21 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+// The tests' data directories (embedded databases, key files, the servers they start) go to a
+// RAM-backed file system when there is one and TMPDIR is not set: on this machine's ext4,
+// creating the thousand files of an embedded database costs ~0.6 s of kernel CPU, on tmpfs
+// ~0.04 s. Set here, in the main process, so that the global setup, the workers and every
+// process a test starts agree on one temporary directory.
+const RAM_DIR = '/dev/shm';
+const writableDir = (dir: string): boolean => {
+  try {
+    accessSync(dir, constants.W_OK);
+    return statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
+};
+if ((process.env.TMPDIR ?? '') === '' && writableDir(RAM_DIR)) process.env.TMPDIR = RAM_DIR;
 
 export default defineConfig({
   test: {
