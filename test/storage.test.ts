@@ -29,6 +29,7 @@ import {
   type TesseraDb,
 } from '../src/storage/index.js';
 import * as schema from '../src/storage/schema.js';
+import { createSystem } from '../src/server/system.js';
 import { POSTGRES_URL, pgliteBackend as sharedPglite, postgresBackend as postgresTestBackend, seedDataDir } from './support/databases.js';
 import { loadPgliteTemplate, pgliteClusterPath } from './support/pglite-template.js';
 import { expectCode } from './support/expect-code.js';
@@ -763,6 +764,66 @@ describe.each(backends)('storage on $name', (backend) => {
 
       await store.passkeys.putChallenge({ binding: FORM_B, purpose: 'authenticate', challenge: 'sign-in', expiresAt: later }, now);
       expect(await store.passkeys.takeChallenge(FORM_B, 'authenticate', new Date(later.getTime() + 1))).toBeUndefined();
+    });
+  });
+
+  describe('webhook endpoints', () => {
+    const SLACK = 'https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcdefghijklmnopqrstuvwx';
+    const SHOWN = 'https://hooks.slack.com/services/T0123ABCD/B0123ABCD/abcd…';
+    const secret = new Uint8Array(32).fill(7);
+    const claimAll = (store: ReturnType<typeof createStore>) => store.webhooks.claim({ limit: 10, perEndpoint: 10, leaseMs: 60_000 });
+    const queueTest = (store: ReturnType<typeof createStore>, id: string) =>
+      store.webhooks.enqueue({ eventId: `msg_${id}`, type: 'webhook.test', requestId: null, who: '*', payload: {} }, new Date(), id);
+    const endpointRows = async (database: Database) =>
+      (await rows(database.db, sql`select row_to_json(t)::text as line from webhook_endpoints t order by id`)).map((r) => String(r.line));
+
+    it('keep the URL sealed (Slack\'s is the credential): the table holds only its shown form; claim opens it; sealed for its own row', async () => {
+      const { database } = await backend.fresh();
+      const store = createStore(database, MasterKey.generate());
+      const created = await store.webhooks.create({ id: 'wh_slackslackslack1', url: SLACK, format: 'slack', secret });
+      expect(created.url).toBe(SHOWN);
+      expect((await store.webhooks.list()).map((e) => e.url)).toEqual([SHOWN]);
+      expect((await store.webhooks.get(created.id))?.url).toBe(SHOWN);
+      const dump = (await endpointRows(database)).join('\n');
+      expect(dump).toContain(SHOWN);
+      expect(dump).not.toContain('abcdefghijklmnop');
+
+      await queueTest(store, created.id);
+      const [claimed] = await claimAll(store);
+      expect(claimed?.endpoint.url).toBe(SLACK);
+
+      // A sealed URL moved to another endpoint's row does not open there.
+      await store.webhooks.create({ id: 'wh_otherotherother1', url: 'https://example.com/hook', secret });
+      await database.db.execute(sql`update webhook_endpoints set sealed_url = (select sealed_url from webhook_endpoints where id = 'wh_slackslackslack1') where id = 'wh_otherotherother1'`);
+      await queueTest(store, 'wh_otherotherother1');
+      await expectCode(claimAll(store), 'ERR_CRYPTO');
+    });
+
+    it('an endpoint stored before URLs were sealed is delivered to its whole URL until sealUrls seals it (once); a start seals it', async () => {
+      const { database } = await backend.fresh();
+      const masterKey = MasterKey.generate();
+      const store = createStore(database, masterKey);
+      // As migration 11 leaves a row written before it: the whole URL in the clear, nothing sealed.
+      await store.webhooks.create({ id: 'wh_legacylegacyleg', url: SLACK, format: 'slack', secret });
+      await database.db.execute(sql`update webhook_endpoints set url = ${SLACK}, sealed_url = null`);
+      await queueTest(store, 'wh_legacylegacyleg');
+      expect((await claimAll(store))[0]?.endpoint.url).toBe(SLACK);
+
+      expect(await store.webhooks.sealUrls()).toBe(1);
+      expect(await store.webhooks.sealUrls()).toBe(0);
+      const [row] = await endpointRows(database);
+      expect(row).toContain(SHOWN);
+      expect(row).not.toContain('abcdefghijklmnop');
+      await queueTest(store, 'wh_legacylegacyleg');
+      expect((await claimAll(store)).map((c) => c.endpoint.url)).toEqual([SLACK]);
+
+      // createSystem seals what it finds before anything reads it, and says how many.
+      await database.db.execute(sql`update webhook_endpoints set url = ${SLACK}, sealed_url = null`);
+      const said: string[] = [];
+      const system = await createSystem({ database, masterKey, publicUrl: 'http://tessera.test', log: (line) => said.push(line), webhooks: false });
+      await system.close();
+      expect(said).toContain('tessera: sealed the URL of 1 webhook endpoint(s) stored before URLs were encrypted at rest');
+      expect((await endpointRows(database)).join('\n')).not.toContain('abcdefghijklmnop');
     });
   });
 

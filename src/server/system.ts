@@ -96,6 +96,10 @@ export async function createSystem(options: SystemOptions): Promise<System> {
   const scrypt = options.passwordHashing !== undefined ? checkScryptParams(options.passwordHashing) : undefined;
   const log = toLogger(options.log);
   const store = createStore(database, masterKey);
+  // Endpoints stored before webhook URLs were sealed (migration 11) are sealed now, before
+  // anything reads them.
+  const sealedUrls = await store.webhooks.sealUrls();
+  if (sealedUrls > 0) log.info(`tessera: sealed the URL of ${sealedUrls} webhook endpoint(s) stored before URLs were encrypted at rest`);
   let revocations: RevocationSet | undefined;
   // Before the revoked set starts, so that it reports what it learns from the start.
   const metrics = await createMetrics({ database, store, revocations: () => revocations, clock: clock ?? (() => new Date()) });

@@ -15,7 +15,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { TesseraError } from '../errors.js';
 
 /** What a sealed value is for; part of the AAD. */
-export type SealPurpose = 'root-key' | 'discharger-key' | 'webhook-secret';
+export type SealPurpose = 'root-key' | 'discharger-key' | 'webhook-secret' | 'webhook-url';
 
 /** Name of the environment variable holding the master key. */
 export const MASTER_KEY_ENV = 'TESSERA_MASTER_KEY';

@@ -287,7 +287,17 @@ export const webhookEndpoints = pgTable(
   'webhook_endpoints',
   {
     id: text('id').primaryKey(),
+    /**
+     * The URL as listings show it (`displayUrl`: no query, credentials or token-like path
+     * segments). Before migration 11 it held the whole URL, until the next start sealed it.
+     */
     url: text('url').notNull(),
+    /**
+     * The whole URL, sealed with AAD binding (purpose 'webhook-url', id): a Slack incoming-webhook
+     * URL is itself the credential. Null only on an endpoint added before migration 11 and not
+     * yet sealed (`sealUrls`, at every system start).
+     */
+    sealedUrl: bytea('sealed_url'),
     /** Only requests addressed to this (a user name or `group:<name>`); null: every request. */
     addressee: text('addressee'),
     format: text('format').$type<WebhookFormat>().notNull().default('standard'),

@@ -3,14 +3,17 @@
  *
  * An endpoint's signing secret is random bytes sealed under the master key (purpose
  * 'webhook-secret', AAD bound to the endpoint id); only `create` (to show it once) and `claim`
- * (to sign) ever hold it opened. `enqueue` writes one outbox row per subscribed endpoint: call it
+ * (to sign) ever hold it opened. Its URL too may be a credential (a Slack incoming-webhook URL
+ * is): it is sealed the same way (purpose 'webhook-url'), opened only by `claim` (to send), and
+ * every other read gets the URL as listings show it (`displayUrl`). `enqueue` writes one outbox row per subscribed endpoint: call it
  * inside the `store.transaction` that changes the request, so an event exists exactly when its
  * change committed. Workers `claim` due rows under a lease (`FOR UPDATE SKIP LOCKED`, so
  * instances sharing a PostgreSQL database never take the same row), never a row of a request
  * whose earlier event to the same endpoint is still undelivered, and at most `perEndpoint` rows
  * of one endpoint at a time; then `finish` records the attempt and the row's next state.
  */
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { utf8, utf8Strict } from '../crypto/bytes.js';
 import { TesseraError } from '../errors.js';
 import type { MasterKey } from './keyring.js';
 import { webhookAttempts, webhookEndpoints, webhookOutbox, type JsonValue, type WebhookDeliveryStatus, type WebhookFormat } from './schema.js';
@@ -20,11 +23,13 @@ import { checkDate, checkInt, checkOptionalText, checkPageSize, checkText, guard
 export type { WebhookDeliveryStatus, WebhookFormat } from './schema.js';
 
 const PURPOSE = 'webhook-secret';
+const URL_PURPOSE = 'webhook-url';
 const MAX_URL = 2048;
 const MAX_ERROR = 200;
 
 export interface WebhookEndpoint {
   readonly id: string;
+  /** The URL as shown (`displayUrl`): never a query, credentials or a token-like path segment. */
   readonly url: string;
   /** A user name or `group:<name>`; null: every request. */
   readonly addressee: string | null;
@@ -34,6 +39,7 @@ export interface WebhookEndpoint {
 
 export interface CreateWebhookEndpointInput {
   readonly id: string;
+  /** The whole URL (stored sealed; reads other than `claim` get `displayUrl(url)`). */
   readonly url: string;
   readonly addressee?: string | null;
   readonly format?: WebhookFormat;
@@ -65,7 +71,11 @@ export interface ClaimedDelivery {
   /** Attempts so far, this one included. */
   readonly attempts: number;
   readonly createdAt: Date;
-  readonly endpoint: WebhookEndpoint & { readonly secret: Uint8Array };
+  readonly endpoint: Omit<WebhookEndpoint, 'url'> & {
+    /** The whole URL, to send to: may be a credential too. */
+    readonly url: string;
+    readonly secret: Uint8Array;
+  };
 }
 
 export interface WebhookAttemptInput {
@@ -126,6 +136,11 @@ export interface WebhookRepository {
   finish(id: number, attempt: WebhookAttemptInput, outcome: DeliveryOutcome, now?: Date): Promise<void>;
   /** Give claimed rows back unattempted (a worker stopping): due at once, the attempt not counted. */
   release(ids: readonly number[]): Promise<void>;
+  /**
+   * Seal the URL of every endpoint stored before URLs were sealed (migration 11), keeping only
+   * its shown form in the clear; returns how many. Idempotent, safe on several instances at once.
+   */
+  sealUrls(): Promise<number>;
   /** The latest attempts for an endpoint, newest first. */
   attempts(endpointId: string, limit?: number): Promise<WebhookAttempt[]>;
   /** How many of an endpoint's outbox rows (or every endpoint's) wait, were delivered, were given up on. */
@@ -143,6 +158,24 @@ const endpointColumns = {
   format: webhookEndpoints.format,
   createdAt: webhookEndpoints.createdAt,
 };
+
+/**
+ * A URL fit for listings and the audit log: no query, fragment or credentials, and path
+ * segments that look like tokens (Slack's incoming-webhook URLs end in one) cut to four
+ * characters.
+ */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    const path = u.pathname
+      .split('/')
+      .map((seg) => (seg.length >= 16 ? `${seg.slice(0, 4)}…` : seg))
+      .join('/');
+    return `${u.protocol}//${u.host}${path}${u.search !== '' ? '?…' : ''}`;
+  } catch {
+    return '(invalid URL)';
+  }
+}
 
 /** Rows of a raw query, whichever driver (postgres.js answers an array, PGlite `{ rows }`). */
 async function rawRows(db: TesseraDb, query: ReturnType<typeof sql>): Promise<Record<string, unknown>[]> {
@@ -164,11 +197,13 @@ export function webhookRepository(db: TesseraDb, masterKey: MasterKey): WebhookR
         if (!(input.secret instanceof Uint8Array) || input.secret.length < 16 || input.secret.length > 64) {
           throw new TesseraError('ERR_INVALID_ARGUMENT', 'secret must be 16 to 64 bytes', { field: 'secret' });
         }
+        const url = checkText('url', input.url, MAX_URL);
         const [row] = await db
           .insert(webhookEndpoints)
           .values({
             id,
-            url: checkText('url', input.url, MAX_URL),
+            url: displayUrl(url),
+            sealedUrl: masterKey.seal(URL_PURPOSE, id, utf8(url)),
             addressee: checkOptionalText('addressee', input.addressee),
             format: checkFormat(input.format ?? 'standard'),
             sealedSecret: masterKey.seal(PURPOSE, id, input.secret),
@@ -267,7 +302,12 @@ export function webhookRepository(db: TesseraDb, masterKey: MasterKey): WebhookR
           payload: o.payload,
           attempts: o.attempts,
           createdAt: o.createdAt,
-          endpoint: { ...endpointOf(e), secret: masterKey.open(PURPOSE, e.id, e.sealedSecret) },
+          endpoint: {
+            ...endpointOf(e),
+            // Not sealed yet (stored before migration 11, no start since): the column holds it whole.
+            url: e.sealedUrl === null ? e.url : utf8Strict(masterKey.open(URL_PURPOSE, e.id, e.sealedUrl), 'webhook URL'),
+            secret: masterKey.open(PURPOSE, e.id, e.sealedSecret),
+          },
         }));
       }),
 
@@ -307,6 +347,22 @@ export function webhookRepository(db: TesseraDb, masterKey: MasterKey): WebhookR
           .update(webhookOutbox)
           .set({ lockedUntil: null, attempts: sql`greatest(${webhookOutbox.attempts} - 1, 0)` })
           .where(and(inArray(webhookOutbox.id, [...ids]), eq(webhookOutbox.status, 'pending')));
+      }),
+
+    sealUrls: () =>
+      guard('seal webhook URLs', async () => {
+        const clear = await db.select({ id: webhookEndpoints.id, url: webhookEndpoints.url }).from(webhookEndpoints).where(isNull(webhookEndpoints.sealedUrl));
+        let sealed = 0;
+        for (const { id, url } of clear) {
+          // `sealed_url is null` again: another instance may have sealed it meanwhile.
+          const done = await db
+            .update(webhookEndpoints)
+            .set({ url: displayUrl(url), sealedUrl: masterKey.seal(URL_PURPOSE, id, utf8(url)) })
+            .where(and(eq(webhookEndpoints.id, id), isNull(webhookEndpoints.sealedUrl)))
+            .returning({ id: webhookEndpoints.id });
+          sealed += done.length;
+        }
+        return sealed;
       }),
 
     attempts: (endpointId, limit) =>

@@ -7,6 +7,7 @@ import { randomBytes } from '@noble/hashes/utils.js';
 import { base64url } from '../crypto/bytes.js';
 import { TesseraError, invalidArgument } from '../errors.js';
 import type { DeliveryCounts, Store, WebhookAttempt, WebhookEndpoint, WebhookFormat } from '../storage/index.js';
+import { displayUrl } from '../storage/webhooks.js';
 import { NAME_PATTERN } from '../tickets/conditions.js';
 import { checkWebhookUrl } from './deliver.js';
 
@@ -33,24 +34,6 @@ export interface WebhookListing {
   readonly createdAt: Date;
   readonly deliveries: DeliveryCounts;
   readonly lastAttempt: WebhookAttempt | null;
-}
-
-/**
- * A URL fit for listings and the audit log: no query, fragment or credentials, and path
- * segments that look like tokens (Slack's incoming-webhook URLs end in one) cut to four
- * characters.
- */
-export function displayUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    const path = u.pathname
-      .split('/')
-      .map((seg) => (seg.length >= 16 ? `${seg.slice(0, 4)}…` : seg))
-      .join('/');
-    return `${u.protocol}//${u.host}${path}${u.search !== '' ? '?…' : ''}`;
-  } catch {
-    return '(invalid URL)';
-  }
 }
 
 function addresseeOf(a: WebhookAddressee | undefined): string | null {
@@ -96,6 +79,8 @@ export async function listWebhooks(store: Store): Promise<WebhookListing[]> {
   return Promise.all(
     endpoints.map(async (e) => {
       const [deliveries, [lastAttempt]] = await Promise.all([store.webhooks.counts(e.id), store.webhooks.attempts(e.id, 1)]);
+      // Already the shown form, except for an endpoint stored before URLs were sealed and not yet
+      // sealed by a start (a command on a stopped database): cut down here too.
       return { ...e, url: displayUrl(e.url), deliveries, lastAttempt: lastAttempt ?? null };
     }),
   );

@@ -5,5 +5,6 @@
  */
 export { WebhookWorker, retryDelay, type WebhookWorkerDeps, type WebhookWorkerOptions } from './worker.js';
 export { webhookRoutes, type WebhookRoutesOptions } from './routes.js';
-export { addWebhook, displayUrl, listWebhooks, removeWebhook, testWebhook, webhookAttempts, type AddWebhookInput, type WebhookAddressee, type WebhookListing } from './endpoints.js';
+export { displayUrl } from '../storage/webhooks.js';
+export { addWebhook, listWebhooks, removeWebhook, testWebhook, webhookAttempts, type AddWebhookInput, type WebhookAddressee, type WebhookListing } from './endpoints.js';
 export { checkWebhookUrl, renderBody, slackText } from './deliver.js';

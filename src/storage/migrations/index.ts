@@ -17,8 +17,9 @@ import { migration0007 } from './0007_webhooks.js';
 import { migration0008 } from './0008_invites.js';
 import { migration0009 } from './0009_rate_limits.js';
 import { migration0010 } from './0010_passkeys.js';
+import { migration0011 } from './0011_sealed_webhook_urls.js';
 import type { Migration } from './types.js';
 
 export type { Migration } from './types.js';
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008, migration0009, migration0010];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006, migration0007, migration0008, migration0009, migration0010, migration0011];
