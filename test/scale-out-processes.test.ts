@@ -13,7 +13,6 @@
  *   target < 100 ms p95 on a quiet machine, printed; asserted under the suite's load: median
  *   < 250 ms, which the 1 s re-read alone would not reach).
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -28,39 +27,15 @@ import { POSTGRES_URL } from './support/databases.js';
 import { summarize } from './support/latency.js';
 import { createScratchDatabase } from './support/scratch-database.js';
 import { TEST_SCRYPT } from './support/passwords.js';
+import { whenServing, type ServeProcess } from './support/serve-process.js';
 
 const PASSWORD = 'correct horse battery staple';
 
-interface Instance {
-  readonly child: ChildProcess;
-  readonly url: string;
-  /** Everything it printed on stdout until it was ready. */
-  readonly stdout: string;
-}
+type Instance = ServeProcess;
 
 /** Start `serve` and resolve once it says how to stop it (listening, token printed or not). */
-function startServe(env: Record<string, string>, dataDir: string): Promise<Instance> {
-  const child = spawnCli(['serve', '--port', '0', '--data-dir', dataDir, '--trusted-proxies', '1'], { env });
-  let stdout = '';
-  let stderr = '';
-  return new Promise((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const url = /tessera: listening on (http:\/\/\S+)/.exec(stdout)?.[1];
-      if (url !== undefined && stdout.includes('tessera: Ctrl-C to stop')) resolve({ child, url, stdout });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited (${code}) before it was ready: ${stderr}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
+const startServe = (env: Record<string, string>, dataDir: string): Promise<Instance> =>
+  whenServing(spawnCli(['serve', '--port', '0', '--data-dir', dataDir, '--trusted-proxies', '1'], { env }));
 
 /** The approval pages' sign-in over HTTP from `address` (as the balancer would forward it). */
 async function signIn(base: string, address: string, name: string, password: string): Promise<Response> {
@@ -105,7 +80,7 @@ if (POSTGRES_URL === undefined) {
     }, 180_000);
 
     afterAll(async () => {
-      await Promise.all(instances.map((i) => stop(i.child)));
+      await Promise.all(instances.map((i) => i.stop()));
       await drop().catch(() => undefined);
       await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
     });
@@ -114,12 +89,12 @@ if (POSTGRES_URL === undefined) {
 
     it('print one admin token between them, which works on every instance', async () => {
       const printed = instances.flatMap((i) => {
-        const m = /first start: admin token[^\n]*\n(\S+)\n/.exec(i.stdout);
+        const m = /first start: admin token[^\n]*\n(\S+)\n/.exec(i.output());
         return m === null ? [] : [m[1] as string];
       });
       expect(printed).toHaveLength(1);
       admin = printed[0] as string;
-      expect(instances.filter((i) => i.stdout.includes('tessera: admin token: '))).toHaveLength(2);
+      expect(instances.filter((i) => i.output().includes('tessera: admin token: '))).toHaveLength(2);
       for (const i of instances) expect((await fetch(`${i.url}/v1/keys`, { headers: { authorization: `Macaroon ${admin}` } })).status).toBe(200);
     });
 

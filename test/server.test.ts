@@ -14,6 +14,7 @@ import type { CliIO } from '../src/cli/io.js';
 import { run } from '../src/cli/run.js';
 import { hasStackTrace, runCli, spawnCli } from './support/cli.js';
 import { seedDataDir } from './support/databases.js';
+import { whenServing, type ServeProcess } from './support/serve-process.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -30,43 +31,8 @@ async function tempDir(): Promise<string> {
  */
 const seededDir = async (): Promise<string> => seedDataDir(await tempDir());
 
-interface Served {
-  readonly url: string;
-  output(): string;
-  /** Send a signal; resolves with the exit code. */
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
 /** Start `tessera serve --port 0 --data-dir <dir>`; resolves once it says "Ctrl-C to stop". */
-function serve(dataDir: string): Promise<Served> {
-  const child = spawnCli(['serve', '--port', '0', '--data-dir', dataDir]);
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const killer = setTimeout(() => child.kill('SIGKILL'), 150_000);
-  return new Promise((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString();
-      const url = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      if (url !== undefined && out.includes('Ctrl-C to stop')) {
-        resolve({
-          url,
-          output: () => out,
-          stop: async (signal = 'SIGINT') => {
-            child.kill(signal);
-            const code = await exited;
-            clearTimeout(killer);
-            return code;
-          },
-        });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(killer);
-      reject(new Error(`serve exited early (${code}): ${out}`));
-    });
-  });
-}
+const serve = (dataDir: string): Promise<ServeProcess> => whenServing(spawnCli(['serve', '--port', '0', '--data-dir', dataDir]));
 
 describe('tessera serve', { timeout: 240_000 }, () => {
   it('first start prints the admin token once and saves it 0600; SIGINT stops cleanly; restart keeps it', async () => {

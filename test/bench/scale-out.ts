@@ -12,7 +12,7 @@
  *
  * Without DATABASE_URL it says so and skips (the embedded database is one process's).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
@@ -21,6 +21,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { percentile } from '../support/latency.js';
 import { createScratchDatabase } from '../support/scratch-database.js';
 import { scriptArgs } from '../support/script.js';
+import { whenServing, type ServeProcess } from '../support/serve-process.js';
 import { fmt, printTable } from './verify.js';
 import type { VerifyLoadConfig, VerifyLoadResult } from './verify-load.js';
 
@@ -35,34 +36,10 @@ const PROPAGATION_TARGET_MS = 250;
 const wallNow = (): number => performance.timeOrigin + performance.now();
 const sleepUntil = (t: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
 
-interface Instance {
-  readonly child: ChildProcess;
-  readonly url: string;
-  readonly stdout: string;
-}
+type Instance = ServeProcess;
 
-function startServe(env: Record<string, string | undefined>, dataDir: string): Promise<Instance> {
-  const child = spawn(process.execPath, [...CLI, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  return new Promise((resolve, reject) => {
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout?.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const url = /tessera: listening on (http:\/\/\S+)/.exec(stdout)?.[1];
-      if (url !== undefined && stdout.includes('tessera: Ctrl-C to stop')) resolve({ child, url, stdout });
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited (${code}) before it was ready: ${stderr.slice(0, 500)}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-}
+const startServe = (env: Record<string, string | undefined>, dataDir: string): Promise<Instance> =>
+  whenServing(spawn(process.execPath, [...CLI, 'serve', '--port', '0', '--data-dir', dataDir], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
 
 async function call(method: string, url: string, admin: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
   const res = await fetch(url, { method, headers: { authorization: `Macaroon ${admin}`, 'content-type': 'application/json' }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
@@ -105,7 +82,7 @@ export async function scaleOutBench(seconds = 6): Promise<boolean> {
     const started = await Promise.allSettled(dirs.map((d) => startServe(env, d)));
     instances = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
     for (const s of started) if (s.status === 'rejected') throw s.reason;
-    const printed = instances.flatMap((i) => /first start: admin token[^\n]*\n(\S+)\n/.exec(i.stdout)?.slice(1, 2) ?? []);
+    const printed = instances.flatMap((i) => /first start: admin token[^\n]*\n(\S+)\n/.exec(i.output())?.slice(1, 2) ?? []);
     if (printed.length !== 1) throw new Error(`expected one admin token printed between the instances, got ${printed.length}`);
     const admin = printed[0] as string;
     const [first, second, third] = instances as [Instance, Instance, Instance];
@@ -134,7 +111,7 @@ export async function scaleOutBench(seconds = 6): Promise<boolean> {
     third.child.stdout?.on('data', (d: Buffer) => {
       if (d.toString().includes('SIGTERM: stopping')) stoppingAfter = performance.now() - sigtermAt;
     });
-    const stopped = stop(third.child).then((code) => ({ code, after: performance.now() - sigtermAt }));
+    const stopped = third.stop().then((code) => ({ code, after: performance.now() - sigtermAt }));
     const result = await driver.result;
     const { code: exitCode, after: stoppedAfter } = await stopped;
 
@@ -170,7 +147,7 @@ export async function scaleOutBench(seconds = 6): Promise<boolean> {
     ]);
     return met && exitCode === 0;
   } finally {
-    await Promise.all(instances.map((i) => stop(i.child)));
+    await Promise.all(instances.map((i) => i.stop()));
     await scratch.drop().catch(() => undefined);
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   }
