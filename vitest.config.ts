@@ -1,21 +1,24 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, statSync, statfsSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
 
 // The tests' data directories (embedded databases, key files, the servers they start) go to a
 // RAM-backed file system when there is one and TMPDIR is not set: on this machine's ext4,
 // creating the thousand files of an embedded database costs ~0.6 s of kernel CPU, on tmpfs
 // ~0.04 s. Set here, in the main process, so that the global setup, the workers and every
-// process a test starts agree on one temporary directory.
+// process a test starts agree on one temporary directory. Only with room to spare: a run holds
+// a few hundred MB there at its peak, and a container's /dev/shm is often 64 MB.
 const RAM_DIR = '/dev/shm';
-const writableDir = (dir: string): boolean => {
+const RAM_DIR_NEEDS = 2 * 1024 ** 3;
+const roomyDir = (dir: string): boolean => {
   try {
     accessSync(dir, constants.W_OK);
-    return statSync(dir).isDirectory();
+    const { bavail, bsize } = statfsSync(dir);
+    return statSync(dir).isDirectory() && bavail * bsize >= RAM_DIR_NEEDS;
   } catch {
     return false;
   }
 };
-if ((process.env.TMPDIR ?? '') === '' && writableDir(RAM_DIR)) process.env.TMPDIR = RAM_DIR;
+if ((process.env.TMPDIR ?? '') === '' && roomyDir(RAM_DIR)) process.env.TMPDIR = RAM_DIR;
 
 export default defineConfig({
   test: {
