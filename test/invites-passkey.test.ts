@@ -120,3 +120,59 @@ describe('enrolling with a passkey through an invitation link', () => {
     expect(await system.store.users.get('fern')).toMatchObject({ requirePasskey: false });
   });
 });
+
+describe('a passkey enrolment never finished (no passkey registered): an invitation to finish', () => {
+  const addPasskey = (userName: string, id: string) => system.store.passkeys.add({ id, userName, publicKey: new Uint8Array(77).fill(1), counter: 0 });
+
+  it('the same name invited again, to the same groups, finishes with a password that only lets them register a passkey', async () => {
+    const first = await invite('gina');
+    await system.accounts.enrolWithPasskey(first.secret); // and the browser closed before the passkey
+    const before = await system.store.users.get('gina');
+    expect(before).toMatchObject({ requirePasskey: true });
+
+    await expect(system.accounts.invite({ name: 'gina', groups: ['ops', 'release'] }, INVITER)).rejects.toMatchObject({ code: 'ERR_CONFLICT', details: { field: 'groups' } });
+    const again = await invite('gina');
+    const [audited] = await system.store.audit.list({ action: 'user-invite', subject: 'gina', limit: 1 });
+    expect(audited?.details).toMatchObject({ groups: ['ops'], finishing: 'true' });
+
+    const { browser, res } = await post(system.app, again.path, { password: 'gina finally a password', passwordAgain: 'gina finally a password' });
+    expect(res.status).toBe(303);
+    expect(res.headers.get('location')).toBe('/approve/passkeys');
+    expect(await (await browser.get('/approve/passkeys')).text()).toContain('data-passkey="register"');
+    const gina = await system.store.users.get('gina');
+    expect(gina).toMatchObject({ requirePasskey: true, groups: ['ops'], createdAt: before?.createdAt });
+    expect(await verifyPassword('gina finally a password', gina?.passwordHash ?? '')).toBe(true);
+    const [enrolled] = await system.store.audit.list({ action: 'user-enrol', subject: 'gina', limit: 1 });
+    expect(enrolled?.details).toMatchObject({ method: 'password', finishing: 'true' });
+
+    // The password lets her in to register a passkey; once she has one it is refused, and so is
+    // another invitation to finish.
+    expect((await new PageClient(system.app).login('gina', 'gina finally a password')).headers.get('location')).toBe('/approve/passkeys');
+    await addPasskey('gina', 'gina-passkey-1');
+    expect((await new PageClient(system.app).login('gina', 'gina finally a password')).status).toBe(403);
+    await expect(system.accounts.invite({ name: 'gina', groups: ['ops'] }, INVITER)).rejects.toMatchObject({ code: 'ERR_CONFLICT', details: { field: 'name' } });
+    expect((await new PageClient(system.app).get(again.path)).status).toBe(409); // spent
+  });
+
+  it('finishing with a passkey signs them in to register it; a passkey registered after the invitation makes the link refused', async () => {
+    const first = await invite('hugo');
+    await system.accounts.enrolWithPasskey(first.secret);
+    const hash = (await system.store.users.get('hugo'))?.passwordHash;
+    const again = await invite('hugo');
+    const { res } = await post(system.app, again.path, { method: 'passkey' });
+    expect(res.headers.get('location')).toBe('/approve/passkeys');
+    expect((await system.store.users.get('hugo'))?.passwordHash).toBe(hash); // still no usable password
+
+    const late = await invite('hugo');
+    await addPasskey('hugo', 'hugo-passkey-1'); // registered from the first session meanwhile
+    const refused = await post(system.app, late.path, { password: 'hugo late password', passwordAgain: 'hugo late password' });
+    expect(refused.res.status).toBe(409);
+    expect(await refused.res.text()).toContain('There is already a user hugo.');
+    expect((await system.store.users.get('hugo'))?.passwordHash).toBe(hash);
+  });
+
+  it('an account with a password is never invited again', async () => {
+    await system.accounts.enrol((await invite('iris')).secret, 'iris own password');
+    await expect(system.accounts.invite({ name: 'iris', groups: ['ops'] }, INVITER)).rejects.toMatchObject({ code: 'ERR_CONFLICT', details: { field: 'name' } });
+  });
+});

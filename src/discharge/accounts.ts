@@ -11,7 +11,10 @@
  * Someone enrolling with a passkey instead gets an account that is passkey-only and has no
  * usable password: its password hash is that of 256 random bits nobody ever sees, so no
  * password verifies, and a sign-in attempt costs the same scrypt as for anyone else (a
- * password sign-in does not tell such accounts apart).
+ * password sign-in does not tell such accounts apart). Should they never register that passkey
+ * (the browser closed, the ceremony failed), the account has no way in: an admin may invite the
+ * same name again, to the same groups, while it is passkey-only and has no passkey, and the new
+ * link lets them finish (with a passkey, or a password that serves only to register one).
  */
 import { randomBytes } from '@noble/hashes/utils.js';
 import { base64url } from '../crypto/bytes.js';
@@ -78,8 +81,9 @@ export interface Accounts {
   /** Remove a user (their sessions end with them). ERR_NOT_FOUND for an unknown user. */
   remove(name: string, by: Actor): Promise<void>;
   /**
-   * A one-time link for `name` to set their own password or passkey, valid INVITE_TTL_SECONDS. ERR_CONFLICT
-   * when the user already exists.
+   * A one-time link for `name` to set their own password or passkey, valid INVITE_TTL_SECONDS.
+   * ERR_CONFLICT when the user already exists, unless it is passkey-only with no passkey yet (a
+   * passkey enrolment never finished) and `groups` are its groups: then the link lets them finish.
    */
   invite(user: { readonly name: string; readonly groups: readonly string[] }, by: Actor): Promise<NewInvite>;
   /** The invitation behind a link, if it can still be used; ERR_NOT_FOUND / ERR_CONFLICT otherwise. */
@@ -113,6 +117,8 @@ function checkGroups(groups: unknown): string[] {
   return [...new Set(groups.map((g) => checkAccountName('group', g)))];
 }
 
+const sameGroups = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((g) => b.includes(g));
+
 const viewOf = (u: User): UserView => Object.freeze({ name: u.name, groups: Object.freeze([...u.groups]), createdAt: u.createdAt });
 
 const noSuchUser = (name: string): TesseraError => new TesseraError('ERR_NOT_FOUND', `there is no user ${name}`, { field: 'name' });
@@ -131,11 +137,26 @@ export function createAccounts(options: AccountsOptions): Accounts {
     return tx.users.create({ name, groups, passwordHash, requirePasskey });
   };
 
-  /** Spend the invitation and create its user, with the audit row, in one transaction. */
+  /** A passkey-only account that has no passkey: an enrolment never finished (see the module comment). */
+  const unfinished = async (tx: Store, u: User): Promise<boolean> => u.requirePasskey && (await tx.passkeys.countForUser(u.name)) === 0;
+
+  /**
+   * Spend the invitation and create its user, with the audit row, in one transaction. An
+   * invitation to finish an enrolment (the user exists) signs them in to register a passkey, with
+   * the password they chose as the way back until they have one.
+   */
   const redeem = async (token: string, passwordHash: string, method: 'password' | 'passkey'): Promise<UserView> => {
     const now = clock();
     const created = await store.transaction(async (tx) => {
       const invite = await tx.invites.redeem(token, now);
+      const existing = await tx.users.get(invite.userName);
+      if (existing !== undefined) {
+        // Checked again: a passkey registered since the invitation makes it one too many.
+        if (!(await unfinished(tx, existing))) throw new TesseraError('ERR_CONFLICT', `there is already a user ${existing.name}`, { field: 'name' });
+        const u = method === 'password' ? await tx.users.update(existing.name, { passwordHash }) : existing;
+        await tx.audit.append({ actor: u.name, action: 'user-enrol', subject: u.name, details: { groups: [...u.groups], invitedBy: invite.createdBy, method, finishing: 'true' }, channel: 'approval-page' });
+        return u;
+      }
       const u = await create(tx, invite.userName, invite.groups, passwordHash, method === 'passkey');
       await tx.audit.append({ actor: u.name, action: 'user-enrol', subject: u.name, details: { groups: [...u.groups], invitedBy: invite.createdBy, method }, channel: 'approval-page' });
       return u;
@@ -193,10 +214,14 @@ export function createAccounts(options: AccountsOptions): Accounts {
       const now = clock();
       const expiresAt = new Date(now.getTime() + INVITE_TTL_SECONDS * 1000);
       await store.transaction(async (tx) => {
-        if ((await tx.users.get(name)) !== undefined) throw new TesseraError('ERR_CONFLICT', `there is already a user ${name}`, { field: 'name' });
+        const existing = await tx.users.get(name);
+        if (existing !== undefined && !(await unfinished(tx, existing))) throw new TesseraError('ERR_CONFLICT', `there is already a user ${name}`, { field: 'name' });
+        if (existing !== undefined && !sameGroups(existing.groups, groups)) {
+          throw new TesseraError('ERR_CONFLICT', `${name} never finished setting up a passkey: an invitation to finish keeps their groups (${existing.groups.join(', ')})`, { field: 'groups' });
+        }
         await tx.invites.create({ token, userName: name, groups, createdBy: by.actor, expiresAt }, now);
         // The secret is not audited: only who invited whom, into which groups, until when.
-        await tx.audit.append(audited(by, 'user-invite', name, { groups, expiresAt: expiresAt.toISOString() }));
+        await tx.audit.append(audited(by, 'user-invite', name, { groups, expiresAt: expiresAt.toISOString(), ...(existing !== undefined ? { finishing: 'true' } : {}) }));
       });
       return Object.freeze({ token, name, groups: Object.freeze(groups), expiresAt });
     },

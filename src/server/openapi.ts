@@ -470,6 +470,7 @@ const PATHS = {
       tags: ['users'],
       operationId: 'inviteUser',
       summary: `a one-time enrolment link, valid ${INVITE_TTL_SECONDS / 3600} h: the person chooses their own password or passkey`,
+      description: 'ERR_CONFLICT (409) when the user exists, unless it is passkey-only with no passkey registered yet and the groups are its groups: the link then lets the person finish setting up.',
       ...admin(ADMIN_OPS.usersWrite),
       ...jsonBody(object({ name: ref('Name'), groups: ref('Groups') }, ['name', 'groups'])),
       responses: {

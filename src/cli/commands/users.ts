@@ -231,6 +231,8 @@ list    Lists users and their groups.
 remove  Removes a user and ends their sessions.
 invite  Prints a link (valid 24 hours, usable once) where the person chooses their own password
         (or a passkey), so nobody types another person's password. The user exists once they have used it.
+        An existing user is invited again only to finish a passkey setup: passkey-only, no
+        passkey registered yet, the same groups.
 token   Prints an approver token: "aud tessera-approvals" and "declared user <name>", valid 30 days
         (or --ttl). With it a program decides for that person through the approvals API
         (GET /v1/approvals, POST /v1/approvals/<id>/approve|deny). Narrow it before handing it

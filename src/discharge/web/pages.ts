@@ -484,7 +484,11 @@ export function approvalPages(options: ApprovalPagesOptions): Hono {
     // (passkey-pages.ts `registrant`) and cannot approve for the passkey-only account.
     await sessions.start(c, enrolled.value.name, 'password');
     deleteCookie(c, LOGIN_CSRF_COOKIE, sessions.cookieOptions());
-    return c.redirect(method === 'passkey' ? paths.passkeys : paths.home, 303);
+    // A passkey-only account (enrolled with a passkey, finishing such an enrolment with a
+    // password, or in a passkey-only group) goes on to register its passkey, as a sign-in does.
+    const user = await store.users.get(enrolled.value.name);
+    const toPasskeys = passkeys !== undefined && (method === 'passkey' || (user !== undefined && (await userRequiresPasskey(store, user))));
+    return c.redirect(toPasskeys ? paths.passkeys : paths.home, 303);
   });
 
   const mintToken = options.approverTokens;
