@@ -971,8 +971,16 @@ if (pgAdminUrl !== undefined) {
 
 describe('DATABASE_URL errors', () => {
   it('a malformed URL is ERR_CONFIG and the error (cause included) never holds the password', async () => {
-    const e = await expectCode(openDatabase({ url: 'postgres://user:hunter2-secret@[bad' }), 'ERR_CONFIG');
-    expect(e.cause).toBeUndefined();
-    expect(`${e.message} ${JSON.stringify(e.details)}`).not.toContain('hunter2-secret');
+    for (const url of ['postgres://user:hunter2-secret@[bad', 'mysql://user:hunter2-secret@db.example/app', 'postgres://user:hunter2-secret@db example/app', 'user:hunter2-secret@db.example']) {
+      const e = await expectCode(openDatabase({ url }), 'ERR_CONFIG');
+      expect(e.cause, url).toBeUndefined();
+      expect(`${e.message} ${JSON.stringify(e.details)}`).not.toContain('hunter2-secret');
+    }
+  });
+
+  it.runIf(POSTGRES_URL !== undefined)('a URL naming several hosts (tried in turn) is not refused as malformed', async () => {
+    const u = new URL(POSTGRES_URL as string);
+    const database = await openDatabase({ url: POSTGRES_URL!.replace(u.host, `${u.host},${u.host}`), maxConnections: 1 });
+    await database.close();
   });
 });

@@ -110,7 +110,26 @@ function safely(fn: (identifier: string) => void): (identifier: string) => void 
   };
 }
 
+/**
+ * ERR_CONFIG unless `url` has the shape of a PostgreSQL URL: the scheme, and hosts that are
+ * names, addresses or bracketed IPv6 addresses with an optional port (several, comma-separated,
+ * or none for a socket given as `?host=`). postgres.js 4 no longer refuses a malformed one and
+ * would try to connect to whatever it finds. No cause and no URL in the error: it may hold a
+ * password.
+ */
+function checkPostgresUrl(url: string): void {
+  const scheme = /^postgres(?:ql)?:\/\//i.exec(url);
+  const rest = scheme === null ? '' : url.slice(scheme[0].length);
+  const authority = rest.split(/[/?]/, 1)[0] ?? '';
+  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
+  const host = /^(?:[A-Za-z0-9._%-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+  if (scheme === null || (hosts !== '' && !hosts.split(',').every((h) => host.test(h)))) {
+    throw new TesseraError('ERR_CONFIG', 'DATABASE_URL is not a valid PostgreSQL URL (postgres://user:password@host:port/database)');
+  }
+}
+
 async function openPostgres(url: string, max: number): Promise<Database> {
+  checkPostgresUrl(url);
   const [{ default: postgres }, { drizzle: drizzlePostgres }] = await Promise.all([
     loadOptionalPackage('postgres', 'a PostgreSQL database (DATABASE_URL)', () => import('postgres')),
     import('drizzle-orm/postgres-js'),
