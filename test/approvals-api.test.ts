@@ -10,7 +10,7 @@ import { parseAuthorization } from '../src/hono/authorization.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { ADMIN_OPS } from '../src/issuer/routes.js';
 import { runCli } from './support/cli.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { requestDischarge, serveApprovalSystem, type ServedSystem } from './support/web-system.js';
 
 let served: ServedSystem;
@@ -18,7 +18,7 @@ let alice: string;
 let bob: string;
 
 beforeAll(async () => {
-  served = await serveApprovalSystem(await pgliteBackend.open());
+  served = await serveApprovalSystem(await incidentalBackend.open());
   await served.addApprover('alice', 'alice-password', ['ops']);
   await served.addApprover('bob', 'bob-password', ['dev']);
   alice = (await mintApproverToken(served.system.issuer, { name: 'alice', actor: 'test' })).token;

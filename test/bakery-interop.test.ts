@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { serveApprovalSystem, type ServedSystem } from './support/web-system.js';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
@@ -74,7 +74,7 @@ describe.runIf(missing === '')('the Go and Python bakeries get a person\'s appro
   let system: ServedSystem;
 
   beforeAll(async () => {
-    system = await serveApprovalSystem(await pgliteBackend.open());
+    system = await serveApprovalSystem(await incidentalBackend.open());
     // Build the Go program up front (unless an earlier run did), so the runs below time only the
     // protocol. Built under another name and renamed, so a concurrent run never sees half a file.
     if (!existsSync(GO_BIN)) {

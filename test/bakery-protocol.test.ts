@@ -20,7 +20,7 @@ import {
 } from '../src/discharge/index.js';
 import { expectCode } from './support/expect-code.js';
 import { MasterKey, createStore, type Database } from '../src/storage/index.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { ALICE } from './support/discharge.js';
 import { peers } from './support/bakery-peers.js';
 
@@ -55,7 +55,7 @@ let service: DischargeService;
 let app: Hono;
 
 beforeAll(async () => {
-  database = await pgliteBackend.open();
+  database = await incidentalBackend.open();
   service = await createDischargeService({
     store: createStore(database, MasterKey.generate()),
     location: LOCATION,

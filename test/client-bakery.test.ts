@@ -18,7 +18,7 @@ import { makeDischargeCommand } from '../src/cli/commands/discharge.js';
 import { makeAttenuateCommand } from '../src/cli/commands/attenuate.js';
 import { parseAuthorization } from '../src/hono/authorization.js';
 import type { CliIO } from '../src/cli/io.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { peers } from './support/bakery-peers.js';
 import { ALICE, dischargeFixture, type DischargeFixture } from './support/discharge.js';
 import { expectCode } from './support/expect-code.js';
@@ -27,7 +27,7 @@ const bytes = (b64: string): Uint8Array => new Uint8Array(Buffer.from(b64, 'base
 
 let fx: DischargeFixture;
 beforeAll(async () => {
-  fx = await dischargeFixture(await pgliteBackend.open(), {
+  fx = await dischargeFixture(await incidentalBackend.open(), {
     recheckMs: 50,
     location: peers.discharger.location,
     keyPair: { privateKey: bytes(peers.discharger.privateKey), publicKey: bytes(peers.discharger.publicKey) },

@@ -12,7 +12,7 @@ import { makeDischargeCommand } from '../src/cli/commands/discharge.js';
 import type { CliIO } from '../src/cli/io.js';
 import { run } from '../src/cli/run.js';
 import { parseAuthorization } from '../src/hono/authorization.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { ALICE, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
 
 function testIo(stdin?: string): CliIO & { readonly stdout: string[]; readonly stderr: string[] } {
@@ -37,7 +37,7 @@ const approveSoon = (fx: DischargeFixture, url: string): void => {
 describe('tessera discharge (in-process)', () => {
   let fx: DischargeFixture;
   beforeAll(async () => {
-    fx = await dischargeFixture(await pgliteBackend.open(), { recheckMs: 50 });
+    fx = await dischargeFixture(await incidentalBackend.open(), { recheckMs: 50 });
   });
 
   it('prints the approval URL, opens it with --open, waits, and prints the Authorization value', async () => {
@@ -99,7 +99,7 @@ describe('tessera discharge (in-process)', () => {
 describe('tessera discharge: requests that expire', () => {
   let short: DischargeFixture;
   beforeAll(async () => {
-    short = await dischargeFixture(await pgliteBackend.open(), { recheckMs: 50, requestTtlSeconds: 1 });
+    short = await dischargeFixture(await incidentalBackend.open(), { recheckMs: 50, requestTtlSeconds: 1 });
   });
   afterAll(() => short.service.close());
 
@@ -128,7 +128,7 @@ describe('tessera discharge (CLI over HTTP)', () => {
       );
     });
     base = `http://127.0.0.1:${port}`;
-    fx = await dischargeFixture(await pgliteBackend.open(), { location: base, recheckMs: 50 });
+    fx = await dischargeFixture(await incidentalBackend.open(), { location: base, recheckMs: 50 });
     app = fx.app;
   });
   afterAll(async () => {

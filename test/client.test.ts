@@ -17,7 +17,7 @@ import {
   type FetchLike,
 } from '../src/client/index.js';
 import { decodeTicket, generateDischargerKeyPair, type Approver } from '../src/discharge/index.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { ALICE, BOB, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
 import { expectCode } from './support/expect-code.js';
 
@@ -35,7 +35,7 @@ function router(routes: Record<string, Hono>): FetchLike {
 
 let fx: DischargeFixture;
 beforeAll(async () => {
-  fx = await dischargeFixture(await pgliteBackend.open(), { recheckMs: 50 });
+  fx = await dischargeFixture(await incidentalBackend.open(), { recheckMs: 50 });
 });
 
 /** Approve (as `approver`) whatever approval URL the client reports. */

@@ -14,17 +14,17 @@ import { requestPage, listPage } from '../src/discharge/web/views.js';
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../src/server/system.js';
 import { MasterKey, type Database } from '../src/storage/index.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 
 const LOCATION = 'http://tessera.test';
 const ALICE = { name: 'alice', groups: ['ops'] };
 
-describe('who asks, verified (createSystem on PGlite)', () => {
+describe('who asks, verified (createSystem)', () => {
   let database: Database;
   let system: System;
 
   beforeAll(async () => {
-    database = await pgliteBackend.open();
+    database = await incidentalBackend.open();
     system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: LOCATION, log: () => undefined });
   });
   afterAll(async () => {

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp, mintDemoToken } from '../examples/service.js';
 import { attenuateThirdParty, gatherDischarges } from '../src/client/index.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { ALICE, LOCATION, dischargeFixture, type DischargeFixture } from './support/discharge.js';
 import { runExample, startService } from './support/example.js';
 
@@ -55,7 +55,7 @@ describe('examples/service.ts', () => {
 describe('examples/service.ts with an approved discharge', () => {
   let discharger: DischargeFixture;
   beforeAll(async () => {
-    discharger = await dischargeFixture(await pgliteBackend.open());
+    discharger = await dischargeFixture(await incidentalBackend.open());
   });
 
   it('accepts the demo token with a discharge from a Tessera discharge service: once, then ERR_USAGE_EXCEEDED', async () => {

@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database } from '../src/storage/index.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { serveApprovalSystem, type ServedSystem } from './support/web-system.js';
 
 let database: Database;
@@ -15,7 +15,7 @@ const lines: string[] = [];
 let heard: () => void = () => undefined;
 
 beforeAll(async () => {
-  database = await pgliteBackend.open();
+  database = await incidentalBackend.open();
   // The system's one logger: every line it writes, whatever its level.
   served = await serveApprovalSystem(database, {
     log: (line) => {

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { approvalPages, isPasswordHash, verifyPassword } from '../src/discharge/web/index.js';
 import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey } from '../src/storage/index.js';
-import { openMemoryDatabase } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { ORIGIN, PageClient } from './support/page-client.js';
 import { TEST_SCRYPT } from './support/passwords.js';
 
@@ -19,7 +19,7 @@ const INVITER = { actor: 'test' } as const;
 let system: System;
 
 beforeAll(async () => {
-  const database = await openMemoryDatabase();
+  const database = await incidentalBackend.open();
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, log: () => undefined, passwordHashing: TEST_SCRYPT });
   return async () => {
     await system.close();

@@ -10,7 +10,7 @@ import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey, createStore } from '../src/storage/index.js';
 import { invites } from '../src/storage/schema.js';
 import { hashSecret } from '../src/storage/util.js';
-import { openMemoryDatabase, testBackends } from './support/databases.js';
+import { incidentalBackend, testBackends } from './support/databases.js';
 import type { Database } from '../src/storage/index.js';
 import { ORIGIN, PageClient } from './support/page-client.js';
 import { TEST_SCRYPT } from './support/passwords.js';
@@ -22,7 +22,7 @@ let admin: string;
 
 beforeAll(async () => {
   // Closed here, after the system (the backends' own cleanup may run first).
-  database = await openMemoryDatabase();
+  database = await incidentalBackend.open();
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, clock: () => now, log: () => undefined, passwordHashing: TEST_SCRYPT });
   admin = (await system.mintAdminToken()).token;
 });

@@ -16,14 +16,14 @@ import { newIdentifier } from '../src/issuer/identifier.js';
 import { createSystem, type System } from '../src/server/system.js';
 import { ENDPOINTS, frontDoor } from '../src/server/front-door.js';
 import { MasterKey, type Database } from '../src/storage/index.js';
-import { openMemoryDatabase } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 
 let database: Database;
 let system: System;
 let admin: string;
 
 beforeAll(async () => {
-  database = await openMemoryDatabase();
+  database = await incidentalBackend.open();
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: 'http://tessera.test' });
   admin = (await system.mintAdminToken()).token;
 });
@@ -54,7 +54,7 @@ describe('admin API protection', () => {
   it('/healthz needs no token', async () => {
     const r = await call('GET', '/healthz');
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ status: 'ok', database: 'pglite' });
+    expect(r.json).toMatchObject({ status: 'ok', database: incidentalBackend.name });
   });
 
   it('refuses requests without a token, with an application token, or with a revoked admin token', async () => {

@@ -11,14 +11,14 @@ import { ErrorCode, UrlElicitationRequiredError } from '@modelcontextprotocol/sd
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startExample, type RunningExample } from '../examples/mcp/server.js';
 import { MCP_ERRORS, tesseraFetch } from '../src/mcp/index.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 
 const OPS = { name: 'olivia', groups: ['ops'] };
 
 let ex: RunningExample;
 const clients: Client[] = [];
 beforeAll(async () => {
-  ex = await startExample({ database: await pgliteBackend.open() });
+  ex = await startExample({ database: await incidentalBackend.open() });
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close().catch(() => undefined)));

@@ -20,7 +20,7 @@ import { ENDPOINTS } from '../src/server/front-door.js';
 import { openApiDocument, type Schema } from '../src/server/openapi.js';
 import { createSystem, type System } from '../src/server/system.js';
 import { MasterKey, type Database } from '../src/storage/index.js';
-import { openMemoryDatabase } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { PageClient } from './support/page-client.js';
 import { SoftAuthenticator } from './support/soft-authenticator.js';
 import { TEST_SCRYPT } from './support/passwords.js';
@@ -62,7 +62,7 @@ let admin: string;
 let skewMs = 0;
 
 beforeAll(async () => {
-  database = await openMemoryDatabase(); // from the migrated template: initdb costs seconds
+  database = await incidentalBackend.open(); // from the migrated template: initdb costs seconds
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: PUBLIC_URL, clock: () => new Date(Date.now() + skewMs), log: () => undefined, passwordHashing: TEST_SCRYPT });
   admin = (await system.mintAdminToken()).token;
 });

@@ -14,7 +14,7 @@ import { approvalPages, hashPassword, requiresPasskey } from '../src/discharge/w
 import { Macaroon } from '../src/macaroon/macaroon.js';
 import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey } from '../src/storage/index.js';
-import { openMemoryDatabase } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { ORIGIN, PageClient } from './support/page-client.js';
 import { SoftAuthenticator, type Bend } from './support/soft-authenticator.js';
 import { TEST_SCRYPT } from './support/passwords.js';
@@ -25,7 +25,7 @@ const clock = { now: new Date() };
 let system: System;
 
 beforeAll(async () => {
-  const database = await openMemoryDatabase();
+  const database = await incidentalBackend.open();
   system = await createSystem({ database, masterKey: MasterKey.generate(), publicUrl: ORIGIN, clock: () => clock.now, log: () => undefined });
   const passwordHash = await hashPassword(PASSWORD, TEST_SCRYPT);
   await system.store.users.create({ name: 'alice', passwordHash, groups: ['ops'] });

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RevocationSet } from '../src/issuer/revocation-set.js';
 import { MasterKey, createStore, type Database, type Store } from '../src/storage/index.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 
 const MINUTE = 60_000;
 const deaf = { listenRevocations: async () => async () => undefined };
@@ -26,7 +26,7 @@ async function revoked(expiresAt: Date | null): Promise<string> {
 }
 
 beforeAll(async () => {
-  database = await pgliteBackend.open();
+  database = await incidentalBackend.open();
   store = createStore(database, MasterKey.generate());
   keyId = (await store.keys.create()).id;
 });

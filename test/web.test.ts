@@ -1,7 +1,7 @@
 /**
- * Approval pages through `app.request()`, over the real discharge service on in-memory PGlite:
- * sign-in, sessions, CSRF, rate limit, security headers, who may see and decide, approve /
- * deny / history. The browser suite (test/browser.test.ts) drives the same pages in Chromium.
+ * Approval pages through `app.request()`, over the real discharge service and database
+ * (`incidentalBackend`): sign-in, sessions, CSRF, rate limit, security headers, who may see and
+ * decide, approve / deny / history. The browser suite (test/browser.test.ts) drives the same pages in Chromium.
  */
 import { randomBytes } from 'node:crypto';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -11,7 +11,7 @@ import { TesseraError } from '../src/errors.js';
 import { createDischargeService, encodeTicket, type DischargeService } from '../src/discharge/index.js';
 import { createSystem } from '../src/server/index.js';
 import { createStore, MasterKey, type Database, type RequesterInfo, type Store } from '../src/storage/index.js';
-import { openMemoryDatabase } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { sessions as sessionsTable } from '../src/storage/schema.js';
 import {
   approvalPages,
@@ -40,7 +40,7 @@ const masterKey = MasterKey.generate();
 let store: Store;
 
 beforeAll(async () => {
-  database = await openMemoryDatabase();
+  database = await incidentalBackend.open();
   store = createStore(database, masterKey);
   await store.users.create({ name: 'alice', passwordHash: await hashPassword(PASSWORDS.alice, TEST_SCRYPT), groups: ['ops'] });
   await store.users.create({ name: 'bob', passwordHash: await hashPassword(PASSWORDS.bob, TEST_SCRYPT), groups: ['sales'] });
@@ -672,7 +672,7 @@ describe('headers', () => {
 
 describe('in the whole system', () => {
   it('one logger from createSystem reaches the error handler, the discharge routes, the approval pages and the resync', async () => {
-    const database2 = await openMemoryDatabase();
+    const database2 = await incidentalBackend.open();
     const errors: string[] = [];
     const warnings: string[] = [];
     let resyncFailed: () => void = () => undefined;

@@ -13,13 +13,13 @@ import { createSystem, type System } from '../src/server/index.js';
 import { MasterKey, type Database } from '../src/storage/index.js';
 import { addWebhook, checkWebhookUrl } from '../src/webhooks/index.js';
 import { runCli } from './support/cli.js';
-import { pgliteBackend } from './support/databases.js';
+import { incidentalBackend } from './support/databases.js';
 import { expectCode } from './support/expect-code.js';
 import { closeServer, listen } from './support/web-system.js';
 import { startReceiver, type Receiver } from './support/webhook-receiver.js';
 
 const ALICE = { name: 'alice', groups: ['ops'] };
-/** Generous: PGlite's queries run on this thread too, and a busy machine delays the first fetch. */
+/** Generous: an embedded database's queries run on this thread too, and a busy machine delays the first fetch. */
 const TIMEOUT_MS = 4000;
 
 let database: Database;
@@ -32,7 +32,7 @@ let receiver: Receiver;
 let skewMs = 0;
 
 beforeAll(async () => {
-  database = await pgliteBackend.open();
+  database = await incidentalBackend.open();
   let app: System | undefined;
   const served = await listen((request, env) => (app === undefined ? new Response('starting', { status: 503 }) : app.app.fetch(request, env)));
   server = served.server;

@@ -5,6 +5,9 @@
  *   const backends = testBackends('issuer');   // logs plainly when PostgreSQL is not run
  *   describe.each(backends)('on $name', (backend) => { ... await backend.open() ... })
  *
+ * A test whose subject is not the storage takes `incidentalBackend` (the server when there is
+ * one, else PGlite).
+ *
  * Embedded databases are cheap to hand out: a new PGlite starts from one migrated template
  * (./pglite-template.ts), not from initdb, and still costs ~1 s of CPU, so the PGlite clients a
  * test file leaves open go back to its worker's pool when the file ends (vitest runs files
@@ -15,7 +18,7 @@
  */
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
-import { afterAll, inject } from 'vitest';
+import { inject } from 'vitest';
 import { EMBEDDED_SETTINGS } from '../../src/storage/database.js';
 import { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL, openDatabase, type Database } from '../../src/storage/index.js';
 import { loadPgliteTemplate } from './pglite-template.js';
@@ -103,11 +106,6 @@ async function newPglite(): Promise<PGlite> {
   return client;
 }
 
-/** A new in-memory PGlite, migrated (from the template), that the caller closes. */
-export async function openMemoryDatabase(): Promise<Database> {
-  return openDatabase({ pglite: await newPglite() });
-}
-
 const CHANNELS = [APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL];
 
 /** PGlite clients no test holds, kept for the next files this worker runs. */
@@ -115,7 +113,9 @@ const idle: PGlite[] = [];
 
 /** A migrated, empty embedded database from the pool (or a new one) for the running file. */
 async function pooledDatabase(): Promise<Database> {
-  const reused = idle.pop();
+  // A test may close its database after its file's end (a teardown returned by `beforeAll`).
+  let reused = idle.pop();
+  while (reused?.closed === true) reused = idle.pop();
   const client = reused ?? (await newPglite());
   const database = await openDatabase({ pglite: client });
   if (reused !== undefined) await emptyDatabase(database);
@@ -139,30 +139,28 @@ export const pgliteBackend: TestBackend = {
   empty: sharedEmpty(() => pgliteBackend.fresh()),
 };
 
-/** Close PostgreSQL handles opened by `postgresBackend`, for the running file. */
+/** PostgreSQL handles opened by `postgresBackend`, closed when the running file ends. */
 const toClose: Database[] = [];
 
+/** Scratch PostgreSQL databases made for the running file, dropped when it ends. */
+const toDrop: { drop(): Promise<void> }[] = [];
+
 /**
- * The running test file has ended (./per-file.ts): its PostgreSQL handles closed, its embedded
- * databases back in the pool, its shared databases forgotten.
+ * The running test file has ended (./per-file.ts): its PostgreSQL handles closed and its
+ * databases dropped, its embedded databases back in the pool, its shared databases forgotten.
  */
 export async function releaseFileDatabases(): Promise<void> {
   await Promise.all(toClose.splice(0).map((d) => d.close().catch(() => undefined)));
+  // In parallel: a DROP DATABASE waits for a checkpoint, seconds on a busy server with fsync on.
+  await Promise.all(toDrop.splice(0).map((d) => d.drop().catch(() => undefined)));
   for (const cleanup of fileCleanups.splice(0).reverse()) await cleanup();
 }
 
 /** Fresh databases on the PostgreSQL server at `adminUrl`, dropped after the file. */
 export function postgresBackend(adminUrl: string): TestBackend {
-  const created: { drop(): Promise<void> }[] = [];
-  afterAll(async () => {
-    // Close this file's handles before dropping.
-    await Promise.all(toClose.splice(0).map((d) => d.close().catch(() => undefined)));
-    // In parallel: each DROP DATABASE waits for a checkpoint, seconds on a busy server.
-    await Promise.all(created.splice(0).map((db) => db.drop().catch(() => undefined)));
-  });
   const url = async (): Promise<string> => {
     const db = await createScratchDatabase(adminUrl);
-    created.push(db);
+    toDrop.push(db);
     return db.url;
   };
   const openAt = async (u: string): Promise<Database> => {
@@ -184,6 +182,16 @@ export function postgresBackend(adminUrl: string): TestBackend {
     empty: sharedEmpty(fresh),
   };
 }
+
+/**
+ * The database for a test whose subject is not the storage (the HTTP routes, the pages, the
+ * client, the examples): the PostgreSQL server when DATABASE_URL is set, else PGlite. Every
+ * repository runs on both backends in storage.test and the storage-backed suites
+ * (`testBackends`), and PGlite on disk under every `tessera serve` and CLI test; for the rest,
+ * the server's native PostgreSQL costs about a third of the CPU of PGlite's WebAssembly build
+ * (measured on these files: 45 s of CPU on PGlite, 31 s on the server).
+ */
+export const incidentalBackend: TestBackend = POSTGRES_URL !== undefined ? postgresBackend(POSTGRES_URL) : pgliteBackend;
 
 /**
  * One backend, for a flow whose storage is tested on both elsewhere (a browser driving the pages:
