@@ -459,6 +459,13 @@ describe('every operation answers what the document says', () => {
     expect((await call({ method: 'POST', path: '/v1/users/{name}/approver-token', url: user('nobody', 'approver-token'), body: {} })).status).toBe(404);
     expect((await call({ method: 'POST', path: '/v1/invites', body: { name: 'frank', groups: ['ops'] } })).body.url).toMatch(/\/approve\/enrol\//);
     expect((await call({ method: 'POST', path: '/v1/invites', body: { name: 'frank' } })).status).toBe(400);
+    const group = (name: string, setting: string) => `/v1/groups/${name}/${setting}`;
+    expect((await call({ method: 'POST', path: '/v1/groups/{name}/{setting}', url: group('reviewers', 'require-passkey'), body: {} })).body).toEqual({ name: 'reviewers', setting: 'require-passkey', changed: true });
+    expect((await call({ method: 'POST', path: '/v1/groups/{name}/{setting}', url: group('reviewers', 'frobnicate'), body: {} })).status).toBe(400);
+    expect((await call({ method: 'POST', path: '/v1/groups/{name}/{setting}', url: group('nobody', 'allow-approver-tokens'), body: {} })).status).toBe(404);
+    expect((await call({ method: 'GET', path: '/v1/groups' })).body.groups).toContainEqual({ name: 'reviewers', members: ['erin'], requirePasskey: true, approverTokens: false });
+    expect((await call({ method: 'GET', path: '/v1/groups', token: null })).status).toBe(401);
+    expect((await call({ method: 'POST', path: '/v1/groups/{name}/{setting}', url: group('reviewers', 'allow-password'), body: {} })).body.changed).toBe(true);
 
     // The approvals API with erin's token.
     const erin = minted.body.token as string;

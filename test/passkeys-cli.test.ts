@@ -58,8 +58,8 @@ describe('passkey settings in the CLI', { timeout: 60_000 }, () => {
     expect(await tessera(['groups', 'require-passkey', 'later'])).toMatchObject({ code: 0 }); // before any member exists
     const listed = await tessera(['groups', 'list', '--json']);
     expect(JSON.parse(listed.out)).toEqual([
-      { name: 'dev', members: ['carol', 'dave'], requirePasskey: true },
-      { name: 'later', members: [], requirePasskey: true },
+      { name: 'dev', members: ['carol', 'dave'], requirePasskey: true, approverTokens: false },
+      { name: 'later', members: [], requirePasskey: true, approverTokens: false },
     ]);
     await withStore(async (store) => {
       const dave = await store.users.get('dave');

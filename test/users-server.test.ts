@@ -85,6 +85,28 @@ describe('tessera users against a running server', () => {
     expect(await users(['remove', 'bob', '--url', url], { env })).toMatchObject({ code: 1, stderr: expect.stringContaining('there is no user bob (ERR_NOT_FOUND)') });
   });
 
+  it('groups: on the data directory of a running server through its admin API, or with --url; audited as the admin token', async () => {
+    const groups = (args: string[], env: Record<string, string> = {}) => runCli(['groups', ...args, '--data-dir', dataDir], { env });
+    const made = await groups(['require-passkey', 'release']);
+    expect(made).toMatchObject({ code: 0, stdout: 'group release now signs in and approves only with a passkey\n' });
+    expect(made.stderr).toBe(`the embedded database is in use by the server at ${running().url}: going through its admin API\n`);
+    expect(await running().system.store.passkeys.passkeyGroups()).toContain('release');
+    const [event] = await running().system.store.audit.list({ action: 'group-require-passkey', subject: 'group:release' });
+    expect(event).toMatchObject({ channel: 'http-api', actor: expect.stringMatching(/^admin:tsa1\./) });
+
+    const env = { TESSERA_ADMIN_TOKEN: adminToken };
+    expect(await groups(['allow-approver-tokens', 'release', '--url', running().url], env)).toMatchObject({ code: 0, stdout: 'group release: approver tokens now approve its requests\n', stderr: '' });
+    const listed = await groups(['list', '--json', '--url', running().url], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toContainEqual({ name: 'release', members: expect.any(Array), requirePasskey: true, approverTokens: true });
+    expect(await groups(['allow-approver-tokens', 'nobody', '--url', running().url], env)).toMatchObject({ code: 1, stderr: expect.stringContaining('is not passkey-only') });
+    const readOnly = { TESSERA_ADMIN_TOKEN: Macaroon.decode(adminToken).addFirstPartyCaveat('ops users:read').encode() };
+    expect((await groups(['list', '--url', running().url], readOnly)).code).toBe(0);
+    expect(await groups(['allow-password', 'release', '--url', running().url], readOnly)).toMatchObject({ code: 1, stderr: expect.stringContaining('ERR_CAVEAT_FAILED') });
+    expect(await groups(['allow-password', 'release'])).toMatchObject({ code: 0, stdout: 'group release now may use passwords\n' });
+    expect(await running().system.store.passkeys.passkeyGroups()).not.toContain('release');
+  });
+
   it('an admin token without users:write is refused, plainly; a password is never an argument', async () => {
     const readOnly = Macaroon.decode(adminToken).addFirstPartyCaveat('ops users:read').encode();
     const env = { TESSERA_ADMIN_TOKEN: readOnly };

@@ -1,6 +1,6 @@
 /**
  * The storage and server layers, loaded only by the commands that need a database (`serve`,
- * `users`, `admin-token`): the drivers are optional peer dependencies, so `tessera --help`,
+ * `users`, `groups`, `admin-token`): the drivers are optional peer dependencies, so `tessera --help`,
  * `attenuate`, `inspect`, `discharge` and the server commands work without them, and a command
  * that needs one says which package to install.
  */

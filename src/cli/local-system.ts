@@ -1,15 +1,20 @@
 /**
- * The whole system built on the local database, for the local admin actions that mint with the
- * issuer's keys (`tessera admin-token`, `tessera users token` on a stopped server): they need the
- * master key (the data directory's, or TESSERA_MASTER_KEY) and a database a server has started on.
+ * The local database for the admin commands: the whole system built on it, for the local admin
+ * actions that mint with the issuer's keys (`tessera admin-token`, `tessera users token` on a
+ * stopped server: they need the master key, the data directory's or TESSERA_MASTER_KEY, and a
+ * database a server has started on); and where `tessera users` and `tessera groups` act.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { TesseraError } from '../errors.js';
+import { TesseraError, isTesseraError } from '../errors.js';
+import { ADMIN_TOKEN_FILE, SERVER_URL_FILE } from '../server/defaults.js';
 import type { System } from '../server/system.js';
-import { MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, resolveMasterKey } from '../storage/keyring.js';
-import type { Database, Store } from '../storage/index.js';
-import type { CliIO } from './io.js';
+import { MASTER_KEY_ENV, MASTER_KEY_FILE, resolveMasterKey } from '../storage/keyring.js';
+import type { Database } from '../storage/index.js';
+import type { ApiOptions } from './client.js';
+import { str, type ParsedArgs } from './command.js';
+import { adminTokenOf, serverUrlOf, type CliIO } from './io.js';
 import { storageLayer, systemLayer } from './layers.js';
 
 /** The local database: DATABASE_URL, else the embedded one in `dataDir` (through `io.openDatabase` when given). */
@@ -43,17 +48,37 @@ export async function withLocalSystem<T>(io: CliIO, dataDir: string, publicUrl: 
   }
 }
 
+/** Where an admin action runs: a server's admin API, or the local database (the caller closes it). */
+export type AdminTarget = { readonly server: ApiOptions; readonly database?: undefined } | { readonly database: Database; readonly server?: undefined };
+
+/** A server was named: through its admin API. */
+const serverNamed = (args: ParsedArgs, io: CliIO): boolean =>
+  [str(args, 'url'), str(args, 'token'), io.env.TESSERA_URL, io.env.TESSERA_ADMIN_TOKEN].some((v) => v !== undefined && v !== '');
+
+async function serverOf(args: ParsedArgs, io: CliIO, dataDir: string, url: string): Promise<ApiOptions> {
+  return { url, token: (await adminTokenOf(str(args, 'token'), dataDir, io)).token };
+}
+
 /**
- * Run `fn` with a store over the local database, for actions on what holds nothing sealed
- * (users' groups and settings): the store gets a throwaway master key it never uses, so these
- * actions never need the real one (and never create one in the data directory).
+ * Where `tessera users` and `tessera groups` act: the named server (--url, --token, TESSERA_URL
+ * or TESSERA_ADMIN_TOKEN), else the local database; on an embedded database held by a running
+ * server, that server (found through <data-dir>/server-url, and said so on stderr), or an error
+ * saying how to reach it.
  */
-export async function withLocalStore<T>(io: CliIO, dataDir: string, fn: (store: Store) => Promise<T>): Promise<T> {
-  const { createStore } = await storageLayer();
-  const database = await openLocalDatabase(io, dataDir);
+export async function adminTarget(args: ParsedArgs, io: CliIO, dataDir: string): Promise<AdminTarget> {
+  if (serverNamed(args, io)) return { server: await serverOf(args, io, dataDir, serverUrlOf(str(args, 'url'), io)) };
   try {
-    return await fn(createStore(database, MasterKey.generate()));
-  } finally {
-    await database.close();
+    return { database: await openLocalDatabase(io, dataDir) };
+  } catch (e) {
+    if (!isTesseraError(e, 'ERR_CONFIG') || e.details.inUse !== true) throw e;
+    const running = (await readFile(join(dataDir, SERVER_URL_FILE), 'utf8').catch(() => '')).trim();
+    const how = `run it against the server: --url <its URL> (or TESSERA_URL) and its admin token (--token, TESSERA_ADMIN_TOKEN or ${join(dataDir, ADMIN_TOKEN_FILE)})`;
+    if (running === '') throw new TesseraError('ERR_CONFIG', `${e.message}; if that is a running tessera serve, ${how}`, { field: 'dataDir' });
+    const url = serverUrlOf(running, io);
+    const server = await serverOf(args, io, dataDir, url).catch(() => {
+      throw new TesseraError('ERR_CONFIG', `the embedded database is in use by the server at ${url}; ${how}`, { field: 'dataDir' });
+    });
+    io.err(`the embedded database is in use by the server at ${url}: going through its admin API`);
+    return { server };
   }
 }

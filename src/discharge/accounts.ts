@@ -99,7 +99,29 @@ export interface Accounts {
    * them in to register their passkey.
    */
   enrolWithPasskey(token: string): Promise<UserView>;
+  /** Every group a user names or a setting keeps, by name: its members and its settings. */
+  groups(): Promise<GroupView[]>;
+  /**
+   * Change one setting of a group, with its audit row (`group-<setting>`) in one transaction;
+   * true when it changed, false when it already was so. A group need not have members yet.
+   * ERR_NOT_FOUND for approver tokens of a group that is not passkey-only.
+   */
+  setGroup(name: string, setting: GroupSetting, by: Actor): Promise<boolean>;
 }
+
+/** A group as the API and the CLI show one. */
+export interface GroupView {
+  readonly name: string;
+  readonly members: readonly string[];
+  /** Members sign in and approve only with a passkey. */
+  readonly requirePasskey: boolean;
+  /** Passkey-only, and its members' approver tokens may approve its requests all the same. */
+  readonly approverTokens: boolean;
+}
+
+/** The settings of a group, named as `tessera groups` names them. */
+export const GROUP_SETTINGS = ['require-passkey', 'allow-password', 'allow-approver-tokens', 'refuse-approver-tokens'] as const;
+export type GroupSetting = (typeof GROUP_SETTINGS)[number];
 
 const MAX_GROUPS = 100;
 
@@ -197,6 +219,28 @@ export function createAccounts(options: AccountsOptions): Accounts {
     async get(name: string) {
       const u = await store.users.get(checkAccountName('user', name));
       return u === undefined ? undefined : viewOf(u);
+    },
+
+    async groups() {
+      const [users, passkeyOnly, tokensAllowed] = await Promise.all([store.users.list(), store.passkeys.passkeyGroups(), store.passkeys.approverTokenGroups()]);
+      const members = new Map<string, string[]>(passkeyOnly.map((g) => [g, []]));
+      for (const u of users) for (const g of u.groups) members.set(g, [...(members.get(g) ?? []), u.name]);
+      return [...members]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([group, names]) => Object.freeze({ name: group, members: Object.freeze(names), requirePasskey: passkeyOnly.includes(group), approverTokens: tokensAllowed.includes(group) }));
+    },
+
+    async setGroup(name: string, setting: GroupSetting, by: Actor) {
+      const group = checkAccountName('group', name);
+      if (!(GROUP_SETTINGS as readonly string[]).includes(setting)) throw invalidArgument(`a group setting is one of ${GROUP_SETTINGS.join(', ')}`, { field: 'setting' });
+      return store.transaction(async (tx) => {
+        const changed =
+          setting === 'require-passkey' || setting === 'allow-password'
+            ? await tx.passkeys.setGroupRequirement(group, setting === 'require-passkey')
+            : await tx.passkeys.setGroupApproverTokens(group, setting === 'allow-approver-tokens');
+        if (changed) await tx.audit.append(audited(by, `group-${setting}`, `group:${group}`));
+        return changed;
+      });
     },
 
     async remove(name: string, by: Actor) {

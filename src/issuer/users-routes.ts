@@ -8,6 +8,9 @@
  *   POST /v1/users/:name/approver-token     mint an approver token { ttl? } (see
  *                                           src/discharge/approvals-api.ts)
  *   POST /v1/invites                        a one-time enrolment link { name, groups }, 24 h
+ *   GET  /v1/groups                         the groups: members and settings   op users:read
+ *   POST /v1/groups/:name/:setting          require-passkey, allow-password, allow-approver-tokens
+ *                                           or refuse-approver-tokens          op users:write
  *
  * Passwords travel only in request bodies (never in a URL), are hashed by the server and never
  * answered, logged or audited. The approver token and the invitation link are shown once, in
@@ -16,7 +19,7 @@
 import { Hono } from 'hono';
 import { MAX_PASSWORD_LENGTH } from '../discharge/web/passwords.js';
 import { mintApproverToken } from '../discharge/approver-tokens.js';
-import { checkAccountName, inviteUrl, type Accounts, type UserView } from '../discharge/accounts.js';
+import { checkAccountName, inviteUrl, type Accounts, type GroupSetting, type UserView } from '../discharge/accounts.js';
 import { TesseraError } from '../errors.js';
 import type { ClientIpSource } from '../hono/index.js';
 import { booleanField, durationField, readJsonObject, stringArrayField, stringField } from '../http/body.js';
@@ -95,6 +98,19 @@ export function usersRoutes(options: UsersRoutesOptions): Hono {
     const invite = await accounts.invite({ name: stringField(body, 'name', { max: MAX_NAME }), groups: stringArrayField(body, 'groups', MAX_GROUPS, MAX_NAME) }, by(c));
     c.header('cache-control', 'no-store');
     return c.json({ url: inviteUrl(options.publicUrl, invite.token), name: invite.name, groups: invite.groups, expiresAt: invite.expiresAt.toISOString() }, 201);
+  });
+
+  app.get('/v1/groups', auth(ADMIN_OPS.usersRead), async (c) => {
+    c.header('cache-control', 'no-store');
+    return c.json({ groups: await accounts.groups() });
+  });
+
+  app.post('/v1/groups/:name/:setting', auth(ADMIN_OPS.usersWrite), sized(MAX_BODY), async (c) => {
+    const name = checkAccountName('group', c.req.param('name'));
+    const setting = c.req.param('setting') as GroupSetting; // checked by setGroup: ERR_INVALID_ARGUMENT
+    await readJsonObject(c, [], { emptyOk: true });
+    const changed = await accounts.setGroup(name, setting, by(c));
+    return c.json({ name, setting, changed });
   });
 
   return app;

@@ -50,6 +50,8 @@ export const ENDPOINTS: readonly Endpoint[] = Object.freeze([
   { method: 'POST', path: '/v1/users/{name}/remove', needs: 'admin token: users:write', what: 'remove an approver' },
   { method: 'POST', path: '/v1/users/{name}/approver-token', needs: 'admin token: users:write', what: 'mint an approver token, for a bot deciding for that person' },
   { method: 'POST', path: '/v1/invites', needs: 'admin token: users:write', what: 'a one-time link (24 h) where a person chooses their own password' },
+  { method: 'GET', path: '/v1/groups', needs: 'admin token: users:read', what: "the approvers' groups: members, passkey-only or not" },
+  { method: 'POST', path: '/v1/groups/{name}/{setting}', needs: 'admin token: users:write', what: 'require-passkey, allow-password, allow-approver-tokens or refuse-approver-tokens' },
   { method: 'GET', path: '/v1/approvals', needs: 'approver token: approvals:read', what: "pending requests for the token's approver" },
   { method: 'GET', path: '/v1/approvals/{id}', needs: 'approver token: approvals:read', what: 'one request' },
   { method: 'POST', path: '/v1/approvals/{id}/approve', needs: 'approver token: approvals:approve', what: 'approve a request' },

@@ -13,7 +13,7 @@ import { ERROR_CODES, type ErrorCode } from '../errors.js';
 import { ERROR_STATUS } from '../http/status.js';
 import { ADMIN_OPS, MAX_TOKEN_TEXT } from '../issuer/routes.js';
 import { APPROVAL_OPS, APPROVER_AUDIENCE } from '../discharge/approver-tokens.js';
-import { INVITE_TTL_SECONDS } from '../discharge/accounts.js';
+import { GROUP_SETTINGS, INVITE_TTL_SECONDS } from '../discharge/accounts.js';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from '../discharge/web/passwords.js';
 import { TOKEN_STATES } from '../issuer/listing.js';
 import { MAX_LABEL_LENGTH, MAX_MINT_CAVEATS } from '../issuer/issuer.js';
@@ -479,6 +479,31 @@ const PATHS = {
       },
     },
   },
+  '/v1/groups': {
+    get: {
+      tags: ['users'],
+      operationId: 'listGroups',
+      summary: "the approvers' groups: members, passkey-only or not, approver tokens allowed or not",
+      ...admin(ADMIN_OPS.usersRead),
+      responses: { 200: json(object({ groups: { type: 'array', items: ref('Group') } }, ['groups']), 'every group, by name'), ...ADMIN_ERRORS },
+    },
+  },
+  '/v1/groups/{name}/{setting}': {
+    post: {
+      tags: ['users'],
+      operationId: 'setGroup',
+      summary: 'change one setting of a group (it need not have members yet)',
+      description:
+        "require-passkey: members sign in and approve only with a passkey; allow-password undoes it. allow-approver-tokens: the members' approver tokens approve the passkey-only group's requests all the same (ERR_NOT_FOUND, 404, for a group that is not passkey-only); refuse-approver-tokens undoes it.",
+      ...admin(ADMIN_OPS.usersWrite),
+      parameters: [pathParam('name', 'the group'), { name: 'setting', in: 'path', required: true, description: 'the setting', schema: { enum: [...GROUP_SETTINGS] } }],
+      ...jsonBody(object({}), false),
+      responses: {
+        200: json(object({ name: { type: 'string' }, setting: { enum: [...GROUP_SETTINGS] }, changed: { type: 'boolean', description: 'false: it already was so' } }, ['name', 'setting', 'changed']), 'set'),
+        ...errors(400, 401, 403, 404, 500),
+      },
+    },
+  },
   '/v1/approvals': {
     get: {
       tags: ['approvals'],
@@ -828,6 +853,10 @@ const SCHEMAS: Record<string, Schema> = {
   Groups: { type: 'array', minItems: 1, maxItems: 100, items: ref('Name') },
   Password: { type: 'string', minLength: MIN_PASSWORD_LENGTH, maxLength: MAX_PASSWORD_LENGTH, description: 'sent once, hashed (scrypt) by the server; never answered or logged' },
   User: object({ name: { type: 'string' }, groups: { type: 'array', items: { type: 'string' } }, createdAt: dateTime }, ['name', 'groups', 'createdAt']),
+  Group: object(
+    { name: { type: 'string' }, members: { type: 'array', items: { type: 'string' } }, requirePasskey: { type: 'boolean' }, approverTokens: { type: 'boolean', description: "passkey-only, and its members' approver tokens approve its requests" } },
+    ['name', 'members', 'requirePasskey', 'approverTokens'],
+  ),
   Approval: object(
     {
       id: { type: 'string' },
@@ -960,7 +989,7 @@ export function openApiDocument(): OpenApiDocument {
       { name: 'keys' },
       { name: 'verify' },
       { name: 'webhooks', description: 'where approval requests are announced: signed Standard Webhooks, or Slack messages' },
-      { name: 'users', description: 'approver accounts, invitations and approver tokens: the admin API (ops users:read, users:write)' },
+      { name: 'users', description: 'approver accounts, their groups, invitations and approver tokens: the admin API (ops users:read, users:write)' },
       { name: 'approvals', description: `for programs deciding for one approver (a chat bot): an approver token (aud ${APPROVER_AUDIENCE}, declared user <name>) whose caveats allow the operation named in security; resource /v1/approvals/<id> limits it to one request` },
       { name: 'discharge', description: 'the third-party discharge protocol (bakery v2 tickets as caveat ids, or v3 tickets apart): the ticket or the poll secret is the credential' },
       { name: BAKERY_TAG[0] as string, description: "the Go/Python macaroon bakery's HTTP discharge protocol, for stock bakery clients: its own JSON (`{ Code, Message, Info? }` errors with its statuses), not Tessera's `{ error }`" },

@@ -1,22 +1,50 @@
 /**
- * `tessera groups`: settings of the approvers' groups, on the database directly like `users`.
+ * `tessera groups`: settings of the approvers' groups, where `tessera users` acts: through a
+ * running server's admin API (GET /v1/groups, POST /v1/groups/<name>/<setting>), or directly on
+ * the database when no server holds it.
  *
  *   tessera groups list [--json]               every group: its members, passkey-only or not
  *   tessera groups require-passkey <group>     members sign in and approve only with a passkey
  *   tessera groups allow-password <group>      members may use their password again
+ *   tessera groups allow-approver-tokens <group> / refuse-approver-tokens <group>
  *
  * A group exists as long as a user names it; its passkey setting is kept by name (so it can be
- * set before the first member is added). Changes are audited (actor `cli`).
+ * set before the first member is added). Changes are audited (actor `cli`, or the admin token).
  */
-import { bool, str, type Command } from '../command.js';
-import { checkAccountName } from '../../discharge/accounts.js';
-import type { Store } from '../../storage/index.js';
-import { UsageError, dataDirOf, pretty, type CliIO } from '../io.js';
-import { withLocalStore } from '../local-system.js';
+import { SERVER_HELP, SERVER_OPTIONS, bool, str, type Command } from '../command.js';
+import { GROUP_SETTINGS, checkAccountName, createAccounts, type GroupSetting, type GroupView } from '../../discharge/accounts.js';
+import { MasterKey } from '../../storage/keyring.js';
+import { api } from '../client.js';
+import { storageLayer } from '../layers.js';
+import { UsageError, dataDirOf, pretty } from '../io.js';
+import { adminTarget, type AdminTarget } from '../local-system.js';
+
+/** What each action does, against a server or on the database. */
+interface Groups {
+  list(): Promise<readonly GroupView[]>;
+  set(group: string, setting: GroupSetting): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+async function groupsAt(target: AdminTarget): Promise<Groups> {
+  const { server, database } = target;
+  if (server !== undefined) {
+    return {
+      list: async () => (await api<{ groups: GroupView[] }>(server, 'GET', '/v1/groups')).groups,
+      set: async (group, setting) => (await api<{ changed: boolean }>(server, 'POST', `/v1/groups/${encodeURIComponent(group)}/${setting}`, {})).changed,
+      close: async () => undefined,
+    };
+  }
+  // Groups hold nothing sealed: the store gets a throwaway master key it never uses (and none
+  // is created in the data directory).
+  const { createStore } = await storageLayer();
+  const accounts = createAccounts({ store: createStore(database, MasterKey.generate()) });
+  return { list: () => accounts.groups(), set: (group, setting) => accounts.setGroup(group, setting, { actor: 'cli' }), close: () => database.close() };
+}
 
 export const groups: Command = {
   name: 'groups',
-  summary: 'list approver groups; make a group passkey-only (local database)',
+  summary: 'list approver groups; make a group passkey-only',
   help: `Usage: tessera groups list [--json]
        tessera groups require-passkey <group>
        tessera groups allow-password <group>
@@ -36,10 +64,15 @@ allow-approver-tokens   Lets the members' approver tokens (the approvals API, fo
                  approve the passkey-only group's requests; refused unless allowed.
 refuse-approver-tokens  Takes that back.
 
+Where: as tessera users does. With --url or --token (or TESSERA_URL / TESSERA_ADMIN_TOKEN)
+through that server's admin API (users:read for list, users:write for the others); otherwise
+directly on the database, or through the running server that holds the embedded one.
+
 Options:
-  --json            groups list: print [{ name, members, requirePasskey }] as JSON
-  --data-dir <dir>  the embedded database's directory (default TESSERA_DATA_DIR or ./.tessera)
+  --json            groups list: print [{ name, members, requirePasskey, approverTokens }]
   -h, --help        show this help
+
+${SERVER_HELP}
 
 Environment:
   DATABASE_URL      use this PostgreSQL database instead of the embedded one
@@ -47,59 +80,39 @@ Environment:
 Example:
   tessera groups require-passkey ops`,
   options: {
-    'data-dir': { type: 'string' },
+    ...SERVER_OPTIONS,
     json: { type: 'boolean' },
   },
   positionals: { min: 1, max: 2 },
-  actions: ['list', 'require-passkey', 'allow-password', 'allow-approver-tokens', 'refuse-approver-tokens'],
+  actions: ['list', ...GROUP_SETTINGS],
   async run(args, io) {
     const [action, name] = args.positionals;
-    const dataDir = dataDirOf(str(args, 'data-dir'), io);
+    if (action !== 'list' && !(GROUP_SETTINGS as readonly string[]).includes(action ?? '')) {
+      throw new UsageError(`unknown groups action "${String(action).slice(0, 20)}": use list, ${GROUP_SETTINGS.join(', ')}`);
+    }
     if (action === 'list' ? name !== undefined : name === undefined) {
       throw new UsageError(action === 'list' ? 'groups list takes no name' : `groups ${action ?? ''} needs a group name`);
     }
     if (action !== 'list' && bool(args, 'json')) throw new UsageError('--json is only for groups list');
-    switch (action) {
-      case 'list': {
-        const found = await withLocalStore(io, dataDir, async (store) => {
-          const passkeyOnly = new Set(await store.passkeys.passkeyGroups());
-          const members = new Map<string, string[]>([...passkeyOnly].map((g) => [g, []]));
-          for (const u of await store.users.list()) for (const g of u.groups) members.set(g, [...(members.get(g) ?? []), u.name]);
-          return [...members].sort(([a], [b]) => a.localeCompare(b)).map(([group, names]) => ({ name: group, members: names, requirePasskey: passkeyOnly.has(group) }));
-        });
+    const group = name === undefined ? '' : checkAccountName('group', name);
+    const groups = await groupsAt(await adminTarget(args, io, dataDirOf(str(args, 'data-dir'), io)));
+    try {
+      if (action === 'list') {
+        const found = await groups.list();
         if (bool(args, 'json')) io.out(pretty(found));
         else for (const g of found) io.out(`${g.name}\t${g.requirePasskey ? 'passkey only' : 'password or passkey'}\t${g.members.join(',')}`);
         return 0;
       }
-      case 'require-passkey':
-      case 'allow-password': {
-        const group = checkAccountName('group', name);
-        const required = action === 'require-passkey';
-        const changed = await changeGroup(io, dataDir, group, action, (passkeys) => passkeys.setGroupRequirement(group, required));
-        io.out(`group ${group} ${changed ? 'now' : 'already'} ${required ? 'signs in and approves only with a passkey' : 'may use passwords'}`);
-        return 0;
-      }
-      case 'allow-approver-tokens':
-      case 'refuse-approver-tokens': {
-        const group = checkAccountName('group', name);
-        const allowed = action === 'allow-approver-tokens';
-        const changed = await changeGroup(io, dataDir, group, action, (passkeys) => passkeys.setGroupApproverTokens(group, allowed));
-        io.out(`group ${group}: approver tokens ${changed ? 'now' : 'already'} ${allowed ? 'approve its requests' : 'refused for its requests (a passkey sign-in approves)'}`);
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown groups action "${String(action).slice(0, 20)}": use list, require-passkey, allow-password, allow-approver-tokens or refuse-approver-tokens`);
+      const setting = action as GroupSetting;
+      const now = (await groups.set(group, setting)) ? 'now' : 'already';
+      io.out(
+        setting === 'require-passkey' || setting === 'allow-password'
+          ? `group ${group} ${now} ${setting === 'require-passkey' ? 'signs in and approves only with a passkey' : 'may use passwords'}`
+          : `group ${group}: approver tokens ${now} ${setting === 'allow-approver-tokens' ? 'approve its requests' : 'refused for its requests (a passkey sign-in approves)'}`,
+      );
+      return 0;
+    } finally {
+      await groups.close();
     }
   },
 };
-
-/** Change a group's setting and audit it (`group-<action>`, actor cli) in one transaction; true when it changed. */
-function changeGroup(io: CliIO, dataDir: string, group: string, action: string, change: (passkeys: Store['passkeys']) => Promise<boolean>): Promise<boolean> {
-  return withLocalStore(io, dataDir, (store) =>
-    store.transaction(async (tx) => {
-      const did = await change(tx.passkeys);
-      if (did) await tx.audit.append({ actor: 'cli', action: `group-${action}`, subject: `group:${group}` });
-      return did;
-    }),
-  );
-}

@@ -22,21 +22,19 @@
  * User and group names follow the discharge conditions' grammar (`approve <who> <what>`, see
  * src/tickets/conditions.ts) so every user and group can be named in a condition.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { checkAccountName, createAccounts, inviteUrl } from '../../discharge/accounts.js';
 import { mintApproverToken } from '../../discharge/approver-tokens.js';
 import { checkNewPassword, MAX_PASSWORD_LENGTH } from '../../discharge/web/passwords.js';
-import { TesseraError, invalidArgument, isTesseraError } from '../../errors.js';
+import { TesseraError, invalidArgument } from '../../errors.js';
 import { TTL_BOUNDS } from '../../issuer/issuer.js';
-import { ADMIN_TOKEN_FILE, SERVER_URL_FILE } from '../../server/defaults.js';
+import { SERVER_URL_FILE } from '../../server/defaults.js';
 import { MasterKey } from '../../storage/keyring.js';
 import type { Database, Store } from '../../storage/index.js';
 import { api, type ApiOptions } from '../client.js';
 import { storageLayer } from '../layers.js';
-import { openLocalDatabase, withLocalSystem } from '../local-system.js';
+import { adminTarget, withLocalSystem } from '../local-system.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, strs, type Command, type ParsedArgs } from '../command.js';
-import { UsageError, adminTokenOf, dataDirOf, parseDuration, pretty, serverUrlOf, when, type CliIO } from '../io.js';
+import { UsageError, dataDirOf, parseDuration, pretty, serverUrlOf, when, type CliIO } from '../io.js';
 
 /** Ask a question and read an answer without echoing it. */
 export type PasswordPrompt = (question: string) => Promise<string>;
@@ -172,41 +170,16 @@ function localBackend(database: Database, store: Store, io: CliIO, dataDir: stri
   };
 }
 
-/** A server was named: through its admin API. */
-const serverNamed = (args: ParsedArgs, io: CliIO): boolean =>
-  [str(args, 'url'), str(args, 'token'), io.env.TESSERA_URL, io.env.TESSERA_ADMIN_TOKEN].some((v) => v !== undefined && v !== '');
-
-async function serverOf(args: ParsedArgs, io: CliIO, dataDir: string, url: string): Promise<ApiOptions> {
-  return { url, token: (await adminTokenOf(str(args, 'token'), dataDir, io)).token };
-}
-
-/**
- * Where to act: the named server, else the database; on an embedded database held by a running
- * server, that server (found through <data-dir>/server-url), or an error saying how to reach it.
- */
+/** Where to act (`adminTarget`): a server's admin API, or the database. */
 async function connect(args: ParsedArgs, io: CliIO): Promise<Backend> {
   const dataDir = dataDirOf(str(args, 'data-dir'), io);
   const publicUrl = io.env.TESSERA_PUBLIC_URL !== undefined && io.env.TESSERA_PUBLIC_URL !== '' ? io.env.TESSERA_PUBLIC_URL : serverUrlOf(str(args, 'url'), io);
-  if (serverNamed(args, io)) return serverBackend(await serverOf(args, io, dataDir, serverUrlOf(str(args, 'url'), io)));
-  const { createStore } = await storageLayer();
-  let database: Database;
-  try {
-    database = await openLocalDatabase(io, dataDir);
-  } catch (e) {
-    if (!isTesseraError(e, 'ERR_CONFIG') || e.details.inUse !== true) throw e;
-    const running = (await readFile(join(dataDir, SERVER_URL_FILE), 'utf8').catch(() => '')).trim();
-    const how = `run it against the server: --url <its URL> (or TESSERA_URL) and its admin token (--token, TESSERA_ADMIN_TOKEN or ${join(dataDir, ADMIN_TOKEN_FILE)})`;
-    if (running === '') throw new TesseraError('ERR_CONFIG', `${e.message}; if that is a running tessera serve, ${how}`, { field: 'dataDir' });
-    const url = serverUrlOf(running, io);
-    const server = await serverOf(args, io, dataDir, url).catch(() => {
-      throw new TesseraError('ERR_CONFIG', `the embedded database is in use by the server at ${url}; ${how}`, { field: 'dataDir' });
-    });
-    io.err(`the embedded database is in use by the server at ${url}: going through its admin API`);
-    return serverBackend(server);
-  }
+  const target = await adminTarget(args, io, dataDir);
+  if (target.server !== undefined) return serverBackend(target.server);
   // Users, sessions and invites hold nothing sealed, so these actions never need the master key
   // (and must not create one in the data directory): the store gets a throwaway key it never uses.
-  return localBackend(database, createStore(database, MasterKey.generate()), io, dataDir, publicUrl);
+  const { createStore } = await storageLayer();
+  return localBackend(target.database, createStore(target.database, MasterKey.generate()), io, dataDir, publicUrl);
 }
 
 const ACTIONS = ['add', 'passwd', 'list', 'remove', 'invite', 'token'] as const;
