@@ -22,7 +22,7 @@ import { inject } from 'vitest';
 import { EMBEDDED_SETTINGS } from '../../src/storage/database.js';
 import { APPROVAL_CHANNEL, AUDIT_CHANNEL, KEY_CHANNEL, REVOCATION_CHANNEL, WEBHOOK_CHANNEL, openDatabase, type Database } from '../../src/storage/index.js';
 import { loadPgliteTemplate } from './pglite-template.js';
-import { createScratchDatabase } from './scratch-database.js';
+import { createScratchDatabase, migratedTemplate } from './scratch-database.js';
 
 export { seedDataDir } from './pglite-template.js';
 
@@ -44,7 +44,7 @@ export interface TestBackend {
    * (PostgreSQL: its own connections; PGlite, which one process holds: the same handle).
    */
   fresh(): Promise<DatabaseHandles>;
-  /** PostgreSQL only: the URL of a new empty database, for other processes to open. */
+  /** PostgreSQL only: the URL of a new blank database (nothing migrated), for other processes to open. */
   url?(): Promise<string>;
   /**
    * The file's shared database (one per backend, made on first use), emptied now: every table
@@ -156,27 +156,35 @@ export async function releaseFileDatabases(): Promise<void> {
   for (const cleanup of fileCleanups.splice(0).reverse()) await cleanup();
 }
 
-/** Fresh databases on the PostgreSQL server at `adminUrl`, dropped after the file. */
+/**
+ * Fresh databases on the PostgreSQL server at `adminUrl`, dropped after the file: `open()` and
+ * `fresh()` copy the run's migrated template (the global setup's, for DATABASE_URL), `url()` is
+ * blank, for tests of what opens a database first.
+ */
 export function postgresBackend(adminUrl: string): TestBackend {
-  const url = async (): Promise<string> => {
-    const db = await createScratchDatabase(adminUrl);
+  let template: Promise<string> | undefined;
+  const scratch = async (migrated: boolean): Promise<string> => {
+    const provided = inject('postgresTemplate');
+    template ??= provided !== undefined && adminUrl === POSTGRES_URL ? Promise.resolve(provided) : migratedTemplate(adminUrl);
+    const db = await createScratchDatabase(adminUrl, 'tessera_test', migrated ? await template : undefined);
     toDrop.push(db);
     return db.url;
   };
+  const url = (): Promise<string> => scratch(false);
   const openAt = async (u: string): Promise<Database> => {
     const d = await openDatabase({ url: u, maxConnections: 4 });
     toClose.push(d);
     return d;
   };
   const fresh = async (): Promise<DatabaseHandles> => {
-    const u = await url();
+    const u = await scratch(true);
     return { database: await openAt(u), another: () => openAt(u) };
   };
   return {
     name: 'postgres',
     url,
     async open() {
-      return openAt(await url());
+      return openAt(await scratch(true));
     },
     fresh,
     empty: sharedEmpty(fresh),
