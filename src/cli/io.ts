@@ -115,7 +115,8 @@ const RELATIVE_UNITS: readonly [Intl.RelativeTimeFormatUnit, number][] = [
   ['minute', 60_000],
   ['second', 1000],
 ];
-const relativeFormat = new Intl.RelativeTimeFormat('en', { numeric: 'auto', style: 'short' });
+// Made on first use: building it loads ICU's data (~20 ms), which most commands never need.
+let relativeFormat: Intl.RelativeTimeFormat | undefined;
 
 /** `time` for a person: the absolute UTC time and, beside it, how far away it is ("in 14 min."). */
 export function when(time: string | Date, now: Date = new Date()): string {
@@ -123,7 +124,7 @@ export function when(time: string | Date, now: Date = new Date()): string {
   if (Number.isNaN(date.getTime())) return String(time);
   const delta = date.getTime() - now.getTime();
   const [unit, size] = RELATIVE_UNITS.find(([, ms]) => Math.abs(delta) >= ms) ?? ['second', 1000];
-  return `${date.toISOString().replace(/\.\d{3}Z$/, 'Z')} (${relativeFormat.format(Math.trunc(delta / size), unit)})`;
+  return `${date.toISOString().replace(/\.\d{3}Z$/, 'Z')} (${(relativeFormat ??= new Intl.RelativeTimeFormat('en', { numeric: 'auto', style: 'short' })).format(Math.trunc(delta / size), unit)})`;
 }
 
 /**
