@@ -98,9 +98,11 @@ describe('tessera (offline)', { timeout: 120_000 }, () => {
     expect(badToken.stdout + unknown.stdout).toBe('');
   });
 
-  it('runs as `npx tsx src/cli/main.ts`', async () => {
+  // `npx tsx src/cli/main.ts` runs the checkout's node_modules/.bin/tsx: run that here, without
+  // npm's own start-up (~0.8 s of CPU) in front of it.
+  it('runs from source with tsx, as `npx tsx src/cli/main.ts` does', async () => {
     const out = await new Promise<{ code: number | null; stdout: string }>((resolve) =>
-      execFile('npx', ['tsx', 'src/cli/main.ts', 'inspect', token], { cwd: ROOT, timeout: 60_000 }, (e, stdout) =>
+      execFile(join(ROOT, 'node_modules/.bin/tsx'), ['src/cli/main.ts', 'inspect', token], { cwd: ROOT, timeout: 60_000 }, (e, stdout) =>
         resolve({ code: e === null ? 0 : (e.code as number), stdout }),
       ),
     );
