@@ -26,3 +26,24 @@ export function summarize(samples: readonly number[], targetMs: number, digits =
   const ms = (v: number): string => `${v.toFixed(digits)} ms`;
   return { p50, p95, max, ok, text: `p50 ${ms(p50)}, p95 ${ms(p95)}, max ${ms(max)} (target < ${targetMs} ms: ${ok ? 'met' : 'MISSED'})` };
 }
+
+/**
+ * After a revocation has answered, ask `verify` again until it refuses (or `limitMs` pass):
+ * what it last answered, and how long after the start it still allowed the token, i.e. when
+ * the first request it refused was sent. Not when that answer arrived, which adds one
+ * request's latency (a quarter of a second, now and then, with the suite keeping both cores
+ * busy) to what is measured.
+ */
+export async function untilRefused<T extends { readonly json: Record<string, unknown> }>(
+  verify: () => Promise<T>,
+  limitMs = 5000,
+): Promise<{ answer: T; allowedForMs: number; answeredAfterMs: number }> {
+  const t0 = performance.now();
+  let sent = t0;
+  let answer = await verify();
+  while (answer.json.allowed === true && performance.now() - t0 < limitMs) {
+    sent = performance.now();
+    answer = await verify();
+  }
+  return { answer, allowedForMs: sent - t0, answeredAfterMs: performance.now() - t0 };
+}
