@@ -9,7 +9,7 @@
  * one, else PGlite).
  *
  * Embedded databases are cheap to hand out: a new PGlite starts from one migrated template
- * (./pglite-template.ts), not from initdb, and still costs ~1 s of CPU, so the PGlite clients a
+ * (./pglite-template.ts), not from initdb, and still costs ~0.4 s of CPU, so the PGlite clients a
  * test file leaves open go back to its worker's pool when the file ends (vitest runs files
  * without isolation, so the pool outlives them: ./per-file.ts) and the next `open()` takes one,
  * emptied: every table's rows deleted, sequences restarted, no listener left. A test that closes its
