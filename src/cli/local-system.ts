@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { TesseraError, isTesseraError } from '../errors.js';
 import { ADMIN_TOKEN_FILE, SERVER_URL_FILE } from '../server/defaults.js';
 import type { System } from '../server/system.js';
-import { MASTER_KEY_ENV, MASTER_KEY_FILE, resolveMasterKey } from '../storage/keyring.js';
-import type { Database } from '../storage/index.js';
+import { MASTER_KEY_ENV, MASTER_KEY_FILE, MasterKey, resolveMasterKey } from '../storage/keyring.js';
+import type { Database, Store } from '../storage/index.js';
 import type { ApiOptions } from './client.js';
 import { str, type ParsedArgs } from './command.js';
 import { adminTokenOf, serverUrlOf, type CliIO } from './io.js';
@@ -48,8 +48,15 @@ export async function withLocalSystem<T>(io: CliIO, dataDir: string, publicUrl: 
   }
 }
 
-/** Where an admin action runs: a server's admin API, or the local database (the caller closes it). */
-export type AdminTarget = { readonly server: ApiOptions; readonly database?: undefined } | { readonly database: Database; readonly server?: undefined };
+/**
+ * Where an admin action runs: a server's admin API, or the local database (the caller closes
+ * it) with a store over it. Users, sessions, invites and groups hold nothing sealed, so that store
+ * has a throwaway master key it never uses: these actions never need the real one (and must not
+ * create one in the data directory).
+ */
+export type AdminTarget =
+  | { readonly server: ApiOptions; readonly database?: undefined; readonly store?: undefined }
+  | { readonly database: Database; readonly store: Store; readonly server?: undefined };
 
 /** A server was named: through its admin API. */
 const serverNamed = (args: ParsedArgs, io: CliIO): boolean =>
@@ -67,8 +74,9 @@ async function serverOf(args: ParsedArgs, io: CliIO, dataDir: string, url: strin
  */
 export async function adminTarget(args: ParsedArgs, io: CliIO, dataDir: string): Promise<AdminTarget> {
   if (serverNamed(args, io)) return { server: await serverOf(args, io, dataDir, serverUrlOf(str(args, 'url'), io)) };
+  let database: Database;
   try {
-    return { database: await openLocalDatabase(io, dataDir) };
+    database = await openLocalDatabase(io, dataDir);
   } catch (e) {
     if (!isTesseraError(e, 'ERR_CONFIG') || e.details.inUse !== true) throw e;
     const running = (await readFile(join(dataDir, SERVER_URL_FILE), 'utf8').catch(() => '')).trim();
@@ -81,4 +89,6 @@ export async function adminTarget(args: ParsedArgs, io: CliIO, dataDir: string):
     io.err(`the embedded database is in use by the server at ${url}: going through its admin API`);
     return { server };
   }
+  const { createStore } = await storageLayer();
+  return { database, store: createStore(database, MasterKey.generate()) };
 }

@@ -13,9 +13,7 @@
  */
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, type Command } from '../command.js';
 import { GROUP_SETTINGS, checkAccountName, createAccounts, type GroupSetting, type GroupView } from '../../discharge/accounts.js';
-import { MasterKey } from '../../storage/keyring.js';
 import { api } from '../client.js';
-import { storageLayer } from '../layers.js';
 import { UsageError, dataDirOf, pretty } from '../io.js';
 import { adminTarget, type AdminTarget } from '../local-system.js';
 
@@ -27,7 +25,7 @@ interface Groups {
 }
 
 async function groupsAt(target: AdminTarget): Promise<Groups> {
-  const { server, database } = target;
+  const { server, database, store } = target;
   if (server !== undefined) {
     return {
       list: async () => (await api<{ groups: GroupView[] }>(server, 'GET', '/v1/groups')).groups,
@@ -35,10 +33,7 @@ async function groupsAt(target: AdminTarget): Promise<Groups> {
       close: async () => undefined,
     };
   }
-  // Groups hold nothing sealed: the store gets a throwaway master key it never uses (and none
-  // is created in the data directory).
-  const { createStore } = await storageLayer();
-  const accounts = createAccounts({ store: createStore(database, MasterKey.generate()) });
+  const accounts = createAccounts({ store });
   return { list: () => accounts.groups(), set: (group, setting) => accounts.setGroup(group, setting, { actor: 'cli' }), close: () => database.close() };
 }
 

@@ -28,10 +28,8 @@ import { checkNewPassword, MAX_PASSWORD_LENGTH } from '../../discharge/web/passw
 import { TesseraError, invalidArgument } from '../../errors.js';
 import { TTL_BOUNDS } from '../../issuer/issuer.js';
 import { SERVER_URL_FILE } from '../../server/defaults.js';
-import { MasterKey } from '../../storage/keyring.js';
 import type { Database, Store } from '../../storage/index.js';
 import { api, type ApiOptions } from '../client.js';
-import { storageLayer } from '../layers.js';
 import { adminTarget, withLocalSystem } from '../local-system.js';
 import { SERVER_HELP, SERVER_OPTIONS, bool, str, strs, type Command, type ParsedArgs } from '../command.js';
 import { UsageError, dataDirOf, parseDuration, pretty, serverUrlOf, when, type CliIO } from '../io.js';
@@ -176,10 +174,7 @@ async function connect(args: ParsedArgs, io: CliIO): Promise<Backend> {
   const publicUrl = io.env.TESSERA_PUBLIC_URL !== undefined && io.env.TESSERA_PUBLIC_URL !== '' ? io.env.TESSERA_PUBLIC_URL : serverUrlOf(str(args, 'url'), io);
   const target = await adminTarget(args, io, dataDir);
   if (target.server !== undefined) return serverBackend(target.server);
-  // Users, sessions and invites hold nothing sealed, so these actions never need the master key
-  // (and must not create one in the data directory): the store gets a throwaway key it never uses.
-  const { createStore } = await storageLayer();
-  return localBackend(target.database, createStore(target.database, MasterKey.generate()), io, dataDir, publicUrl);
+  return localBackend(target.database, target.store, io, dataDir, publicUrl);
 }
 
 const ACTIONS = ['add', 'passwd', 'list', 'remove', 'invite', 'token'] as const;
